@@ -1,0 +1,28 @@
+// Message codec: protobuf, decoded strictly. A message is accepted only when it
+// parses, carries no unknown fields, and is byte for byte the canonical
+// encoding of what it parsed to (so trailing bytes, repeated or out-of-order
+// fields and over-long varints are all refused).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "agent.pb.h"
+
+namespace trustkey::proto {
+
+namespace pb = ::trustkey::agent::v1;
+
+std::vector<std::uint8_t> encode_message(const google::protobuf::MessageLite& msg);
+
+// On failure returns false and says why in `why` (no message bytes are quoted).
+bool decode_request(std::span<const std::uint8_t> message, pb::Request& out, std::string& why);
+bool decode_response(std::span<const std::uint8_t> message, pb::Response& out, std::string& why);
+
+// Short lower-case name of a status ("key_not_found") and of a request body ("sign").
+const char* status_name(pb::Status s) noexcept;
+const char* request_name(const pb::Request& r) noexcept;
+
+} // namespace trustkey::proto

@@ -1,0 +1,89 @@
+// The one key-backend interface. The daemon, and tools that work without a
+// daemon (the offline ceremony tool), talk to keys only through it.
+// Nothing above daemon/backend/ includes PKCS#11 or TSS headers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/core/encoding.h"
+#include "daemon/core/secure_bytes.h"
+
+namespace trustkey::backend {
+
+class PrivateKey;
+
+enum class KeyType : std::uint8_t { ecdsa_p256, rsa_2048, rsa_4096, ed25519 };
+
+// CLI names: "ecdsa", "rsa", "rsa4096", "ed25519".
+std::string_view key_type_name(KeyType t) noexcept;
+std::optional<KeyType> parse_key_type(std::string_view name) noexcept;
+// TUF "keytype": "ecdsa", "rsa", "ed25519".
+std::string_view tuf_key_type(KeyType t) noexcept;
+// TUF signature "method": "ecdsa", "rsapss", "eddsa".
+std::string_view tuf_sig_method(KeyType t) noexcept;
+// Length in bytes of a signature made by such a key (64, 256, 512, 64).
+std::size_t signature_size(KeyType t) noexcept;
+
+// What `data` in a sign call is: a pre-computed digest, or the whole message (pure EdDSA).
+enum class HashAlg : std::uint8_t { sha256, none };
+std::size_t digest_size(HashAlg h) noexcept; // 32 for sha256, 0 for none
+
+struct KeyInfo {
+    std::string id;        // TUF key id: 64 lower-case hex digits
+    std::string name;      // unique per token (CKA_LABEL on PKCS#11)
+    KeyType type = KeyType::ecdsa_p256;
+    Bytes spki_der;        // public key, DER SubjectPublicKeyInfo
+    std::string backend;   // name of the backend instance holding the key
+};
+
+struct BackendStatus {
+    std::string name;          // backend instance name (config name, "trustkey" for the embedded token)
+    std::string kind;          // "pkcs11", later "tpm2"
+    std::string location;      // module path / TCTI
+    std::string token_label;
+    std::string manufacturer;
+    std::string model;
+    std::string serial;
+    bool present = false;      // token found and usable
+    bool logged_in = false;
+    bool pin_count_low = false;
+    bool pin_final_try = false;
+    bool pin_locked = false;
+    std::size_t key_count = 0;
+    std::size_t sessions = 0;  // session pool size
+    std::string error;         // why it is not usable, empty when fine
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual const std::string& name() const noexcept = 0;
+
+    virtual std::vector<KeyInfo> list_keys() = 0;
+    // Generates a key on the token. Throws already_exists when the name is taken.
+    virtual KeyInfo generate(std::string_view name, KeyType type) = 0;
+    // Puts an existing private key on the token, where it ends sensitive and non-extractable.
+    virtual KeyInfo import_key(std::string_view name, const PrivateKey& key) = 0;
+    // Signs `data` (a digest of `hash`, or the message when hash is none) with the key.
+    // Returns the signature in TUF byte form (ECDSA raw r||s, RSA-PSS salt 32, Ed25519 64 bytes).
+    // Throws unsupported_algorithm when `hash` does not fit the key type, bad_digest_length
+    // when the digest has the wrong length.
+    virtual Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) = 0;
+    // Signs each item in order with one key. The default calls sign() for each.
+    virtual std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items);
+    virtual void remove(const KeyInfo& key) = 0;
+    virtual BackendStatus status() = 0;
+    // Logs in with a PIN given by the user (for example typed into the CLI).
+    virtual void login(const SecureBytes& pin) = 0;
+};
+
+// Checks hash/data against the key type, throwing the errors sign() documents.
+void check_sign_input(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data);
+
+} // namespace trustkey::backend

@@ -1,0 +1,40 @@
+// The set of active backends, and resolution of a key reference (full TUF key
+// id, a unique hex prefix of at least 7 digits, or a name) to one key.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/backend/backend.h"
+
+namespace trustkey::backend {
+
+inline constexpr std::size_t kMinKeyIdPrefix = 7;
+
+class KeyRing {
+public:
+    struct Entry {
+        KeyInfo info;
+        Backend* backend = nullptr;
+    };
+
+    KeyRing() = default;
+    void add(std::unique_ptr<Backend> backend);
+
+    std::vector<Backend*> backends() const;
+    // Backend by name; empty name picks the first. Throws not_found.
+    Backend& backend(std::string_view name) const;
+
+    // All keys of all backends. A backend that fails is skipped (its status says why).
+    std::vector<Entry> list() const;
+    // Resolves a reference. Throws not_found, or ambiguous with the candidates
+    // ("<id> (<name>)", comma separated) in the message.
+    Entry resolve(std::string_view ref) const;
+
+private:
+    std::vector<std::unique_ptr<Backend>> m_backends;
+};
+
+} // namespace trustkey::backend

@@ -1,0 +1,64 @@
+// One error type for all of trustkey: what went wrong, the backend's own code,
+// the call that failed and the subject (key id, token) it concerns.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace trustkey {
+
+// What went wrong, independent of the backend. Each value maps to one
+// protocol status (agent-proto/PROTOCOL.md) and one CLI exit code.
+enum class Errc : std::uint8_t {
+    internal,              // a bug or an unexpected failure
+    invalid_argument,      // a request field is wrong (name syntax, empty value …)
+    not_found,             // no key matches the reference
+    ambiguous,             // a key reference matches several keys
+    already_exists,        // a key with that name already exists on the token
+    unsupported_algorithm, // key type, hash or mechanism not supported, or wrong for the key
+    bad_digest_length,     // the digest length does not match the hash algorithm
+    batch_empty,           // sign-batch with no digests
+    batch_too_large,       // sign-batch over the per-algorithm limit
+    bad_key_format,        // a PEM/DER key that cannot be parsed
+    bad_passphrase,        // an encrypted private key and a wrong or missing passphrase
+    pin_incorrect,         // the token refused the PIN
+    pin_locked,            // the token's PIN is blocked
+    pin_required,          // the token is not logged in and no PIN source is configured
+    token_absent,          // the token is not present (removed, never found)
+    token_error,           // the token failed an operation for another reason
+    denied,                // policy or peer credentials refuse the operation
+    malformed,             // a frame or message cannot be decoded
+    unsupported_version,   // protocol version not supported
+    io,                    // a system call failed (errno kept)
+    config,                // the configuration is invalid
+};
+
+std::string_view errc_name(Errc e) noexcept;
+
+class Error : public std::runtime_error {
+public:
+    // `code` is the backend's code unchanged (CK_RV, errno, OpenSSL error …), 0 if none.
+    Error(Errc errc, std::string message, std::uint64_t code = 0, std::string call = {},
+          std::string subject = {});
+
+    Errc errc() const noexcept { return m_errc; }
+    std::uint64_t code() const noexcept { return m_code; }
+    const std::string& call() const noexcept { return m_call; }
+    const std::string& subject() const noexcept { return m_subject; }
+    // The short message without call/subject decoration.
+    const std::string& message() const noexcept { return m_message; }
+
+private:
+    Errc m_errc;
+    std::string m_message;
+    std::uint64_t m_code;
+    std::string m_call;
+    std::string m_subject;
+};
+
+// Throws Errc::io with errno text for `call`.
+[[noreturn]] void throw_errno(std::string call, int err, std::string subject = {});
+
+} // namespace trustkey
