@@ -1,0 +1,81 @@
+#include "daemon/backend/backend.h"
+
+#include "daemon/core/error.h"
+
+namespace trustkey::backend {
+
+std::string_view key_type_name(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return "ecdsa";
+    case KeyType::rsa_2048: return "rsa";
+    case KeyType::rsa_4096: return "rsa4096";
+    case KeyType::ed25519: return "ed25519";
+    }
+    return "unknown";
+}
+
+std::optional<KeyType> parse_key_type(std::string_view name) noexcept {
+    if (name == "ecdsa" || name == "ecdsa-p256" || name == "p256") return KeyType::ecdsa_p256;
+    if (name == "rsa" || name == "rsa2048") return KeyType::rsa_2048;
+    if (name == "rsa4096") return KeyType::rsa_4096;
+    if (name == "ed25519") return KeyType::ed25519;
+    return std::nullopt;
+}
+
+std::string_view tuf_key_type(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return "ecdsa";
+    case KeyType::rsa_2048:
+    case KeyType::rsa_4096: return "rsa";
+    case KeyType::ed25519: return "ed25519";
+    }
+    return "unknown";
+}
+
+std::string_view tuf_sig_method(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return "ecdsa";
+    case KeyType::rsa_2048:
+    case KeyType::rsa_4096: return "rsapss";
+    case KeyType::ed25519: return "eddsa";
+    }
+    return "unknown";
+}
+
+std::size_t signature_size(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return 64;
+    case KeyType::rsa_2048: return 256;
+    case KeyType::rsa_4096: return 512;
+    case KeyType::ed25519: return 64;
+    }
+    return 0;
+}
+
+std::size_t digest_size(HashAlg h) noexcept { return h == HashAlg::sha256 ? 32 : 0; }
+
+void check_sign_input(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) {
+    if (key.type == KeyType::ed25519) {
+        if (hash != HashAlg::none)
+            throw Error(Errc::unsupported_algorithm,
+                        "ed25519 keys sign the whole message (pure EdDSA); send it with hash \"none\"", 0, {},
+                        key.id);
+        return;
+    }
+    if (hash != HashAlg::sha256)
+        throw Error(Errc::unsupported_algorithm,
+                    std::string(key_type_name(key.type)) + " keys sign a SHA-256 digest; hash \"none\" is for ed25519",
+                    0, {}, key.id);
+    if (data.size() != digest_size(hash))
+        throw Error(Errc::bad_digest_length,
+                    "a SHA-256 digest is 32 bytes, got " + std::to_string(data.size()), 0, {}, key.id);
+}
+
+std::vector<Bytes> Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
+    std::vector<Bytes> out;
+    out.reserve(items.size());
+    for (const auto& item : items) out.push_back(sign(key, hash, item));
+    return out;
+}
+
+} // namespace trustkey::backend
