@@ -1,0 +1,129 @@
+#include "trustkey/proto/codec.h"
+
+#include <limits>
+#include <string>
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
+#include <google/protobuf/unknown_field_set.h>
+
+namespace trustkey::proto {
+namespace {
+
+namespace gp = google::protobuf;
+
+// Finds the first unknown field in `msg` or any message nested in it. Returns false and
+// fills `why` when there is one.
+bool has_no_unknown_fields(const gp::Message& msg, std::string& why) {
+    const gp::Reflection* refl = msg.GetReflection();
+    const gp::UnknownFieldSet& unknown = refl->GetUnknownFields(msg);
+    if (!unknown.empty()) {
+        why = "unknown field " + std::to_string(unknown.field(0).number()) + " in " +
+              msg.GetDescriptor()->name();
+        return false;
+    }
+    std::vector<const gp::FieldDescriptor*> fields;
+    refl->ListFields(msg, &fields);
+    for (const gp::FieldDescriptor* f : fields) {
+        if (f->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+        if (f->is_repeated()) {
+            const int n = refl->FieldSize(msg, f);
+            for (int i = 0; i < n; ++i) {
+                if (!has_no_unknown_fields(refl->GetRepeatedMessage(msg, f, i), why)) return false;
+            }
+        } else if (!has_no_unknown_fields(refl->GetMessage(msg, f), why)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool decode_strict(std::span<const std::uint8_t> message, gp::Message& out, std::string& why) {
+    out.Clear();
+    if (message.size() > static_cast<std::size_t>(std::numeric_limits<int>::max())) {
+        why = "message too large";
+        return false;
+    }
+    if (!out.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
+        why = "not a valid " + out.GetDescriptor()->name() + " message (truncated, bad wire data or invalid UTF-8)";
+        out.Clear();
+        return false;
+    }
+    if (!has_no_unknown_fields(out, why)) {
+        out.Clear();
+        return false;
+    }
+    std::string again;
+    if (!out.SerializeToString(&again) || again.size() != message.size() ||
+        again.compare(0, again.size(), reinterpret_cast<const char*>(message.data()), message.size()) != 0) {
+        why = "non-canonical " + out.GetDescriptor()->name() +
+              " encoding (trailing bytes, repeated or out-of-order fields, explicit default values or "
+              "over-long varints)";
+        out.Clear();
+        return false;
+    }
+    return true;
+}
+
+} // namespace
+
+std::vector<std::uint8_t> encode_message(const google::protobuf::MessageLite& msg) {
+    std::vector<std::uint8_t> bytes(msg.ByteSizeLong());
+    if (!bytes.empty()) msg.SerializeWithCachedSizesToArray(bytes.data());
+    return bytes;
+}
+
+bool decode_request(std::span<const std::uint8_t> message, pb::Request& out, std::string& why) {
+    return decode_strict(message, out, why);
+}
+
+bool decode_response(std::span<const std::uint8_t> message, pb::Response& out, std::string& why) {
+    return decode_strict(message, out, why);
+}
+
+const char* status_name(pb::Status s) noexcept {
+    switch (s) {
+    case pb::STATUS_OK: return "ok";
+    case pb::STATUS_MALFORMED: return "malformed";
+    case pb::STATUS_UNSUPPORTED_VERSION: return "unsupported_version";
+    case pb::STATUS_UNKNOWN_REQUEST: return "unknown_request";
+    case pb::STATUS_NOT_NEGOTIATED: return "not_negotiated";
+    case pb::STATUS_INVALID_ARGUMENT: return "invalid_argument";
+    case pb::STATUS_KEY_NOT_FOUND: return "key_not_found";
+    case pb::STATUS_AMBIGUOUS_KEY: return "ambiguous_key";
+    case pb::STATUS_KEY_EXISTS: return "key_exists";
+    case pb::STATUS_UNSUPPORTED_ALGORITHM: return "unsupported_algorithm";
+    case pb::STATUS_BAD_DIGEST_LENGTH: return "bad_digest_length";
+    case pb::STATUS_BATCH_EMPTY: return "batch_empty";
+    case pb::STATUS_BATCH_TOO_LARGE: return "batch_too_large";
+    case pb::STATUS_BAD_KEY_FORMAT: return "bad_key_format";
+    case pb::STATUS_BAD_PASSPHRASE: return "bad_passphrase";
+    case pb::STATUS_PIN_INCORRECT: return "pin_incorrect";
+    case pb::STATUS_PIN_LOCKED: return "pin_locked";
+    case pb::STATUS_PIN_REQUIRED: return "pin_required";
+    case pb::STATUS_TOKEN_ABSENT: return "token_absent";
+    case pb::STATUS_TOKEN_ERROR: return "token_error";
+    case pb::STATUS_DENIED: return "denied";
+    case pb::STATUS_INTERNAL: return "internal";
+    default: return "unknown_status";
+    }
+}
+
+const char* request_name(const pb::Request& r) noexcept {
+    switch (r.body_case()) {
+    case pb::Request::kHello: return "hello";
+    case pb::Request::kListKeys: return "list_keys";
+    case pb::Request::kGetPublicKey: return "get_public_key";
+    case pb::Request::kGenerateKey: return "generate_key";
+    case pb::Request::kImportKey: return "import_key";
+    case pb::Request::kSign: return "sign";
+    case pb::Request::kSignBatch: return "sign_batch";
+    case pb::Request::kDeleteKey: return "delete_key";
+    case pb::Request::kGetStatus: return "get_status";
+    case pb::Request::kLogin: return "login";
+    case pb::Request::BODY_NOT_SET: return "none";
+    }
+    return "unknown";
+}
+
+} // namespace trustkey::proto

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs the whole test suite with ctest.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/install-deps.sh"
+"$root/scripts/build.sh"
+build="${TRUSTKEY_BUILD_DIR:-$root/build}"
+cd "$build"
+ctest --output-on-failure --timeout 300 -j "${TRUSTKEY_TEST_JOBS:-2}" "$@"
