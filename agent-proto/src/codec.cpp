@@ -5,6 +5,7 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
+#include <google/protobuf/stubs/logging.h>
 #include <google/protobuf/unknown_field_set.h>
 
 namespace trustkey::proto {
@@ -44,7 +45,13 @@ bool decode_strict(std::span<const std::uint8_t> message, gp::Message& out, std:
         why = "message too large";
         return false;
     }
-    if (!out.ParseFromArray(message.data(), static_cast<int>(message.size()))) {
+    bool parsed;
+    {
+        // Bad input is reported through `why`; keep the parser from logging client data to stderr.
+        google::protobuf::LogSilencer quiet;
+        parsed = out.ParseFromArray(message.data(), static_cast<int>(message.size()));
+    }
+    if (!parsed) {
         why = "not a valid " + out.GetDescriptor()->name() + " message (truncated, bad wire data or invalid UTF-8)";
         out.Clear();
         return false;

@@ -30,7 +30,7 @@ public:
     // All keys of all backends. A backend that fails is skipped (its status says why).
     std::vector<Entry> list() const;
     // Resolves a reference. Throws not_found, or ambiguous with the candidates
-    // ("<id> (<name>)", comma separated) in the message.
+    // ("<id> <name>", separated by ", ") in the message.
     Entry resolve(std::string_view ref) const;
 
 private:

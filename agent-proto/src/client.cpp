@@ -1,0 +1,470 @@
+#include "trustkey/proto/client.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <optional>
+#include <utility>
+
+#include "daemon/core/secure_bytes.h"
+#include "daemon/core/unique_fd.h"
+
+namespace trustkey::proto {
+namespace {
+
+using Kind = ClientError::Kind;
+
+// Longest single wait (a day): keeps poll's int argument and timeval in range.
+constexpr std::int64_t kMaxWaitMs = 24LL * 3600 * 1000;
+
+[[noreturn]] void fail(Kind kind, std::string message) {
+    throw ClientError(kind, pb::STATUS_OK, std::move(message));
+}
+
+[[noreturn]] void fail_errno(const char* what, int err) {
+    fail(Kind::io, std::string(what) + ": " + std::strerror(err));
+}
+
+// Waits until `fd` is ready for `events`; a wait longer than `timeout` is an io error.
+short wait_for(int fd, short events, std::chrono::milliseconds timeout) {
+    pollfd p{fd, events, 0};
+    const int ms = static_cast<int>(std::clamp<std::int64_t>(timeout.count(), 0, kMaxWaitMs));
+    for (;;) {
+        const int rc = ::poll(&p, 1, ms);
+        if (rc > 0) return p.revents;
+        if (rc == 0) fail(Kind::io, "timed out waiting for trustkeyd");
+        if (errno != EINTR) fail_errno("poll", errno);
+    }
+}
+
+// Writes what it can of `data` from `offset` without blocking. Returns the new offset.
+std::size_t write_some(int fd, std::span<const std::uint8_t> data, std::size_t offset) {
+    for (;;) {
+        const ssize_t n = ::send(fd, data.data() + offset, data.size() - offset, MSG_NOSIGNAL);
+        if (n >= 0) return offset + static_cast<std::size_t>(n);
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return offset;
+        fail_errno("write to trustkeyd", errno);
+    }
+}
+
+void write_all(int fd, std::span<const std::uint8_t> data, std::chrono::milliseconds timeout) {
+    std::size_t off = 0;
+    while (off < data.size()) {
+        off = write_some(fd, data, off);
+        if (off < data.size()) wait_for(fd, POLLOUT, timeout);
+    }
+}
+
+// Reads exactly one frame, never more, across as many non-blocking reads as it takes.
+class FrameReader {
+public:
+    // One read(); returns true once a whole frame is in. Throws on a closed connection
+    // or a bad header.
+    bool step(int fd) {
+        std::uint8_t* dst;
+        std::size_t want;
+        if (m_got < kFrameHeaderSize) {
+            dst = m_header.data() + m_got;
+            want = kFrameHeaderSize - m_got;
+        } else {
+            dst = m_body.data() + (m_got - kFrameHeaderSize);
+            want = m_body.size() - (m_got - kFrameHeaderSize);
+        }
+        const ssize_t n = ::read(fd, dst, want);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return false;
+            fail_errno("read from trustkeyd", errno);
+        }
+        if (n == 0) {
+            fail(Kind::io, m_got == 0 ? "trustkeyd closed the connection"
+                                      : "trustkeyd closed the connection in the middle of a reply");
+        }
+        m_got += static_cast<std::size_t>(n);
+        if (m_got == kFrameHeaderSize && m_body.empty()) {
+            const auto len = parse_frame_header(std::span<const std::uint8_t, kFrameHeaderSize>(m_header));
+            if (!len) fail(Kind::protocol, "trustkeyd sent a frame with an invalid length");
+            m_body.resize(*len);
+        }
+        return m_got > kFrameHeaderSize && m_got == kFrameHeaderSize + m_body.size();
+    }
+
+    // The completed frame's response; resets the reader for the next frame.
+    pb::Response take(std::uint8_t expected_version) {
+        const auto body = split_frame_body(m_body);
+        if (!body) fail(Kind::protocol, "trustkeyd sent an empty frame");
+        if (body->version != expected_version) {
+            fail(Kind::protocol, "trustkeyd answered with protocol version " + std::to_string(body->version) +
+                                     ", expected " + std::to_string(expected_version));
+        }
+        pb::Response resp;
+        std::string why;
+        if (!decode_response(body->message, resp, why)) fail(Kind::protocol, "unreadable reply from trustkeyd: " + why);
+        m_got = 0;
+        m_body.clear();
+        return resp;
+    }
+
+private:
+    std::array<std::uint8_t, kFrameHeaderSize> m_header{};
+    std::vector<std::uint8_t> m_body;
+    std::size_t m_got = 0;
+};
+
+// Frames `request` with `version`, refusing one the server could not take.
+std::vector<std::uint8_t> frame_request(const pb::Request& request, std::uint8_t version, std::size_t max_frame) {
+    std::vector<std::uint8_t> msg = encode_message(request);
+    if (msg.size() + 1 > max_frame) {
+        const std::size_t size = msg.size() + 1;
+        wipe(msg);
+        throw ClientError(Kind::status, pb::STATUS_INVALID_ARGUMENT,
+                          "request too large: " + std::to_string(size) + " bytes, the frame limit is " +
+                              std::to_string(max_frame));
+    }
+    std::vector<std::uint8_t> frame = encode_frame(version, msg);
+    wipe(msg);
+    return frame;
+}
+
+// Checks that `resp` answers the request with `id` and body `body`; throws otherwise.
+void check_response(const pb::Response& resp, std::uint64_t id, int body) {
+    if (resp.status() != pb::STATUS_OK) {
+        // Id 0 is how the server answers a request it could not read.
+        if (resp.id() != id && resp.id() != 0) {
+            fail(Kind::protocol, "trustkeyd answered request " + std::to_string(resp.id()) + ", expected " +
+                                     std::to_string(id));
+        }
+        std::string msg = resp.message().empty() ? std::string("trustkeyd answered ") + status_name(resp.status())
+                                                 : resp.message();
+        throw ClientError(Kind::status, resp.status(), std::move(msg),
+                          {resp.candidates().begin(), resp.candidates().end()}, resp.pin());
+    }
+    if (resp.id() != id) {
+        fail(Kind::protocol,
+             "trustkeyd answered request " + std::to_string(resp.id()) + ", expected " + std::to_string(id));
+    }
+    if (static_cast<int>(resp.body_case()) != body) {
+        fail(Kind::protocol, "trustkeyd answered with the wrong reply type");
+    }
+}
+
+std::string env_or_empty(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::string(v) : std::string();
+}
+
+} // namespace
+
+ClientError::ClientError(Kind kind, pb::Status status, std::string message, std::vector<std::string> candidates,
+                         pb::PinInfo pin)
+    : std::runtime_error(std::move(message)),
+      m_kind(kind),
+      m_status(status),
+      m_candidates(std::move(candidates)),
+      m_pin(std::move(pin)) {}
+
+std::string Client::default_socket_path() {
+    if (auto sock = env_or_empty("TRUSTKEY_SOCK"); !sock.empty()) return sock;
+    if (auto run = env_or_empty("XDG_RUNTIME_DIR"); !run.empty()) return run + "/trustkey/agent.sock";
+    return "/run/user/" + std::to_string(::getuid()) + "/trustkey/agent.sock";
+}
+
+Client Client::connect(const std::string& socket_path, std::chrono::milliseconds timeout) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
+        fail(Kind::io, "socket path is empty or longer than " + std::to_string(sizeof(addr.sun_path) - 1) +
+                           " bytes: " + socket_path);
+    }
+    std::memcpy(addr.sun_path, socket_path.data(), socket_path.size());
+
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) fail_errno("socket", errno);
+    // A blocking connect waits while the listener's backlog is full; SO_SNDTIMEO bounds that wait.
+    const auto ms = std::min<std::int64_t>(timeout.count(), kMaxWaitMs);
+    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) fail_errno("setsockopt", errno);
+    int rc;
+    do {
+        rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0 && errno == EISCONN) rc = 0;  // completed during an interrupted attempt
+    if (rc < 0) {
+        const int err = errno;
+        if (err == ENOENT || err == ECONNREFUSED) {
+            throw ClientError(Kind::not_running, pb::STATUS_OK,
+                              "trustkeyd is not running at " + socket_path +
+                                  " (start it with: trustkeyd, or set TRUSTKEY_SOCK)");
+        }
+        if (err == EAGAIN || err == EINPROGRESS) fail(Kind::io, "timed out connecting to trustkeyd at " + socket_path);
+        fail_errno(("connect to " + socket_path).c_str(), err);
+    }
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) < 0) fail_errno("fcntl", errno);
+
+    Client c;
+    c.m_fd = fd.release();
+    c.m_timeout = timeout;
+    c.m_path = socket_path;
+    c.m_version = static_cast<std::uint8_t>(kMinProtocolVersion);  // Hello always travels as version 1
+
+    pb::Request req;
+    pb::Hello* hello = req.mutable_hello();
+    hello->set_min_version(kMinProtocolVersion);
+    hello->set_max_version(kProtocolVersion);
+    hello->set_client("trustkey-client");
+    pb::Response resp = c.call(req);
+    const std::uint32_t v = resp.hello().version();
+    if (v < kMinProtocolVersion || v > kProtocolVersion) {
+        fail(Kind::protocol, "trustkeyd chose protocol version " + std::to_string(v) + ", which this client does not speak");
+    }
+    if (resp.hello().max_frame() != 0 && resp.hello().max_frame() < 64) {
+        fail(Kind::protocol, "trustkeyd announced an unusable frame limit");
+    }
+    c.m_version = static_cast<std::uint8_t>(v);
+    c.m_hello = resp.hello();
+    return c;
+}
+
+Client::Client(Client&& o) noexcept
+    : m_fd(std::exchange(o.m_fd, -1)),
+      m_next_id(o.m_next_id),
+      m_version(o.m_version),
+      m_timeout(o.m_timeout),
+      m_path(std::move(o.m_path)),
+      m_hello(std::move(o.m_hello)) {}
+
+Client& Client::operator=(Client&& o) noexcept {
+    if (this != &o) {
+        if (m_fd >= 0) ::close(m_fd);
+        m_fd = std::exchange(o.m_fd, -1);
+        m_next_id = o.m_next_id;
+        m_version = o.m_version;
+        m_timeout = o.m_timeout;
+        m_path = std::move(o.m_path);
+        m_hello = std::move(o.m_hello);
+    }
+    return *this;
+}
+
+Client::~Client() {
+    if (m_fd >= 0) ::close(m_fd);
+}
+
+std::uint32_t Client::batch_limit(pb::KeyType type) const noexcept {
+    if (type == pb::KEY_TYPE_UNSPECIFIED) type = pb::KEY_TYPE_ECDSA_P256;
+    for (const auto& l : m_hello.batch_limits()) {
+        if (l.key_type() == type) return l.max_items();
+    }
+    switch (type) {
+    case pb::KEY_TYPE_ECDSA_P256: return kBatchLimitEcdsaP256;
+    case pb::KEY_TYPE_ED25519: return kBatchLimitEd25519;
+    case pb::KEY_TYPE_RSA_2048: return kBatchLimitRsa2048;
+    case pb::KEY_TYPE_RSA_4096: return kBatchLimitRsa4096;
+    default: return 0;
+    }
+}
+
+void Client::send(const pb::Request& request) {
+    if (m_fd < 0) fail(Kind::io, "the connection to trustkeyd is closed");
+    const std::size_t max_frame = m_hello.max_frame() != 0 ? m_hello.max_frame() : kDefaultMaxFrame;
+    std::vector<std::uint8_t> frame = frame_request(request, m_version, max_frame);
+    try {
+        write_all(m_fd, frame, m_timeout);
+    } catch (...) {
+        wipe(frame);
+        throw;
+    }
+    wipe(frame);
+}
+
+pb::Response Client::receive() {
+    if (m_fd < 0) fail(Kind::io, "the connection to trustkeyd is closed");
+    FrameReader reader;
+    while (!reader.step(m_fd)) wait_for(m_fd, POLLIN, m_timeout);
+    return reader.take(m_version);
+}
+
+pb::Response Client::call(pb::Request& request) {
+    request.set_id(m_next_id++);
+    try {
+        send(request);
+        pb::Response resp = receive();
+        check_response(resp, request.id(), static_cast<int>(request.body_case()));
+        return resp;
+    } catch (const ClientError& e) {
+        // After a broken or unreadable exchange the stream position is unknown.
+        if (e.kind() != Kind::status && m_fd >= 0) {
+            ::close(m_fd);
+            m_fd = -1;
+        }
+        throw;
+    }
+}
+
+std::vector<pb::KeyInfo> Client::list_keys() {
+    pb::Request req;
+    req.mutable_list_keys();
+    pb::Response resp = call(req);
+    return {resp.list_keys().keys().begin(), resp.list_keys().keys().end()};
+}
+
+pb::KeyInfo Client::public_key(std::string_view key_ref) {
+    pb::Request req;
+    req.mutable_get_public_key()->set_key(std::string(key_ref));
+    return call(req).get_public_key().key();
+}
+
+pb::KeyInfo Client::generate_key(std::string_view name, pb::KeyType type, std::string_view backend) {
+    pb::Request req;
+    pb::GenerateKey* g = req.mutable_generate_key();
+    g->set_name(std::string(name));
+    g->set_type(type);
+    g->set_backend(std::string(backend));
+    return call(req).generate_key().key();
+}
+
+pb::KeyInfo Client::import_key(std::string_view name, std::string_view pem, std::string_view passphrase,
+                               std::string_view backend) {
+    pb::Request req;
+    pb::ImportKey* imp = req.mutable_import_key();
+    imp->set_name(std::string(name));
+    imp->set_pem(pem.data(), pem.size());
+    imp->set_passphrase(passphrase.data(), passphrase.size());
+    imp->set_backend(std::string(backend));
+    // The PEM may hold an unencrypted private key: wipe both secrets whatever happens.
+    struct Wiper {
+        pb::ImportKey* m;
+        ~Wiper() {
+            wipe(*m->mutable_pem());
+            wipe(*m->mutable_passphrase());
+        }
+    } wiper{imp};
+    return call(req).import_key().key();
+}
+
+pb::SignReply Client::sign(std::string_view key_ref, pb::HashAlgorithm hash, std::span<const std::uint8_t> data) {
+    pb::Request req;
+    pb::Sign* s = req.mutable_sign();
+    s->set_key(std::string(key_ref));
+    s->set_hash(hash);
+    s->set_data(data.data(), data.size());
+    return call(req).sign();
+}
+
+pb::SignBatchReply Client::sign_batch(std::string_view key_ref, pb::HashAlgorithm hash,
+                                      std::span<const std::vector<std::uint8_t>> items) {
+    pb::Request req;
+    pb::SignBatch* b = req.mutable_sign_batch();
+    b->set_key(std::string(key_ref));
+    b->set_hash(hash);
+    for (const auto& item : items) b->add_items(item.data(), item.size());
+    pb::Response resp = call(req);
+    if (static_cast<std::size_t>(resp.sign_batch().signatures_size()) != items.size()) {
+        throw ClientError(Kind::protocol, pb::STATUS_OK, "trustkeyd returned a different number of signatures");
+    }
+    return resp.sign_batch();
+}
+
+void Client::delete_key(std::string_view key_ref) {
+    pb::Request req;
+    req.mutable_delete_key()->set_key(std::string(key_ref));
+    call(req);
+}
+
+pb::StatusReply Client::status() {
+    pb::Request req;
+    req.mutable_get_status();
+    return call(req).get_status();
+}
+
+void Client::login(std::string_view backend, std::string_view pin) {
+    pb::Request req;
+    pb::Login* l = req.mutable_login();
+    l->set_backend(std::string(backend));
+    l->set_pin(pin.data(), pin.size());
+    struct Wiper {
+        pb::Login* m;
+        ~Wiper() { wipe(*m->mutable_pin()); }
+    } wiper{l};
+    call(req);
+}
+
+std::vector<std::vector<std::uint8_t>> Client::sign_pipelined(std::string_view key_ref, pb::HashAlgorithm hash,
+                                                              std::span<const std::vector<std::uint8_t>> items,
+                                                              std::size_t window) {
+    if (m_fd < 0) fail(Kind::io, "the connection to trustkeyd is closed");
+    if (window == 0) window = 1;
+    const std::size_t max_frame = m_hello.max_frame() != 0 ? m_hello.max_frame() : kDefaultMaxFrame;
+    const int sign_body = static_cast<int>(pb::Request::kSign);
+
+    std::vector<std::vector<std::uint8_t>> signatures;
+    signatures.reserve(items.size());
+    std::deque<std::uint64_t> in_flight;  // ids sent (or being sent) and not yet answered
+    std::vector<std::uint8_t> out;        // the frame being written
+    std::size_t out_off = 0;
+    std::size_t next = 0;                 // next item to send
+    std::optional<ClientError> first_error;  // a refused item: stop sending, drain, then throw
+    FrameReader reader;
+
+    try {
+        for (;;) {
+            const bool sending = !first_error && next < items.size();
+            if (out_off == out.size() && sending && in_flight.size() < window) {
+                pb::Request req;
+                req.set_id(m_next_id++);
+                pb::Sign* s = req.mutable_sign();
+                s->set_key(std::string(key_ref));
+                s->set_hash(hash);
+                s->set_data(items[next].data(), items[next].size());
+                try {
+                    out = frame_request(req, m_version, max_frame);
+                    out_off = 0;
+                    in_flight.push_back(req.id());
+                    ++next;
+                } catch (const ClientError& e) {
+                    first_error = e;
+                }
+                continue;
+            }
+            if (out_off < out.size()) {
+                out_off = write_some(m_fd, out, out_off);
+                if (out_off == out.size()) continue;
+            }
+            if (in_flight.empty()) break;  // nothing to write, nothing to read
+
+            const short want = static_cast<short>(POLLIN | (out_off < out.size() ? POLLOUT : 0));
+            const short got = wait_for(m_fd, want, m_timeout);
+            if ((got & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+            if (!reader.step(m_fd)) continue;
+            pb::Response resp = reader.take(m_version);
+            const std::uint64_t id = in_flight.front();
+            in_flight.pop_front();
+            try {
+                check_response(resp, id, sign_body);
+                signatures.emplace_back(resp.sign().signature().begin(), resp.sign().signature().end());
+            } catch (const ClientError& e) {
+                if (e.kind() != Kind::status) throw;
+                if (!first_error) first_error = e;
+            }
+        }
+    } catch (const ClientError&) {
+        ::close(m_fd);
+        m_fd = -1;
+        throw;
+    }
+    if (first_error) throw *first_error;
+    return signatures;
+}
+
+} // namespace trustkey::proto

@@ -1,0 +1,78 @@
+#include "daemon/backend/key_ring.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "daemon/core/error.h"
+
+namespace trustkey::backend {
+
+void KeyRing::add(std::unique_ptr<Backend> backend) {
+    if (!backend) throw Error(Errc::internal, "null backend added to the key ring");
+    m_backends.push_back(std::move(backend));
+}
+
+std::vector<Backend*> KeyRing::backends() const {
+    std::vector<Backend*> out;
+    out.reserve(m_backends.size());
+    for (const auto& b : m_backends) out.push_back(b.get());
+    return out;
+}
+
+Backend& KeyRing::backend(std::string_view name) const {
+    if (m_backends.empty()) throw Error(Errc::not_found, "no key backend is configured");
+    if (name.empty()) return *m_backends.front();
+    for (const auto& b : m_backends)
+        if (b->name() == name) return *b;
+    throw Error(Errc::not_found, "no backend named '" + std::string(name) + "'");
+}
+
+std::vector<KeyRing::Entry> KeyRing::list() const {
+    std::vector<Entry> out;
+    for (const auto& b : m_backends) {
+        std::vector<KeyInfo> keys;
+        try {
+            keys = b->list_keys();
+        } catch (const Error&) {
+            continue; // the backend's status() says why
+        }
+        for (auto& k : keys) out.push_back(Entry{std::move(k), b.get()});
+    }
+    return out;
+}
+
+namespace {
+std::string lower(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+} // namespace
+
+KeyRing::Entry KeyRing::resolve(std::string_view ref) const {
+    if (ref.empty()) throw Error(Errc::invalid_argument, "empty key reference");
+    const bool hex_prefix = ref.size() >= kMinKeyIdPrefix && is_hex(ref);
+    const std::string ref_lower = lower(ref);
+
+    std::vector<Entry> matches;
+    for (auto& entry : list()) {
+        const KeyInfo& k = entry.info;
+        bool match = k.id == ref_lower || k.name == ref ||
+                     (hex_prefix && k.id.size() >= ref_lower.size() && k.id.compare(0, ref_lower.size(), ref_lower) == 0);
+        if (!match) continue;
+        bool seen = std::any_of(matches.begin(), matches.end(), [&](const Entry& m) { return m.info.id == k.id; });
+        if (!seen) matches.push_back(std::move(entry));
+    }
+    if (matches.empty()) throw Error(Errc::not_found, "no key matches '" + std::string(ref) + "'");
+    if (matches.size() > 1) {
+        std::string candidates;
+        for (const auto& m : matches) {
+            if (!candidates.empty()) candidates += ", ";
+            candidates += m.info.id + " " + m.info.name;
+        }
+        throw Error(Errc::ambiguous, "key reference '" + std::string(ref) + "' matches several keys: " + candidates);
+    }
+    return std::move(matches.front());
+}
+
+} // namespace trustkey::backend

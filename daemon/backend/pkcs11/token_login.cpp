@@ -1,0 +1,134 @@
+#include "daemon/backend/pkcs11/token_login.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "daemon/backend/pkcs11/ck_error.h"
+#include "daemon/core/unique_fd.h"
+
+namespace trustkey::backend::pkcs11 {
+
+namespace {
+
+constexpr std::size_t kMaxPinFile = 4096;
+
+SecureBytes read_file_secure(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error(Errc::config, std::string("cannot read the PIN file: ") + std::strerror(errno), errno, "open", path);
+    SecureBytes content(kMaxPinFile + 1);
+    std::size_t used = 0;
+    while (used < content.size()) {
+        ssize_t n = ::read(fd.get(), content.data() + used, content.size() - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(Errc::config, "cannot read the PIN file", errno, "read", path);
+        if (n == 0) break;
+        used += static_cast<std::size_t>(n);
+    }
+    if (used > kMaxPinFile) throw Error(Errc::config, "the PIN file is too large", 0, {}, path);
+    content.resize(used);
+    return content;
+}
+
+// The PIN in a file's content: the value of a "user_pin=" line, else the
+// content without trailing line breaks.
+SecureBytes pin_from_file_content(const SecureBytes& content) {
+    std::string_view text = as_string_view(content);
+    constexpr std::string_view kKey = "user_pin=";
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(pos, end - pos);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.substr(0, kKey.size()) == kKey) return secure_from(line.substr(kKey.size()));
+        pos = end + 1;
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    return secure_from(text);
+}
+
+} // namespace
+
+SecureBytes read_pin(const PinSource& source) {
+    SecureBytes pin;
+    switch (source.kind) {
+    case PinSource::Kind::none:
+        throw Error(Errc::pin_required, "the token needs a PIN and no PIN source is configured; log in first");
+    case PinSource::Kind::env: {
+        const char* value = std::getenv(source.ref.c_str());
+        if (value == nullptr)
+            throw Error(Errc::pin_required, "the PIN variable is not set", 0, {}, source.ref);
+        pin = secure_from(value);
+        break;
+    }
+    case PinSource::Kind::file: pin = pin_from_file_content(read_file_secure(source.ref)); break;
+    }
+    if (pin.empty()) throw Error(Errc::pin_required, "the PIN source is empty", 0, {}, source.ref);
+    return pin;
+}
+
+void TokenLogin::ensure(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
+    std::lock_guard lock(m_mutex);
+    if (m_state == State::logged_in) return;
+    if (m_state != State::logged_out) throw_state();
+    SecureBytes pin = read_pin(m_source);
+    login_locked(fn, session, pin);
+}
+
+void TokenLogin::login(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
+    std::lock_guard lock(m_mutex);
+    if (pin.empty()) throw Error(Errc::invalid_argument, "empty PIN", 0, {}, m_subject);
+    if (m_state == State::logged_in) fn->C_Logout(session); // explicit re-login with a new PIN
+    m_state = State::logged_out;
+    login_locked(fn, session, pin);
+}
+
+void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
+    // PKCS#11 takes a non-const pointer; the module does not write through it.
+    SecureBytes copy = pin;
+    CK_RV rv = fn->C_Login(session, CKU_USER, copy.data(), static_cast<CK_ULONG>(copy.size()));
+    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        m_state = State::logged_in;
+        m_error.clear();
+        return;
+    }
+    Error err = ck_error("C_Login", rv, m_subject);
+    if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
+        m_state = State::pin_incorrect;
+        err = Error(Errc::pin_incorrect, err.message(), rv, "C_Login", m_subject);
+    } else if (rv == CKR_PIN_LOCKED) {
+        m_state = State::pin_locked;
+    }
+    m_error = err.what();
+    throw err;
+}
+
+void TokenLogin::forget() noexcept {
+    std::lock_guard lock(m_mutex);
+    if (m_state == State::logged_in) m_state = State::logged_out;
+}
+
+TokenLogin::State TokenLogin::state() const {
+    std::lock_guard lock(m_mutex);
+    return m_state;
+}
+
+std::string TokenLogin::last_error() const {
+    std::lock_guard lock(m_mutex);
+    return m_error;
+}
+
+void TokenLogin::throw_state() const {
+    if (m_state == State::pin_locked)
+        throw Error(Errc::pin_locked, "the token's user PIN is locked", CKR_PIN_LOCKED, "C_Login", m_subject);
+    throw Error(Errc::pin_incorrect,
+                "the token refused the configured PIN; it is not tried again until an explicit login",
+                CKR_PIN_INCORRECT, "C_Login", m_subject);
+}
+
+} // namespace trustkey::backend::pkcs11

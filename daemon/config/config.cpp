@@ -1,0 +1,187 @@
+#include "daemon/config/config.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "daemon/backend/pkcs11/embedded_token.h"
+#include "daemon/core/error.h"
+#include "daemon/core/log.h"
+
+#ifndef TRUSTKEY_SOFTHSM2_MODULE
+#error "TRUSTKEY_SOFTHSM2_MODULE must be defined by the build"
+#endif
+
+namespace trustkey::config {
+
+namespace fs = std::filesystem;
+using backend::pkcs11::PinSource;
+using backend::pkcs11::Pkcs11Config;
+
+namespace {
+
+constexpr std::int64_t kMaxConnectionsLimit = 65536;
+constexpr std::int64_t kMaxSessions = 256;
+constexpr std::int64_t kMaxFrameTimeout = 3600;
+
+[[noreturn]] void fail(const fs::path& origin, const std::string& what) {
+    throw Error(Errc::config, what, 0, {}, origin.string());
+}
+
+std::string env_or_empty(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::string(v) : std::string();
+}
+
+std::string get_string(const toml::node& node, std::string_view key, const fs::path& origin) {
+    const auto* s = node.as_string();
+    if (!s) fail(origin, "key " + log::quoted(key) + " must be a string");
+    if (s->get().empty()) fail(origin, "key " + log::quoted(key) + " must not be empty");
+    return s->get();
+}
+
+std::int64_t get_int(const toml::node& node, std::string_view key, std::int64_t min, std::int64_t max,
+                     const fs::path& origin) {
+    const auto* i = node.as_integer();
+    if (!i) fail(origin, "key " + log::quoted(key) + " must be an integer");
+    const std::int64_t v = i->get();
+    if (v < min || v > max)
+        fail(origin, "key " + log::quoted(key) + " must be between " + std::to_string(min) + " and " +
+                         std::to_string(max) + ", got " + std::to_string(v));
+    return v;
+}
+
+bool get_bool(const toml::node& node, std::string_view key, const fs::path& origin) {
+    const auto* b = node.as_boolean();
+    if (!b) fail(origin, "key " + log::quoted(key) + " must be true or false");
+    return b->get();
+}
+
+Pkcs11Config parse_pkcs11(const toml::table& table, std::size_t index, const fs::path& origin) {
+    Pkcs11Config out;
+    const std::string where = "[[pkcs11]] #" + std::to_string(index + 1);
+    bool have_env = false;
+    bool have_file = false;
+    for (auto&& [k, v] : table) {
+        const std::string key(k.str());
+        if (key == "name") {
+            out.name = get_string(v, key, origin);
+        } else if (key == "module") {
+            out.module = get_string(v, key, origin);
+        } else if (key == "token") {
+            out.token_uri = get_string(v, key, origin);
+            if (out.token_uri.rfind("pkcs11:", 0) != 0)
+                fail(origin, where + ": key \"token\" must be an RFC 7512 URI starting with \"pkcs11:\"");
+        } else if (key == "pin_env") {
+            out.pin = PinSource{PinSource::Kind::env, get_string(v, key, origin)};
+            have_env = true;
+        } else if (key == "pin_file") {
+            out.pin = PinSource{PinSource::Kind::file, get_string(v, key, origin)};
+            have_file = true;
+        } else if (key == "sessions") {
+            out.sessions = static_cast<std::size_t>(get_int(v, key, 1, kMaxSessions, origin));
+        } else {
+            fail(origin, where + ": unknown key " + log::quoted(key));
+        }
+    }
+    if (have_env && have_file) fail(origin, where + ": set at most one of \"pin_env\" and \"pin_file\"");
+    if (out.name.empty()) fail(origin, where + ": key \"name\" is required");
+    if (out.module.empty()) fail(origin, where + ": key \"module\" is required");
+    return out;
+}
+
+} // namespace
+
+Config Config::parse(std::string_view toml_text, const fs::path& origin) {
+    toml::table root;
+    try {
+        root = toml::parse(toml_text, origin.string());
+    } catch (const toml::parse_error& e) {
+        const auto& pos = e.source().begin;
+        fail(origin, "syntax error at line " + std::to_string(pos.line) + ", column " + std::to_string(pos.column) +
+                         ": " + std::string(e.description()));
+    }
+
+    Config cfg;
+    cfg.source = origin;
+    for (auto&& [k, v] : root) {
+        const std::string key(k.str());
+        if (key == "socket") {
+            cfg.socket = fs::path(get_string(v, key, origin));
+        } else if (key == "log_level") {
+            std::string level = get_string(v, key, origin);
+            if (!log::valid_level(level))
+                fail(origin, "key \"log_level\" must be one of trace, debug, info, warn, error, off; got " +
+                                 log::quoted(level));
+            cfg.log_level = std::move(level);
+        } else if (key == "max_connections") {
+            cfg.max_connections = static_cast<std::size_t>(get_int(v, key, 1, kMaxConnectionsLimit, origin));
+        } else if (key == "allow_root") {
+            cfg.allow_root = get_bool(v, key, origin);
+        } else if (key == "frame_timeout_seconds") {
+            cfg.frame_timeout_seconds = static_cast<unsigned>(get_int(v, key, 1, kMaxFrameTimeout, origin));
+        } else if (key == "pkcs11") {
+            const auto* arr = v.as_array();
+            if (!arr || !arr->is_array_of_tables())
+                fail(origin, "key \"pkcs11\" must be an array of tables ([[pkcs11]])");
+            for (std::size_t i = 0; i < arr->size(); ++i)
+                cfg.pkcs11.push_back(parse_pkcs11(*(*arr)[i].as_table(), i, origin));
+        } else {
+            fail(origin, "unknown key " + log::quoted(key));
+        }
+    }
+
+    std::set<std::string> names;
+    for (const auto& p : cfg.pkcs11)
+        if (!names.insert(p.name).second) fail(origin, "two [[pkcs11]] tables are named " + log::quoted(p.name));
+    return cfg;
+}
+
+Config Config::load(const fs::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    if (!in) fail(file, "cannot read the configuration file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) fail(file, "cannot read the configuration file");
+    return parse(text.str(), file);
+}
+
+Config Config::load_default(const std::optional<fs::path>& file) {
+    if (file) return load(*file);
+    const fs::path def = default_config_path();
+    std::error_code ec;
+    if (!def.empty() && fs::exists(def, ec)) return load(def);
+    return Config{};
+}
+
+fs::path default_config_path() {
+    std::string base = env_or_empty("XDG_CONFIG_HOME");
+    if (base.empty()) {
+        const std::string home = env_or_empty("HOME");
+        if (home.empty()) return {};
+        base = home + "/.config";
+    }
+    return fs::path(base) / "trustkey" / "trustkeyd.toml";
+}
+
+fs::path resolve_socket_path(const std::optional<fs::path>& cli, const Config& config) {
+    if (cli && !cli->empty()) return *cli;
+    if (config.socket) return *config.socket;
+    if (std::string sock = env_or_empty("TRUSTKEY_SOCK"); !sock.empty()) return sock;
+    if (std::string run = env_or_empty("XDG_RUNTIME_DIR"); !run.empty())
+        return fs::path(run) / "trustkey" / "agent.sock";
+    return fs::path("/run/user") / std::to_string(::geteuid()) / "trustkey" / "agent.sock";
+}
+
+std::vector<Pkcs11Config> backends_to_open(const Config& config) {
+    if (!config.pkcs11.empty()) return config.pkcs11;
+    return {backend::pkcs11::ensure_embedded_token(backend::pkcs11::default_data_dir(),
+                                                   fs::path(TRUSTKEY_SOFTHSM2_MODULE))};
+}
+
+} // namespace trustkey::config

@@ -1,0 +1,48 @@
+// trustkeyd configuration: a TOML file (all keys optional), command-line
+// overrides and environment defaults.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/backend/pkcs11/pkcs11_config.h"
+
+namespace trustkey::config {
+
+inline constexpr std::size_t kDefaultMaxConnections = 128;
+inline constexpr unsigned kDefaultFrameTimeoutSeconds = 30;
+
+struct Config {
+    std::optional<std::filesystem::path> socket;  // from the file; see resolve_socket_path()
+    std::optional<std::string> log_level;         // trace, debug, info, warn, error, off
+    std::size_t max_connections = kDefaultMaxConnections;
+    bool allow_root = true;                       // uid 0 may connect, as ssh-agent allows
+    unsigned frame_timeout_seconds = kDefaultFrameTimeoutSeconds;  // a partial frame may stall this long
+    std::vector<backend::pkcs11::Pkcs11Config> pkcs11;  // empty: the embedded default token
+    std::filesystem::path source;                 // the file it was read from, empty for defaults
+
+    // Parses TOML text; `origin` names the file in errors. Throws Errc::config on a syntax
+    // error, an unknown key, a value of the wrong type or range, or contradictory settings.
+    static Config parse(std::string_view toml_text, const std::filesystem::path& origin);
+    // Reads and parses a file. Throws Errc::config when it cannot be read.
+    static Config load(const std::filesystem::path& file);
+    // The file given, else the default file when it exists, else defaults.
+    static Config load_default(const std::optional<std::filesystem::path>& file);
+};
+
+// $XDG_CONFIG_HOME/trustkey/trustkeyd.toml (default ~/.config/trustkey/trustkeyd.toml).
+std::filesystem::path default_config_path();
+
+// --socket > config > $TRUSTKEY_SOCK > $XDG_RUNTIME_DIR/trustkey/agent.sock
+// > /run/user/<uid>/trustkey/agent.sock.
+std::filesystem::path resolve_socket_path(const std::optional<std::filesystem::path>& cli, const Config& config);
+
+// The backends to open: the configured ones, or the embedded default token (created on
+// first use under $XDG_DATA_HOME/trustkey) when none is configured.
+std::vector<backend::pkcs11::Pkcs11Config> backends_to_open(const Config& config);
+
+} // namespace trustkey::config

@@ -1,0 +1,112 @@
+// trustkeyd: arguments → Config → Daemon → run().
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "daemon/config/config.h"
+#include "daemon/core/error.h"
+#include "daemon/core/log.h"
+#include "daemon/server/daemon.h"
+
+namespace {
+
+using trustkey::server::Daemon;
+
+// No core dumps: they could hold key material or PINs.
+void harden_process() {
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    const rlimit none{0, 0};
+    ::setrlimit(RLIMIT_CORE, &none);
+}
+
+// Forks; the parent waits for the child to report "listening" or an error, and exits.
+// Returns the write end of the readiness pipe in the child.
+int daemonize() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) trustkey::throw_errno("pipe2", errno);
+    const pid_t pid = ::fork();
+    if (pid < 0) trustkey::throw_errno("fork", errno);
+    if (pid > 0) {
+        ::close(fds[1]);
+        std::string report;
+        char buf[512];
+        for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) break;
+            report.append(buf, static_cast<std::size_t>(n));
+        }
+        if (report == "ready") std::_Exit(0);
+        std::fprintf(stderr, "trustkeyd: %s\n", report.empty() ? "the daemon exited during start-up" : report.c_str());
+        std::_Exit(1);
+    }
+    ::close(fds[0]);
+    ::setsid();
+    if (const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC); devnull >= 0) {
+        ::dup2(devnull, STDIN_FILENO);
+        ::dup2(devnull, STDOUT_FILENO);
+        ::close(devnull);
+    }
+    return fds[1];
+}
+
+void report(int fd, const std::string& text) {
+    if (fd < 0) return;
+    [[maybe_unused]] const ssize_t n = ::write(fd, text.data(), text.size());
+    ::close(fd);
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    harden_process();
+
+    CLI::App app{"trustkeyd: keeps signing keys on PKCS#11 tokens and signs for Docker Content Trust"};
+    bool foreground = false;
+    std::optional<std::string> socket;
+    std::optional<std::string> config_file;
+    std::optional<std::string> log_level;
+    app.add_flag("-f,--foreground", foreground, "Stay in the foreground");
+    app.add_option("--socket", socket, "Listen on this Unix socket path");
+    app.add_option("--config", config_file, "Read this TOML configuration file");
+    app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+    app.set_version_flag("--version", trustkey::server::Dispatcher::server_name());
+    CLI11_PARSE(app, argc, argv);
+
+    int ready_fd = -1;
+    try {
+        std::optional<std::filesystem::path> cfg_path;
+        if (config_file) cfg_path = *config_file;
+        const auto config = trustkey::config::Config::load_default(cfg_path);
+        const std::string level = log_level.value_or(config.log_level.value_or("info"));
+        if (!trustkey::log::valid_level(level))
+            throw trustkey::Error(trustkey::Errc::config, "--log-level must be one of trace, debug, info, warn, "
+                                                          "error, off; got " + trustkey::log::quoted(level));
+        std::optional<std::filesystem::path> cli_socket;
+        if (socket) cli_socket = *socket;
+        const auto socket_path = trustkey::config::resolve_socket_path(cli_socket, config);
+
+        if (!foreground) ready_fd = daemonize();
+        trustkey::log::init(level);
+        Daemon::block_stop_signals();
+        Daemon daemon(config, socket_path);
+        report(ready_fd, "ready");
+        ready_fd = -1;
+        daemon.run();
+        return 0;
+    } catch (const std::exception& e) {
+        const std::string line = fmt::format("cannot start: {}", e.what());
+        if (ready_fd >= 0)
+            report(ready_fd, line);
+        else
+            std::fprintf(stderr, "trustkeyd: %s\n", line.c_str());
+        return 1;
+    }
+}

@@ -1,0 +1,73 @@
+// Turns requests into responses. Holds no socket, so tests and fuzzers call it
+// directly. Every exception stops here and becomes a status reply; each failure
+// is logged once with its details, the client gets one short line.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "daemon/backend/key_ring.h"
+#include "daemon/server/caller.h"
+#include "daemon/server/session.h"
+#include "trustkey/proto/codec.h"
+#include "trustkey/proto/frame.h"
+
+namespace trustkey::server {
+
+namespace pb = proto::pb;
+
+class Dispatcher {
+public:
+    struct Options {
+        std::size_t max_frame = proto::kDefaultMaxFrame;
+        std::function<std::size_t()> connection_count;  // for GetStatus; may be empty
+    };
+
+    Dispatcher(backend::KeyRing& ring, Options options);
+
+    // A frame body (version byte and message): checks the version byte, decodes, handles.
+    pb::Response handle_frame(std::span<const std::uint8_t> body, const Caller& caller, Session& session) noexcept;
+    // One decoded request. Never throws.
+    pb::Response handle(const pb::Request& request, const Caller& caller, Session& session) noexcept;
+
+    // Largest SignBatch for a key type (agent-proto/include/trustkey/proto/frame.h).
+    static std::uint32_t batch_limit(backend::KeyType type) noexcept;
+    static std::string server_name();
+
+private:
+    // What a request is about, for the log line and for PIN details in a failure reply.
+    struct Context {
+        const char* op = "";
+        std::string key_ref;
+        std::string key_id;
+        backend::Backend* backend = nullptr;
+    };
+
+    void dispatch(const pb::Request& request, Session& session, Context& ctx, pb::Response& response);
+    void on_hello(const pb::Hello& hello, Session& session, pb::Response& response);
+    void on_list_keys(pb::Response& response);
+    void on_get_public_key(const pb::GetPublicKey& req, Context& ctx, pb::Response& response);
+    void on_generate_key(const pb::GenerateKey& req, Context& ctx, pb::Response& response);
+    void on_import_key(const pb::ImportKey& req, Context& ctx, pb::Response& response);
+    void on_sign(const pb::Sign& req, Context& ctx, pb::Response& response);
+    void on_sign_batch(const pb::SignBatch& req, Context& ctx, pb::Response& response);
+    void on_delete_key(const pb::DeleteKey& req, Context& ctx, pb::Response& response);
+    void on_get_status(pb::Response& response);
+    void on_login(const pb::Login& req, Context& ctx, pb::Response& response);
+
+    backend::KeyRing::Entry resolve(const std::string& ref, Context& ctx);
+    void fail(pb::Response& response, const Error& error, const Caller& caller, const Context& ctx) noexcept;
+    void fail(pb::Response& response, const Error& error, pb::Status status, const Caller& caller,
+              const Context& ctx) noexcept;
+    void add_candidates(pb::Response& response, const std::string& ref) noexcept;
+    void add_pin_info(pb::Response& response, const Context& ctx) noexcept;
+
+    backend::KeyRing& m_ring;
+    Options m_options;
+    std::chrono::steady_clock::time_point m_started;
+};
+
+} // namespace trustkey::server

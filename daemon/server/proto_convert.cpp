@@ -1,0 +1,63 @@
+#include "daemon/server/proto_convert.h"
+
+namespace trustkey::server {
+
+namespace pb = proto::pb;
+using backend::HashAlg;
+using backend::KeyType;
+
+std::optional<KeyType> from_proto(pb::KeyType t) noexcept {
+    switch (t) {
+    case pb::KEY_TYPE_ECDSA_P256: return KeyType::ecdsa_p256;
+    case pb::KEY_TYPE_RSA_2048: return KeyType::rsa_2048;
+    case pb::KEY_TYPE_RSA_4096: return KeyType::rsa_4096;
+    case pb::KEY_TYPE_ED25519: return KeyType::ed25519;
+    default: return std::nullopt;
+    }
+}
+
+pb::KeyType to_proto(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return pb::KEY_TYPE_ECDSA_P256;
+    case KeyType::rsa_2048: return pb::KEY_TYPE_RSA_2048;
+    case KeyType::rsa_4096: return pb::KEY_TYPE_RSA_4096;
+    case KeyType::ed25519: return pb::KEY_TYPE_ED25519;
+    }
+    return pb::KEY_TYPE_UNSPECIFIED;
+}
+
+std::optional<HashAlg> from_proto(pb::HashAlgorithm h) noexcept {
+    switch (h) {
+    case pb::HASH_SHA256: return HashAlg::sha256;
+    case pb::HASH_NONE: return HashAlg::none;
+    default: return std::nullopt;
+    }
+}
+
+void to_proto(const backend::KeyInfo& in, pb::KeyInfo& out) {
+    out.set_id(in.id);
+    out.set_name(in.name);
+    out.set_type(to_proto(in.type));
+    out.set_backend(in.backend);
+    out.set_public_key(in.spki_der.data(), in.spki_der.size());
+}
+
+void to_proto(const backend::BackendStatus& in, pb::TokenStatus& out) {
+    out.set_backend(in.name);
+    out.set_kind(in.kind);
+    out.set_location(in.location);
+    out.set_label(in.token_label);
+    out.set_manufacturer(in.manufacturer);
+    out.set_model(in.model);
+    out.set_serial(in.serial);
+    out.set_present(in.present);
+    out.set_logged_in(in.logged_in);
+    out.set_pin_count_low(in.pin_count_low);
+    out.set_pin_final_try(in.pin_final_try);
+    out.set_pin_locked(in.pin_locked);
+    out.set_key_count(static_cast<std::uint32_t>(in.key_count));
+    out.set_sessions(static_cast<std::uint32_t>(in.sessions));
+    out.set_error(in.error);
+}
+
+} // namespace trustkey::server

@@ -1,0 +1,159 @@
+// The Dispatcher's handlers for key, signing and token requests.
+#include <fmt/format.h>
+
+#include "daemon/backend/private_key.h"
+#include "daemon/core/log.h"
+#include "daemon/core/secure_bytes.h"
+#include "daemon/server/dispatcher.h"
+#include "daemon/server/proto_convert.h"
+
+namespace trustkey::server {
+
+namespace {
+
+constexpr std::size_t kMaxKeyRef = 256;
+constexpr std::size_t kMaxKeyName = 128;
+
+backend::HashAlg hash_of(pb::HashAlgorithm h) {
+    const auto hash = from_proto(h);
+    if (!hash) throw Error(Errc::invalid_argument, "the hash algorithm is missing or unknown");
+    return *hash;
+}
+
+std::span<const std::uint8_t> bytes_of(const std::string& s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+void check_name(const std::string& name) {
+    if (name.empty()) throw Error(Errc::invalid_argument, "the key name is empty");
+    if (name.size() > kMaxKeyName)
+        throw Error(Errc::invalid_argument, fmt::format("a key name is at most {} bytes", kMaxKeyName));
+    for (unsigned char c : name)
+        if (c < 0x20 || c == 0x7f) throw Error(Errc::invalid_argument, "a key name must not hold control characters");
+}
+
+} // namespace
+
+backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx) {
+    ctx.key_ref = ref;
+    if (ref.empty()) throw Error(Errc::invalid_argument, "the key reference is empty");
+    if (ref.size() > kMaxKeyRef) throw Error(Errc::invalid_argument, "the key reference is too long");
+    auto entry = m_ring.resolve(ref);
+    ctx.key_id = entry.info.id;
+    ctx.backend = entry.backend;
+    if (!entry.backend) throw Error(Errc::internal, "the key has no backend", 0, {}, entry.info.id);
+    return entry;
+}
+
+void Dispatcher::on_list_keys(pb::Response& response) {
+    auto* reply = response.mutable_list_keys();
+    for (const auto& entry : m_ring.list()) to_proto(entry.info, *reply->add_keys());
+}
+
+void Dispatcher::on_get_public_key(const pb::GetPublicKey& req, Context& ctx, pb::Response& response) {
+    const auto entry = resolve(req.key(), ctx);
+    to_proto(entry.info, *response.mutable_get_public_key()->mutable_key());
+}
+
+void Dispatcher::on_generate_key(const pb::GenerateKey& req, Context& ctx, pb::Response& response) {
+    check_name(req.name());
+    ctx.key_ref = req.name();
+    backend::KeyType type = backend::KeyType::ecdsa_p256;
+    if (req.type() != pb::KEY_TYPE_UNSPECIFIED) {
+        const auto t = from_proto(req.type());
+        if (!t) throw Error(Errc::unsupported_algorithm, "unknown key type");
+        type = *t;
+    }
+    backend::Backend& b = m_ring.backend(req.backend());
+    ctx.backend = &b;
+    const auto info = b.generate(req.name(), type);
+    ctx.key_id = info.id;
+    to_proto(info, *response.mutable_generate_key()->mutable_key());
+    spdlog::info("op=generate_key key_id={} name={} type={} backend={}", info.id, log::quoted(info.name),
+                 backend::key_type_name(info.type), log::quoted(b.name()));
+}
+
+void Dispatcher::on_import_key(const pb::ImportKey& req, Context& ctx, pb::Response& response) {
+    check_name(req.name());
+    ctx.key_ref = req.name();
+    const SecureBytes passphrase = secure_from(req.passphrase());
+    const auto key = backend::PrivateKey::from_pem(req.pem(), req.passphrase().empty() ? nullptr : &passphrase);
+    backend::Backend& b = m_ring.backend(req.backend());
+    ctx.backend = &b;
+    const auto info = b.import_key(req.name(), key);
+    ctx.key_id = info.id;
+    to_proto(info, *response.mutable_import_key()->mutable_key());
+    spdlog::info("op=import_key key_id={} name={} type={} backend={}", info.id, log::quoted(info.name),
+                 backend::key_type_name(info.type), log::quoted(b.name()));
+}
+
+void Dispatcher::on_sign(const pb::Sign& req, Context& ctx, pb::Response& response) {
+    const auto entry = resolve(req.key(), ctx);
+    const auto hash = hash_of(req.hash());
+    backend::check_sign_input(entry.info, hash, bytes_of(req.data()));
+    const Bytes sig = entry.backend->sign(entry.info, hash, bytes_of(req.data()));
+    auto* reply = response.mutable_sign();
+    reply->set_signature(sig.data(), sig.size());
+    reply->set_key_id(entry.info.id);
+    reply->set_method(std::string(backend::tuf_sig_method(entry.info.type)));
+    spdlog::info("op=sign key_id={} backend={} status=ok", entry.info.id, log::quoted(entry.backend->name()));
+}
+
+void Dispatcher::on_sign_batch(const pb::SignBatch& req, Context& ctx, pb::Response& response) {
+    const auto entry = resolve(req.key(), ctx);
+    const auto hash = hash_of(req.hash());
+    if (req.items_size() == 0) throw Error(Errc::batch_empty, "the batch holds no items", 0, {}, entry.info.id);
+    const std::uint32_t limit = batch_limit(entry.info.type);
+    if (static_cast<std::uint32_t>(req.items_size()) > limit)
+        throw Error(Errc::batch_too_large,
+                    fmt::format("a batch for {} keys holds at most {} items, got {}",
+                                backend::key_type_name(entry.info.type), limit, req.items_size()),
+                    0, {}, entry.info.id);
+    std::vector<Bytes> items;
+    items.reserve(static_cast<std::size_t>(req.items_size()));
+    for (const auto& item : req.items()) {
+        backend::check_sign_input(entry.info, hash, bytes_of(item));
+        items.emplace_back(item.begin(), item.end());
+    }
+    const auto sigs = entry.backend->sign_batch(entry.info, hash, items);
+    if (sigs.size() != items.size())
+        throw Error(Errc::internal, "the backend returned a wrong number of signatures", 0, {}, entry.info.id);
+    auto* reply = response.mutable_sign_batch();
+    for (const auto& sig : sigs) reply->add_signatures(sig.data(), sig.size());
+    reply->set_key_id(entry.info.id);
+    reply->set_method(std::string(backend::tuf_sig_method(entry.info.type)));
+    spdlog::info("op=sign_batch key_id={} items={} backend={} status=ok", entry.info.id, items.size(),
+                 log::quoted(entry.backend->name()));
+}
+
+void Dispatcher::on_delete_key(const pb::DeleteKey& req, Context& ctx, pb::Response& response) {
+    const auto entry = resolve(req.key(), ctx);
+    entry.backend->remove(entry.info);
+    response.mutable_delete_key()->set_key_id(entry.info.id);
+    spdlog::info("op=delete_key key_id={} name={} backend={}", entry.info.id, log::quoted(entry.info.name),
+                 log::quoted(entry.backend->name()));
+}
+
+void Dispatcher::on_get_status(pb::Response& response) {
+    auto* reply = response.mutable_get_status();
+    reply->set_server(server_name());
+    reply->set_version(proto::kProtocolVersion);
+    for (backend::Backend* b : m_ring.backends()) to_proto(b->status(), *reply->add_tokens());
+    if (m_options.connection_count)
+        reply->set_connections(static_cast<std::uint32_t>(m_options.connection_count()));
+    const auto up = std::chrono::steady_clock::now() - m_started;
+    reply->set_uptime_seconds(
+        static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(up).count()));
+}
+
+void Dispatcher::on_login(const pb::Login& req, Context& ctx, pb::Response& response) {
+    backend::Backend& b = m_ring.backend(req.backend());
+    ctx.backend = &b;
+    if (req.pin().empty()) throw Error(Errc::invalid_argument, "the PIN is empty");
+    const SecureBytes pin = secure_from(req.pin());
+    b.login(pin);
+    response.mutable_login();
+    spdlog::info("op=login backend={} status=ok", log::quoted(b.name()));
+}
+
+} // namespace trustkey::server

@@ -1,0 +1,14 @@
+// Per-connection protocol state the dispatcher keeps between requests.
+#pragma once
+
+#include <cstdint>
+
+namespace trustkey::server {
+
+struct Session {
+    bool negotiated = false;       // a Hello was answered
+    std::uint32_t version = 0;     // the version both sides speak once negotiated
+    std::uint64_t requests = 0;    // requests handled on this connection
+};
+
+} // namespace trustkey::server

@@ -1,0 +1,134 @@
+#include "daemon/backend/key_ring.h"
+
+#include <gtest/gtest.h>
+
+#include "daemon/core/error.h"
+
+namespace trustkey::backend {
+namespace {
+
+// A backend holding a fixed key list: enough for the resolution logic.
+class ListBackend final : public Backend {
+public:
+    ListBackend(std::string name, std::vector<KeyInfo> keys, bool fail = false)
+        : m_name(std::move(name)), m_keys(std::move(keys)), m_fail(fail) {
+        for (auto& k : m_keys) k.backend = m_name;
+    }
+    const std::string& name() const noexcept override { return m_name; }
+    std::vector<KeyInfo> list_keys() override {
+        if (m_fail) throw Error(Errc::token_absent, "token removed");
+        return m_keys;
+    }
+    KeyInfo generate(std::string_view, KeyType) override { throw Error(Errc::internal, "unused"); }
+    KeyInfo import_key(std::string_view, const PrivateKey&) override { throw Error(Errc::internal, "unused"); }
+    Bytes sign(const KeyInfo&, HashAlg, std::span<const std::uint8_t>) override {
+        throw Error(Errc::internal, "unused");
+    }
+    void remove(const KeyInfo&) override { throw Error(Errc::internal, "unused"); }
+    BackendStatus status() override { return {}; }
+    void login(const SecureBytes&) override {}
+
+private:
+    std::string m_name;
+    std::vector<KeyInfo> m_keys;
+    bool m_fail;
+};
+
+KeyInfo key(std::string id, std::string name) {
+    KeyInfo k;
+    k.id = std::move(id);
+    k.name = std::move(name);
+    return k;
+}
+
+const std::string kA = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+const std::string kB = "abcdef0f23456789abcdef0123456789abcdef0123456789abcdef0123456789";
+const std::string kC = "1234567890123456789012345678901234567890123456789012345678901234";
+const std::string kD = "deadbeef00000000000000000000000000000000000000000000000000000000";
+
+class KeyRingTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ring.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "alice"), key(kB, "bob")}));
+        ring.add(std::make_unique<ListBackend>("two", std::vector<KeyInfo>{key(kC, "carol"), key(kD, "alice")}));
+        ring.add(std::make_unique<ListBackend>("broken", std::vector<KeyInfo>{key(kC, "x")}, true));
+    }
+    Error error_of(std::string_view ref) {
+        try {
+            ring.resolve(ref);
+        } catch (const Error& e) {
+            return e;
+        }
+        ADD_FAILURE() << "resolved " << ref;
+        return Error(Errc::internal, "none");
+    }
+    KeyRing ring;
+};
+
+TEST_F(KeyRingTest, FullId) {
+    auto e = ring.resolve(kC);
+    EXPECT_EQ(e.info.name, "carol");
+    EXPECT_EQ(e.backend->name(), "two");
+}
+
+TEST_F(KeyRingTest, FullIdUpperCase) {
+    std::string upper = kD;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(c));
+    EXPECT_EQ(ring.resolve(upper).info.id, kD);
+}
+
+TEST_F(KeyRingTest, UniquePrefixOfSevenOrMore) {
+    EXPECT_EQ(ring.resolve("1234567").info.id, kC);
+    EXPECT_EQ(ring.resolve("abcdef01").info.id, kA);
+    EXPECT_EQ(ring.resolve("deadbee").info.id, kD);
+}
+
+TEST_F(KeyRingTest, ShortPrefixIsNotUsed) {
+    Error e = error_of("123456");
+    EXPECT_EQ(e.errc(), Errc::not_found);
+    EXPECT_EQ(e.message(), "no key matches '123456'");
+}
+
+TEST_F(KeyRingTest, AmbiguousPrefixListsCandidates) {
+    Error e = error_of("abcdef0");
+    EXPECT_EQ(e.errc(), Errc::ambiguous);
+    EXPECT_NE(e.message().find(kA + " alice, " + kB + " bob"), std::string::npos) << e.message();
+}
+
+TEST_F(KeyRingTest, Name) {
+    EXPECT_EQ(ring.resolve("bob").info.id, kB);
+    EXPECT_EQ(ring.resolve("carol").backend->name(), "two");
+}
+
+TEST_F(KeyRingTest, SameNameInTwoBackendsIsAmbiguous) {
+    Error e = error_of("alice");
+    EXPECT_EQ(e.errc(), Errc::ambiguous);
+    EXPECT_NE(e.message().find(kA + " alice, " + kD + " alice"), std::string::npos) << e.message();
+}
+
+TEST_F(KeyRingTest, NotFound) {
+    Error e = error_of("nobody");
+    EXPECT_EQ(e.errc(), Errc::not_found);
+    EXPECT_EQ(e.message(), "no key matches 'nobody'");
+    EXPECT_EQ(error_of("fffffff").errc(), Errc::not_found);
+    EXPECT_EQ(error_of("").errc(), Errc::invalid_argument);
+}
+
+TEST_F(KeyRingTest, ListSkipsFailingBackend) {
+    auto all = ring.list();
+    ASSERT_EQ(all.size(), 4u);
+    EXPECT_EQ(all[0].info.id, kA);
+    EXPECT_EQ(all[3].backend->name(), "two");
+}
+
+TEST_F(KeyRingTest, BackendByName) {
+    EXPECT_EQ(ring.backend("").name(), "one");
+    EXPECT_EQ(ring.backend("two").name(), "two");
+    EXPECT_THROW(ring.backend("three"), Error);
+    KeyRing empty;
+    EXPECT_THROW(empty.backend(""), Error);
+    EXPECT_EQ(ring.backends().size(), 3u);
+}
+
+} // namespace
+} // namespace trustkey::backend

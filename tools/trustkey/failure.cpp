@@ -1,0 +1,85 @@
+#include "tools/trustkey/failure.h"
+
+#include <string_view>
+
+#include <fmt/format.h>
+
+namespace trustkey::tools {
+
+namespace {
+
+std::string or_default(const std::string& s, std::string_view fallback) {
+    return s.empty() ? std::string(fallback) : s;
+}
+
+// "(final try left)", "(few tries left)" or "" from the token's PIN flags.
+std::string pin_hint(const proto::pb::PinInfo& pin) {
+    if (pin.locked()) return " (the PIN is now locked)";
+    if (pin.final_try()) return " (final try left)";
+    if (pin.count_low()) return " (few tries left)";
+    return {};
+}
+
+std::string candidate_list(const std::vector<std::string>& candidates) {
+    std::string out;
+    for (const auto& c : candidates) {
+        if (!out.empty()) out += ", ";
+        out += c;
+    }
+    return out;
+}
+
+// The daemon's own one-line message, or a fallback when it sent none.
+std::string detail(const proto::ClientError& e, std::string_view fallback) {
+    std::string_view msg = e.what();
+    return msg.empty() ? std::string(fallback) : std::string(msg);
+}
+
+} // namespace
+
+Failure Failure::from_client_error(const proto::ClientError& e, const RequestSubject& s,
+                                   const std::string& socket_path) {
+    using Kind = proto::ClientError::Kind;
+    namespace pb = proto::pb;
+    switch (e.kind()) {
+    case Kind::not_running:
+        return failed(fmt::format("trustkeyd is not running at {} (start it with: trustkeyd --socket {})",
+                                  socket_path, socket_path));
+    case Kind::io: return failed(fmt::format("lost the connection to trustkeyd at {}: {}", socket_path, e.what()));
+    case Kind::protocol: return failed(fmt::format("unreadable answer from trustkeyd: {}", e.what()));
+    case Kind::status: break;
+    }
+
+    const std::string key = or_default(s.key_ref, "?");
+    const std::string token = or_default(s.backend, "default");
+    switch (e.status()) {
+    case pb::STATUS_KEY_NOT_FOUND: return failed(fmt::format("unknown key '{}'", key));
+    case pb::STATUS_AMBIGUOUS_KEY:
+        return failed(fmt::format("'{}' is ambiguous: {}", key, candidate_list(e.candidates())));
+    case pb::STATUS_KEY_EXISTS: return failed(detail(e, "a key with that name already exists"));
+    case pb::STATUS_PIN_INCORRECT:
+        return failed(fmt::format("wrong PIN for token '{}'{}", token, pin_hint(e.pin())));
+    case pb::STATUS_PIN_LOCKED:
+        return failed(fmt::format("the PIN of token '{}' is locked; unblock it with the security officer PIN",
+                                  token));
+    case pb::STATUS_PIN_REQUIRED:
+        return failed(fmt::format("token '{}' is not logged in (run: trustkey login{})", token,
+                                  s.backend.empty() ? "" : " --backend " + s.backend));
+    case pb::STATUS_TOKEN_ABSENT: return failed(fmt::format("token absent: {}", detail(e, token)));
+    case pb::STATUS_TOKEN_ERROR: return failed(fmt::format("token error: {}", detail(e, token)));
+    case pb::STATUS_BAD_PASSPHRASE:
+        return failed(fmt::format("wrong or missing passphrase for {}", or_default(s.file, "the key")));
+    case pb::STATUS_BAD_KEY_FORMAT:
+        return failed(fmt::format("{}: {}", or_default(s.file, "key"), detail(e, "not a usable private key")));
+    case pb::STATUS_BAD_DIGEST_LENGTH: return failed(fmt::format("bad digest length: {}", detail(e, "")));
+    case pb::STATUS_UNSUPPORTED_ALGORITHM: return failed(fmt::format("unsupported: {}", detail(e, "")));
+    case pb::STATUS_DENIED: return failed(fmt::format("denied by trustkeyd: {}", detail(e, "")));
+    case pb::STATUS_UNSUPPORTED_VERSION:
+        return failed(fmt::format("trustkeyd at {} speaks no protocol version this tool knows", socket_path));
+    case pb::STATUS_INVALID_ARGUMENT: return failed(detail(e, "invalid argument"));
+    default:
+        return failed(fmt::format("trustkeyd failed ({}): {}", proto::status_name(e.status()), detail(e, "")));
+    }
+}
+
+} // namespace trustkey::tools

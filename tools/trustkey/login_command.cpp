@@ -1,0 +1,42 @@
+#include "tools/trustkey/login_command.h"
+
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "daemon/core/secure_bytes.h"
+#include "tools/trustkey/pin_prompt.h"
+
+namespace trustkey::tools {
+
+LoginCommand::LoginCommand(CLI::App& app, CommandContext& context) : m_context(context) {
+    auto* login = app.add_subcommand("login", "Log in to a token with its user PIN");
+    login->add_option("--backend", m_backend, "Token to log in to (default: the first)");
+    login->callback([this] { m_context.action = [this] { run(); }; });
+}
+
+void LoginCommand::run() const {
+    RequestSubject subject{.backend = m_backend};
+    m_context.with_client(subject, [&](proto::Client& c) {
+        // Name the token in the prompt and in errors even when the user did not.
+        if (subject.backend.empty()) {
+            const auto status = c.status();
+            if (status.tokens().empty()) throw Failure::failed("trustkeyd has no token to log in to");
+            subject.backend = status.tokens(0).backend();
+        }
+        SecureBytes pin;
+        if (auto env = secret_from_env({"TRUSTKEY_PIN"}))
+            pin = std::move(*env);
+        else
+            pin = read_secret(fmt::format("Enter PIN for token '{}': ", subject.backend));
+        if (pin.empty()) throw Failure::failed("empty PIN");
+        try {
+            c.login(subject.backend, as_string_view(pin));
+        } catch (const proto::ClientError& e) {
+            throw Failure::from_client_error(e, subject, m_context.socket_path);
+        }
+    });
+    std::cout << fmt::format("logged in to token '{}'\n", subject.backend);
+}
+
+} // namespace trustkey::tools

@@ -1,0 +1,62 @@
+// trustkey: the command-line client of trustkeyd.
+// Exit codes: 0 success, 1 the operation failed, 2 the command line was wrong.
+
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/trustkey/command_context.h"
+#include "tools/trustkey/failure.h"
+#include "tools/trustkey/key_commands.h"
+#include "tools/trustkey/login_command.h"
+#include "tools/trustkey/sign_command.h"
+#include "tools/trustkey/status_command.h"
+
+#ifndef TRUSTKEY_VERSION
+#define TRUSTKEY_VERSION "unknown"
+#endif
+
+namespace {
+
+std::string usage_line(const CLI::App*, const CLI::Error& e) {
+    return std::string("trustkey: ") + e.what() + " (see trustkey --help)\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    using namespace trustkey::tools;
+    CommandContext context;
+    CLI::App app{"trustkey: hardware-backed keys for Docker Content Trust, through trustkeyd", "trustkey"};
+    app.set_version_flag("--version", std::string("trustkey ") + TRUSTKEY_VERSION);
+    app.add_option("--socket", context.socket_path, "trustkeyd's socket")->capture_default_str();
+    app.require_subcommand(1);
+    app.fallthrough();
+    app.failure_message(usage_line);
+
+    KeyCommands key_commands(app, context);
+    SignCommand sign_command(app, context);
+    StatusCommand status_command(app, context);
+    LoginCommand login_command(app, context);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        const int code = app.exit(e);  // prints help, the version, or the one-line error
+        return code == 0 ? kExitOk : kExitUsage;
+    }
+
+    try {
+        if (!context.action) throw Failure::usage("no command given");
+        context.action();
+        return kExitOk;
+    } catch (const Failure& f) {
+        std::cerr << "trustkey: " << f.what() << '\n';
+        return f.exit_code();
+    } catch (const std::exception& e) {
+        std::cerr << "trustkey: " << e.what() << '\n';
+        return kExitFailure;
+    }
+}

@@ -1,0 +1,154 @@
+#include "tools/trustkey/output.h"
+
+#include <algorithm>
+#include <span>
+
+#include <fmt/format.h>
+
+#include "daemon/backend/public_key.h"
+#include "daemon/core/error.h"
+#include "tools/trustkey/failure.h"
+#include "tools/trustkey/key_types.h"
+
+namespace trustkey::tools {
+
+namespace pb = proto::pb;
+
+namespace {
+
+std::string printable(std::string_view s) {
+    std::string out(s);
+    for (auto& c : out) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u == 0x7f) c = '?';
+    }
+    return out;
+}
+
+std::span<const std::uint8_t> spki_of(const pb::KeyInfo& key) {
+    return {reinterpret_cast<const std::uint8_t*>(key.public_key().data()), key.public_key().size()};
+}
+
+backend::KeyType backend_type_of(const pb::KeyInfo& key) {
+    const auto t = to_backend_type(key.type());
+    if (!t) throw Failure::failed(fmt::format("key {} has a key type this tool does not know", key.id()));
+    return *t;
+}
+
+const char* yes_no(bool b) { return b ? "yes" : "no"; }
+
+} // namespace
+
+std::string short_id(std::string_view id) { return std::string(id.substr(0, 12)); }
+
+std::string format_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+    std::vector<std::size_t> widths(header.size(), 0);
+    auto measure = [&](const std::vector<std::string>& row) {
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+    };
+    measure(header);
+    for (const auto& r : rows) measure(r);
+    std::string out;
+    auto emit = [&](const std::vector<std::string>& row) {
+        std::string line;
+        for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) {
+            const std::string cell = printable(row[i]);
+            line += cell;
+            if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+        }
+        out += line + '\n';
+    };
+    emit(header);
+    for (const auto& r : rows) emit(r);
+    return out;
+}
+
+std::string public_key_pem(const pb::KeyInfo& key) {
+    try {
+        return backend::spki_to_pem(spki_of(key));
+    } catch (const Error& e) {
+        throw Failure::failed(fmt::format("key {}: unreadable public key: {}", key.id(), e.message()));
+    }
+}
+
+std::string tuf_key_json(const pb::KeyInfo& key) {
+    const auto type = backend_type_of(key);
+    try {
+        return backend::tuf_key_json(type, spki_of(key));
+    } catch (const Error& e) {
+        throw Failure::failed(fmt::format("key {}: unreadable public key: {}", key.id(), e.message()));
+    }
+}
+
+std::string key_table(const std::vector<pb::KeyInfo>& keys) {
+    std::vector<std::vector<std::string>> rows;
+    rows.reserve(keys.size());
+    for (const auto& k : keys)
+        rows.push_back({short_id(k.id()), k.name(), std::string(key_type_label(k.type())), k.backend()});
+    return format_table({"ID", "NAME", "TYPE", "BACKEND"}, rows);
+}
+
+nlohmann::json key_json(const pb::KeyInfo& key) {
+    return {
+        {"id", key.id()},
+        {"name", key.name()},
+        {"type", key_type_label(key.type())},
+        {"backend", key.backend()},
+        {"public_key_pem", public_key_pem(key)},
+    };
+}
+
+std::string status_text(const pb::StatusReply& status) {
+    std::string out = fmt::format("Server:    {}\nProtocol:  {}\nConnections: {}\nUptime:    {}s\n",
+                                  printable(status.server()), status.version(), status.connections(),
+                                  status.uptime_seconds());
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& t : status.tokens()) {
+        std::string pin;
+        if (t.pin_locked()) pin = "locked";
+        else if (t.pin_final_try()) pin = "final-try";
+        else if (t.pin_count_low()) pin = "count-low";
+        else pin = "ok";
+        rows.push_back({t.backend(), t.kind(), t.label(), yes_no(t.present()), yes_no(t.logged_in()),
+                        std::to_string(t.key_count()), pin, t.error().empty() ? "-" : t.error()});
+    }
+    out += '\n';
+    out += format_table({"BACKEND", "KIND", "LABEL", "PRESENT", "LOGGED IN", "KEYS", "PIN", "ERROR"}, rows);
+    return out;
+}
+
+nlohmann::json status_json(const pb::StatusReply& status) {
+    nlohmann::json tokens = nlohmann::json::array();
+    for (const auto& t : status.tokens()) {
+        tokens.push_back({
+            {"backend", t.backend()},
+            {"kind", t.kind()},
+            {"location", t.location()},
+            {"label", t.label()},
+            {"manufacturer", t.manufacturer()},
+            {"model", t.model()},
+            {"serial", t.serial()},
+            {"present", t.present()},
+            {"logged_in", t.logged_in()},
+            {"key_count", t.key_count()},
+            {"sessions", t.sessions()},
+            {"pin_count_low", t.pin_count_low()},
+            {"pin_final_try", t.pin_final_try()},
+            {"pin_locked", t.pin_locked()},
+            {"error", t.error()},
+        });
+    }
+    return {
+        {"server", status.server()},
+        {"protocol_version", status.version()},
+        {"connections", status.connections()},
+        {"uptime_seconds", status.uptime_seconds()},
+        {"tokens", tokens},
+    };
+}
+
+std::string dump_json(const nlohmann::json& j) {
+    return j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
+}
+
+} // namespace trustkey::tools
