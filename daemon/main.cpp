@@ -99,7 +99,12 @@ int main(int argc, char** argv) {
         Daemon daemon(config, socket_path);
         report(ready_fd, "ready");
         ready_fd = -1;
-        daemon.run();
+        try {
+            daemon.run();
+        } catch (const std::exception& e) {
+            spdlog::error("event=fatal error={}", trustkey::log::quoted(e.what()));
+            return 1;
+        }
         return 0;
     } catch (const std::exception& e) {
         const std::string line = fmt::format("cannot start: {}", e.what());

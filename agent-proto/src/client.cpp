@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -176,7 +177,13 @@ ClientError::ClientError(Kind kind, pb::Status status, std::string message, std:
 std::string Client::default_socket_path() {
     if (auto sock = env_or_empty("TRUSTKEY_SOCK"); !sock.empty()) return sock;
     if (auto run = env_or_empty("XDG_RUNTIME_DIR"); !run.empty()) return run + "/trustkey/agent.sock";
-    return "/run/user/" + std::to_string(::getuid()) + "/trustkey/agent.sock";
+    // No runtime directory in the environment: the login manager's one if it exists, else a
+    // per-user directory under /tmp (trustkeyd refuses it when another user owns it).
+    const std::string uid = std::to_string(::getuid());
+    struct stat st {};
+    if (::stat(("/run/user/" + uid).c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::getuid())
+        return "/run/user/" + uid + "/trustkey/agent.sock";
+    return "/tmp/trustkey-" + uid + "/agent.sock";
 }
 
 Client Client::connect(const std::string& socket_path, std::chrono::milliseconds timeout) {

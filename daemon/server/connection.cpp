@@ -28,6 +28,8 @@ void Connection::run() noexcept {
         spdlog::debug("event=connection_open caller_uid={} caller_pid={}", m_caller.uid, m_caller.pid);
         while (serve_one()) {
         }
+        // The peer sees the end now; the daemon closes the descriptor when it joins this thread.
+        ::shutdown(m_fd, SHUT_RDWR);
         spdlog::debug("event=connection_close caller_uid={} caller_pid={} requests={}", m_caller.uid, m_caller.pid,
                       m_session.requests);
     } catch (const std::exception& e) {

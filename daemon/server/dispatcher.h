@@ -10,6 +10,7 @@
 #include <string>
 
 #include "daemon/backend/key_ring.h"
+#include "daemon/core/error.h"
 #include "daemon/server/caller.h"
 #include "daemon/server/session.h"
 #include "trustkey/proto/codec.h"

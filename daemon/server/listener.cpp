@@ -78,7 +78,7 @@ void clear_stale_socket(const fs::path& path, const sockaddr_un& addr) {
                     path.string());
     UniqueFd probe = new_socket(0);
     if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0)
-        throw Error(Errc::config, "another trustkeyd is already listening on " + path.string(), 0, {},
+        throw Error(Errc::config, "another trustkeyd is already listening on this socket", 0, {},
                     path.string());
     const int err = errno;
     if (err != ECONNREFUSED) throw_errno("connect", err, path.string());
@@ -100,7 +100,7 @@ Listener Listener::open(const fs::path& path) {
     ::umask(old_mask);
     if (rc != 0) {
         if (bind_err == EADDRINUSE)
-            throw Error(Errc::config, "another trustkeyd is already listening on " + path.string(), 0, {},
+            throw Error(Errc::config, "another trustkeyd is already listening on this socket", 0, {},
                         path.string());
         throw_errno("bind", bind_err, path.string());
     }

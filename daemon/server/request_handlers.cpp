@@ -38,7 +38,25 @@ backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx
     ctx.key_ref = ref;
     if (ref.empty()) throw Error(Errc::invalid_argument, "the key reference is empty");
     if (ref.size() > kMaxKeyRef) throw Error(Errc::invalid_argument, "the key reference is too long");
-    auto entry = m_ring.resolve(ref);
+    backend::KeyRing::Entry entry;
+    try {
+        entry = m_ring.resolve(ref);
+    } catch (const Error& e) {
+        if (e.errc() != Errc::not_found) throw;
+        // The key may be on a token that cannot be read now (wrong PIN, removed):
+        // report that rather than "not found".
+        for (backend::Backend* b : m_ring.backends()) {
+            try {
+                b->list_keys();
+            } catch (const Error& token_error) {
+                ctx.backend = b;
+                throw Error(token_error.errc(),
+                            "no readable key matches; backend " + b->name() + ": " + token_error.message(),
+                            token_error.code(), token_error.call(), token_error.subject());
+            }
+        }
+        throw;
+    }
     ctx.key_id = entry.info.id;
     ctx.backend = entry.backend;
     if (!entry.backend) throw Error(Errc::internal, "the key has no backend", 0, {}, entry.info.id);

@@ -1,6 +1,7 @@
 #include "trustkey/proto/client.h"
 
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <cstring>
@@ -138,7 +139,11 @@ TEST(Client, DefaultSocketPathFollowsEnvironment) {
     ::setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
     EXPECT_EQ(Client::default_socket_path(), "/run/user/4242/trustkey/agent.sock");
     ::unsetenv("XDG_RUNTIME_DIR");
-    EXPECT_EQ(Client::default_socket_path(), "/run/user/" + std::to_string(::getuid()) + "/trustkey/agent.sock");
+    const std::string uid = std::to_string(::getuid());
+    struct stat st {};
+    const bool has_run_user = ::stat(("/run/user/" + uid).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    EXPECT_EQ(Client::default_socket_path(),
+              has_run_user ? "/run/user/" + uid + "/trustkey/agent.sock" : "/tmp/trustkey-" + uid + "/agent.sock");
 }
 
 TEST(Client, ResponseIdMismatchIsAProtocolError) {

@@ -53,7 +53,10 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
     const std::string key = or_default(s.key_ref, "?");
     const std::string token = or_default(s.backend, "default");
     switch (e.status()) {
-    case pb::STATUS_KEY_NOT_FOUND: return failed(fmt::format("unknown key '{}'", key));
+    case pb::STATUS_KEY_NOT_FOUND:
+        // Without a key reference the missing thing is a backend (login/generate/load --backend).
+        if (s.key_ref.empty()) return failed(detail(e, "not found"));
+        return failed(fmt::format("unknown key '{}'", key));
     case pb::STATUS_AMBIGUOUS_KEY:
         return failed(fmt::format("'{}' is ambiguous: {}", key, candidate_list(e.candidates())));
     case pb::STATUS_KEY_EXISTS: return failed(detail(e, "a key with that name already exists"));
@@ -63,7 +66,7 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
         return failed(fmt::format("the PIN of token '{}' is locked; unblock it with the security officer PIN",
                                   token));
     case pb::STATUS_PIN_REQUIRED:
-        return failed(fmt::format("token '{}' is not logged in (run: trustkey login{})", token,
+        return failed(fmt::format("{} (run: trustkey login{})", detail(e, "the token is not logged in"),
                                   s.backend.empty() ? "" : " --backend " + s.backend));
     case pb::STATUS_TOKEN_ABSENT: return failed(fmt::format("token absent: {}", detail(e, token)));
     case pb::STATUS_TOKEN_ERROR: return failed(fmt::format("token error: {}", detail(e, token)));

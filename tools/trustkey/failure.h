@@ -18,6 +18,14 @@ struct RequestSubject {
     std::string key_ref;   // key reference the user typed
     std::string backend;   // token / backend name
     std::string file;      // file the user named
+
+    static RequestSubject key(std::string key_ref, std::string backend = {}, std::string file = {}) {
+        RequestSubject s;
+        s.key_ref = std::move(key_ref);
+        s.backend = std::move(backend);
+        s.file = std::move(file);
+        return s;
+    }
 };
 
 class Failure : public std::runtime_error {

@@ -100,7 +100,7 @@ void KeyCommands::list() const {
 void KeyCommands::generate() const {
     const auto type = parse_key_type_label(m_type);
     if (!type) throw Failure::usage(fmt::format("unknown key type '{}'", m_type));
-    const auto key = m_context.with_client({.key_ref = m_name, .backend = m_backend},
+    const auto key = m_context.with_client(RequestSubject::key({}, m_backend),
                                            [&](proto::Client& c) { return c.generate_key(m_name, *type, m_backend); });
     write_stdout(key.id() + '\n');
 }
@@ -115,14 +115,14 @@ void KeyCommands::load() const {
             passphrase = read_secret(fmt::format("Enter passphrase for {}: ", m_file));
     }
     const auto key = m_context.with_client(
-        {.key_ref = m_name, .backend = m_backend, .file = m_file}, [&](proto::Client& c) {
+        RequestSubject::key({}, m_backend, m_file), [&](proto::Client& c) {
             return c.import_key(m_name, as_string_view(pem), as_string_view(passphrase), m_backend);
         });
     write_stdout(key.id() + '\n');
 }
 
 void KeyCommands::show_public() const {
-    const auto key = m_context.with_client({.key_ref = m_key},
+    const auto key = m_context.with_client(RequestSubject::key(m_key),
                                            [&](proto::Client& c) { return c.public_key(m_key); });
     if (m_format == "der")
         write_stdout(key.public_key());
@@ -137,7 +137,7 @@ void KeyCommands::remove() const {
     if (!m_yes) {
         if (!stdin_is_terminal())
             throw Failure::usage("refusing to delete a key without --yes when standard input is not a terminal");
-        const auto key = m_context.with_client({.key_ref = m_key},
+        const auto key = m_context.with_client(RequestSubject::key(m_key),
                                                [&](proto::Client& c) { return c.public_key(m_key); });
         const std::string question =
             fmt::format("Delete key {} '{}' ({}) from token '{}'? This cannot be undone. [y/N] ", key.id(),
@@ -145,7 +145,7 @@ void KeyCommands::remove() const {
         if (!ask_yes_no(question)) throw Failure::failed("key not deleted");
         target = key.id();  // delete exactly the key that was shown
     }
-    m_context.with_client({.key_ref = m_key}, [&](proto::Client& c) { c.delete_key(target); });
+    m_context.with_client(RequestSubject::key(m_key), [&](proto::Client& c) { c.delete_key(target); });
     write_stdout(fmt::format("deleted {}\n", m_key));
 }
 

@@ -16,7 +16,7 @@ LoginCommand::LoginCommand(CLI::App& app, CommandContext& context) : m_context(c
 }
 
 void LoginCommand::run() const {
-    RequestSubject subject{.backend = m_backend};
+    RequestSubject subject = RequestSubject::key({}, m_backend);
     m_context.with_client(subject, [&](proto::Client& c) {
         // Name the token in the prompt and in errors even when the user did not.
         if (subject.backend.empty()) {

@@ -24,6 +24,31 @@ std::string usage_line(const CLI::App*, const CLI::Error& e) {
     return std::string("trustkey: ") + e.what() + " (see trustkey --help)\n";
 }
 
+// For "a subcommand is required" errors: the deepest command selected, and the
+// first word the parser could not use, so the message can name it.
+bool report_unknown_command(const CLI::App& app) {
+    const CLI::App* deepest = &app;
+    std::string path = "trustkey";
+    for (bool descended = true; descended;) {
+        descended = false;
+        for (const CLI::App* sub : deepest->get_subcommands()) {
+            deepest = sub;
+            path += " " + sub->get_name();
+            descended = true;
+            break;
+        }
+    }
+    for (const CLI::App* a = deepest; a != nullptr; a = a->get_parent()) {
+        const auto left = a->remaining();
+        if (!left.empty()) {
+            std::cerr << "trustkey: unknown command '" << left.front() << "' for '" << path
+                      << "' (see " << path << " --help)\n";
+            return true;
+        }
+    }
+    return false;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -44,6 +69,8 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::RequiredError) && report_unknown_command(app))
+            return kExitUsage;
         const int code = app.exit(e);  // prints help, the version, or the one-line error
         return code == 0 ? kExitOk : kExitUsage;
     }

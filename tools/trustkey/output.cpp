@@ -99,7 +99,7 @@ nlohmann::json key_json(const pb::KeyInfo& key) {
 }
 
 std::string status_text(const pb::StatusReply& status) {
-    std::string out = fmt::format("Server:    {}\nProtocol:  {}\nConnections: {}\nUptime:    {}s\n",
+    std::string out = fmt::format("Server:       {}\nProtocol:     {}\nConnections:  {}\nUptime:       {}s\n",
                                   printable(status.server()), status.version(), status.connections(),
                                   status.uptime_seconds());
     std::vector<std::vector<std::string>> rows;

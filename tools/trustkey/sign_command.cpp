@@ -82,7 +82,7 @@ void SignCommand::run() const {
         if (!bytes) throw Failure::usage(fmt::format("--digest must be hex, with an even number of digits"));
         data = std::move(*bytes);
     }
-    const auto reply = m_context.with_client({.key_ref = m_key, .file = m_file}, [&](proto::Client& c) {
+    const auto reply = m_context.with_client(RequestSubject::key(m_key, {}, m_file), [&](proto::Client& c) {
         if (!m_file.empty()) {
             const auto key = c.public_key(m_key);
             const std::size_t max_frame = c.server_hello().max_frame();

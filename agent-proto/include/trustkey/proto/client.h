@@ -40,7 +40,8 @@ private:
 
 class Client {
 public:
-    // $TRUSTKEY_SOCK, else $XDG_RUNTIME_DIR/trustkey/agent.sock, else /run/user/<uid>/trustkey/agent.sock.
+    // $TRUSTKEY_SOCK, else $XDG_RUNTIME_DIR/trustkey/agent.sock, else /run/user/<uid>/trustkey/agent.sock
+    // when that directory exists and is ours, else /tmp/trustkey-<uid>/agent.sock.
     static std::string default_socket_path();
 
     // Connects and negotiates the version (Hello). Throws ClientError (not_running when

@@ -1,0 +1,89 @@
+#include "bench/report.h"
+
+#include <fmt/core.h>
+
+namespace trustkey::bench {
+
+void Report::add_throughput(const std::string& path, const std::string& mode, const Throughput& t) {
+    m_rates.push_back({path, mode, t});
+}
+
+void Report::add_latency(const std::string& path, const Latency& l) { m_latencies.emplace_back(path, l); }
+
+void Report::add_memory(const std::string& what, double mib) { m_memory.emplace_back(what, mib); }
+
+std::optional<double> Report::rate(const std::string& path, const std::string& mode, std::size_t threads) const {
+    for (const auto& r : m_rates)
+        if (r.path == path && r.mode == mode && r.t.threads == threads) return r.t.per_second();
+    return std::nullopt;
+}
+
+void Report::add_ratio(const std::string& name, double value, double target, bool below, const std::string& unit) {
+    m_checks.push_back({name, value, target, below, unit});
+}
+
+void Report::print(std::FILE* out) const {
+    fmt::print(out, "\nECDSA P-256 signatures per second\n");
+    fmt::print(out, "{:<16} {:<11} {:>7} {:>12} {:>10} {:>8}\n", "path", "mode", "threads", "signatures", "seconds",
+               "sig/s");
+    for (const auto& r : m_rates)
+        fmt::print(out, "{:<16} {:<11} {:>7} {:>12} {:>10.2f} {:>8.0f}\n", r.path, r.mode, r.t.threads,
+                   r.t.signatures, r.t.seconds, r.t.per_second());
+    if (!m_latencies.empty()) {
+        fmt::print(out, "\nSingle-sign latency, concurrent clients\n");
+        fmt::print(out, "{:<16} {:>7} {:>9} {:>8} {:>8} {:>8} {:>8}\n", "path", "clients", "requests", "req/s",
+                   "p50 ms", "p99 ms", "max ms");
+        for (const auto& [path, l] : m_latencies)
+            fmt::print(out, "{:<16} {:>7} {:>9} {:>8.0f} {:>8.3f} {:>8.3f} {:>8.3f}\n", path, l.clients, l.requests,
+                       l.per_second(), l.p50_ms, l.p99_ms, l.max_ms);
+    }
+    if (!m_memory.empty()) {
+        fmt::print(out, "\ntrustkeyd memory\n");
+        for (const auto& [what, mib] : m_memory) fmt::print(out, "{:<44} {:>8.2f} MiB\n", what, mib);
+    }
+    if (!m_checks.empty()) {
+        fmt::print(out, "\nTargets\n");
+        for (const auto& c : m_checks)
+            fmt::print(out, "{:<44} {:>8.3f}{:<4} target {} {:<7.3g} {}\n", c.name, c.value, c.unit,
+                       c.below ? "<" : ">=", c.target, c.pass() ? "PASS" : "MISS");
+    }
+    if (!m_notes.empty()) {
+        fmt::print(out, "\nNotes\n");
+        for (const auto& n : m_notes) fmt::print(out, "- {}\n", n);
+    }
+}
+
+nlohmann::json Report::to_json() const {
+    nlohmann::json j;
+    j["throughput"] = nlohmann::json::array();
+    for (const auto& r : m_rates)
+        j["throughput"].push_back({{"path", r.path},
+                                   {"mode", r.mode},
+                                   {"threads", r.t.threads},
+                                   {"signatures", r.t.signatures},
+                                   {"seconds", r.t.seconds},
+                                   {"per_second", r.t.per_second()}});
+    j["latency"] = nlohmann::json::array();
+    for (const auto& [path, l] : m_latencies)
+        j["latency"].push_back({{"path", path},
+                                {"clients", l.clients},
+                                {"requests", l.requests},
+                                {"seconds", l.seconds},
+                                {"per_second", l.per_second()},
+                                {"p50_ms", l.p50_ms},
+                                {"p99_ms", l.p99_ms},
+                                {"max_ms", l.max_ms}});
+    j["memory_mib"] = nlohmann::json::object();
+    for (const auto& [what, mib] : m_memory) j["memory_mib"][what] = mib;
+    j["targets"] = nlohmann::json::array();
+    for (const auto& c : m_checks)
+        j["targets"].push_back({{"name", c.name},
+                                {"value", c.value},
+                                {"target", c.target},
+                                {"comparison", c.below ? "<" : ">="},
+                                {"pass", c.pass()}});
+    j["notes"] = m_notes;
+    return j;
+}
+
+} // namespace trustkey::bench

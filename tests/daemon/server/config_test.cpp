@@ -1,0 +1,107 @@
+// Config parsing and socket path resolution.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include "daemon/config/config.h"
+#include "daemon/core/error.h"
+
+namespace trustkey::config {
+namespace {
+
+Errc errc_of(const std::string& text, std::string* message = nullptr) {
+    try {
+        Config::parse(text, "/etc/test.toml");
+    } catch (const Error& e) {
+        if (message) *message = e.what();
+        return e.errc();
+    }
+    return Errc::internal;
+}
+
+TEST(ConfigTest, FullFile) {
+    const auto c = Config::parse(R"(
+socket = "/run/x/agent.sock"
+log_level = "debug"
+max_connections = 8
+allow_root = false
+[[pkcs11]]
+name = "yubi"
+module = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
+token = "pkcs11:token=PIV"
+pin_env = "YUBI_PIN"
+sessions = 3
+[[pkcs11]]
+name = "soft"
+module = "/usr/lib/softhsm/libsofthsm2.so"
+pin_file = "/etc/pin"
+)",
+                                 "/etc/test.toml");
+    EXPECT_EQ(c.socket->string(), "/run/x/agent.sock");
+    EXPECT_EQ(*c.log_level, "debug");
+    EXPECT_EQ(c.max_connections, 8u);
+    EXPECT_FALSE(c.allow_root);
+    ASSERT_EQ(c.pkcs11.size(), 2u);
+    EXPECT_EQ(c.pkcs11[0].pin.kind, backend::pkcs11::PinSource::Kind::env);
+    EXPECT_EQ(c.pkcs11[0].pin.ref, "YUBI_PIN");
+    EXPECT_EQ(c.pkcs11[0].sessions, 3u);
+    EXPECT_EQ(c.pkcs11[1].pin.kind, backend::pkcs11::PinSource::Kind::file);
+}
+
+TEST(ConfigTest, Defaults) {
+    const auto c = Config::parse("", "/etc/test.toml");
+    EXPECT_FALSE(c.socket);
+    EXPECT_EQ(c.max_connections, kDefaultMaxConnections);
+    EXPECT_TRUE(c.allow_root);
+    EXPECT_TRUE(c.pkcs11.empty());
+}
+
+TEST(ConfigTest, UnknownKeysNamedWithTheFile) {
+    std::string msg;
+    EXPECT_EQ(errc_of("sockett = \"/x\"\n", &msg), Errc::config);
+    EXPECT_NE(msg.find("\"sockett\""), std::string::npos) << msg;
+    EXPECT_NE(msg.find("/etc/test.toml"), std::string::npos) << msg;
+    EXPECT_EQ(errc_of("[[pkcs11]]\nname=\"a\"\nmodule=\"/m\"\nslot=1\n", &msg), Errc::config);
+    EXPECT_NE(msg.find("\"slot\""), std::string::npos) << msg;
+}
+
+TEST(ConfigTest, InvalidValuesRefused) {
+    EXPECT_EQ(errc_of("max_connections = 0\n"), Errc::config);
+    EXPECT_EQ(errc_of("max_connections = \"many\"\n"), Errc::config);
+    EXPECT_EQ(errc_of("allow_root = 1\n"), Errc::config);
+    EXPECT_EQ(errc_of("log_level = \"loud\"\n"), Errc::config);
+    EXPECT_EQ(errc_of("socket = \n"), Errc::config);  // syntax error
+    EXPECT_EQ(errc_of("[[pkcs11]]\nname=\"a\"\nmodule=\"/m\"\npin_env=\"P\"\npin_file=\"/f\"\n"), Errc::config);
+    EXPECT_EQ(errc_of("[[pkcs11]]\nmodule=\"/m\"\n"), Errc::config);
+    EXPECT_EQ(errc_of("[[pkcs11]]\nname=\"a\"\nmodule=\"/m\"\ntoken=\"token=x\"\n"), Errc::config);
+    EXPECT_EQ(errc_of("[[pkcs11]]\nname=\"a\"\nmodule=\"/m\"\n[[pkcs11]]\nname=\"a\"\nmodule=\"/n\"\n"),
+              Errc::config);
+    EXPECT_EQ(errc_of("pkcs11 = 3\n"), Errc::config);
+}
+
+TEST(ConfigTest, SocketPathPrecedence) {
+    Config c;
+    ::setenv("TRUSTKEY_SOCK", "/env/sock", 1);
+    ::setenv("XDG_RUNTIME_DIR", "/xdg", 1);
+    EXPECT_EQ(resolve_socket_path(std::filesystem::path("/cli"), c), "/cli");
+    EXPECT_EQ(resolve_socket_path(std::nullopt, c), "/env/sock");
+    c.socket = "/cfg";
+    EXPECT_EQ(resolve_socket_path(std::nullopt, c), "/cfg");
+    c.socket.reset();
+    ::unsetenv("TRUSTKEY_SOCK");
+    EXPECT_EQ(resolve_socket_path(std::nullopt, c), "/xdg/trustkey/agent.sock");
+    ::unsetenv("XDG_RUNTIME_DIR");
+    EXPECT_EQ(resolve_socket_path(std::nullopt, c).parent_path().parent_path().parent_path(), "/run/user");
+}
+
+TEST(ConfigTest, MissingFileIsAConfigError) {
+    try {
+        Config::load("/nonexistent/trustkeyd.toml");
+        ADD_FAILURE();
+    } catch (const Error& e) {
+        EXPECT_EQ(e.errc(), Errc::config);
+    }
+}
+
+} // namespace
+} // namespace trustkey::config

@@ -1,0 +1,76 @@
+// Test fixture: a temporary home for one trustkeyd (runtime, data and config
+// directories), the running daemon, clients and raw-socket helpers.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/daemon/server/trustkeyd_process.h"
+#include "tests/fixtures/temp_dir.h"
+#include "trustkey/proto/client.h"
+
+namespace trustkey::test {
+
+namespace pb = proto::pb;
+
+// A raw connection for sending hand-made bytes.
+class RawConnection {
+public:
+    explicit RawConnection(const std::filesystem::path& socket);
+    RawConnection(const RawConnection&) = delete;
+    RawConnection& operator=(const RawConnection&) = delete;
+    ~RawConnection();
+
+    bool connected() const noexcept { return m_fd >= 0; }
+    bool send_bytes(const std::vector<std::uint8_t>& bytes);
+    // One request framed with `version`.
+    bool send_request(const pb::Request& request, std::uint8_t version = proto::kProtocolVersion);
+    // Sends a Hello and checks the reply.
+    bool hello();
+    // The next response, or nullopt when the connection closed or nothing came in time.
+    std::optional<pb::Response> read_response(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    // True when the daemon closes the connection within `timeout` (unread replies are skipped).
+    bool closed_by_peer(std::chrono::milliseconds timeout = std::chrono::seconds(20));
+    void close();
+
+private:
+    bool read_exact(std::uint8_t* out, std::size_t n, std::chrono::steady_clock::time_point deadline);
+    int m_fd = -1;
+};
+
+std::vector<std::uint8_t> frame_of(const pb::Request& request, std::uint8_t version = proto::kProtocolVersion);
+std::vector<std::uint8_t> digest_of(const std::string& text);
+// Verifies with the library and, for ECDSA, also with the openssl command line.
+void expect_valid_signature(const pb::KeyInfo& key, pb::HashAlgorithm hash, const std::vector<std::uint8_t>& data,
+                            const std::string& signature);
+
+class TrustkeydTest : public ::testing::Test {
+protected:
+    TrustkeydTest();
+    void TearDown() override;
+
+    std::filesystem::path socket() const { return m_runtime / "trustkey" / "agent.sock"; }
+    TrustkeydProcess::Options options(std::vector<std::string> args = {}) const;
+    // Starts the daemon and waits for its socket; fails the test if it does not come up.
+    void start(std::vector<std::string> args = {});
+    void start(TrustkeydProcess::Options opts);
+    // Stops it with SIGTERM, expecting exit code 0 and the socket removed.
+    void stop_and_check();
+    std::string write_config(const std::string& toml) const;
+
+    proto::Client client() const { return proto::Client::connect(socket().string()); }
+    // Asserts the daemon is alive and makes and verifies one signature.
+    void expect_serves();
+
+    TempDir m_root{"trustkeyd-test"};
+    std::filesystem::path m_runtime, m_data, m_config;
+    std::unique_ptr<TrustkeydProcess> m_daemon;
+};
+
+} // namespace trustkey::test

@@ -1,0 +1,180 @@
+// Usage errors, a daemon that is not running, key references that match no key
+// or several, status, and login with a wrong PIN against a configured token.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/fixtures/softhsm_token.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/tools/trustkey/cli_expect.h"
+#include "tests/tools/trustkey/trustkeyd_instance.h"
+
+namespace trustkey::test {
+namespace {
+
+TEST(Usage, VersionAndHelpExitZero) {
+    const auto v = run_trustkey({"--version"});
+    EXPECT_EQ(v.exit_code, 0) << describe(v);
+    EXPECT_EQ(v.out.rfind("trustkey ", 0), 0u) << v.out;
+    const auto h = run_trustkey({"--help"});
+    EXPECT_EQ(h.exit_code, 0);
+    EXPECT_NE(h.out.find("sign"), std::string::npos);
+}
+
+TEST(Usage, ParseErrorsExitTwoWithOneLine) {
+    TempDir dir;
+    const std::string sock = (dir / "absent.sock").string();
+    const std::vector<std::vector<std::string>> bad = {
+        {},
+        {"frobnicate"},
+        {"key"},
+        {"key", "generate"},
+        {"key", "generate", "k", "--type", "dsa"},
+        {"key", "public", "k", "--format", "xml"},
+        {"key", "list", "--no-such-flag"},
+        {"status", "extra"},
+    };
+    for (const auto& args : bad) {
+        std::vector<std::string> full{"--socket", sock};
+        full.insert(full.end(), args.begin(), args.end());
+        const auto r = run_trustkey(full);
+        EXPECT_TRUE(failed_with_one_line(r, 2)) << "args: " << ::testing::PrintToString(args);
+    }
+}
+
+TEST(Usage, UnknownCommandIsNamed) {
+    const auto r = run_trustkey({"--socket", "/nonexistent/s.sock", "key", "frobnicate"});
+    EXPECT_TRUE(failed_with_one_line(r, 2));
+    EXPECT_EQ(r.err.rfind("trustkey: unknown command 'frobnicate' for 'trustkey key'", 0), 0u) << r.err;
+}
+
+TEST(DaemonNotRunning, FailsWithOneLineNamingTheSocket) {
+    TempDir dir;
+    const std::string sock = (dir / "nobody-here.sock").string();
+    for (const auto& args : std::vector<std::vector<std::string>>{{"key", "list"}, {"status"},
+                                                                    {"sign", "k", "--digest", std::string(64, 'a')}}) {
+        std::vector<std::string> full{"--socket", sock};
+        full.insert(full.end(), args.begin(), args.end());
+        const auto r = run_trustkey(full);
+        EXPECT_TRUE(failed_with_one_line(r, 1));
+        EXPECT_NE(r.err.find("trustkeyd is not running at " + sock), std::string::npos) << r.err;
+    }
+}
+
+TEST(DaemonNotRunning, SocketFromEnvironmentIsUsedByDefault) {
+    TempDir dir;
+    const std::string sock = (dir / "env.sock").string();
+    const auto r = run_process({trustkey_cli_path(), "key", "list"}, {.env = {"TRUSTKEY_SOCK=" + sock}});
+    EXPECT_TRUE(failed_with_one_line(r, 1));
+    EXPECT_NE(r.err.find(sock), std::string::npos) << r.err;
+}
+
+TEST(KeyReference, UnknownKeyFailsWithOneLine) {
+    TrustkeydInstance daemon;
+    ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "present"})));
+    const auto r = daemon.trustkey({"key", "public", "abc1234"});
+    EXPECT_TRUE(failed_with_one_line(r, 1));
+    EXPECT_EQ(r.err, "trustkey: unknown key 'abc1234'\n");
+    EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"key", "delete", "absent-name", "--yes"}), 1));
+}
+
+TEST(KeyReference, AmbiguousReferenceListsTheCandidates) {
+    TrustkeydInstance daemon;
+    const auto first = daemon.trustkey({"key", "generate", "first"});
+    ASSERT_TRUE(succeeded(first));
+    const std::string id = chomp(first.out);
+    // A second key named like a prefix of the first key's id: the prefix matches both.
+    const std::string prefix = id.substr(0, 8);
+    const auto second = daemon.trustkey({"key", "generate", prefix});
+    ASSERT_TRUE(succeeded(second));
+    const std::string id2 = chomp(second.out);
+
+    const auto r = daemon.trustkey({"key", "public", prefix});
+    EXPECT_TRUE(failed_with_one_line(r, 1));
+    EXPECT_EQ(r.err.rfind("trustkey: '" + prefix + "' is ambiguous: ", 0), 0u) << r.err;
+    EXPECT_NE(r.err.find(id + " first"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(id2 + " " + prefix), std::string::npos) << r.err;
+    // Signing with it is refused the same way; the full id still works.
+    EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"sign", prefix, "--digest", std::string(64, '0')}), 1));
+    EXPECT_TRUE(succeeded(daemon.trustkey({"sign", id, "--digest", std::string(64, '0')})));
+}
+
+TEST(Status, ReportsTheEmbeddedToken) {
+    TrustkeydInstance daemon;
+    ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "a"})));
+    ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "b", "--type", "ed25519"})));
+
+    const auto text = daemon.trustkey({"status"});
+    ASSERT_TRUE(succeeded(text));
+    EXPECT_NE(text.out.find("trustkeyd"), std::string::npos) << text.out;
+    EXPECT_NE(text.out.find("BACKEND"), std::string::npos) << text.out;
+
+    const auto json = daemon.trustkey({"status", "--json"});
+    ASSERT_TRUE(succeeded(json));
+    const auto s = nlohmann::json::parse(json.out);
+    EXPECT_EQ(s["protocol_version"], 1);
+    EXPECT_EQ(s["server"].get<std::string>().rfind("trustkeyd", 0), 0u) << s.dump();
+    ASSERT_EQ(s["tokens"].size(), 1u) << s.dump();
+    const auto& t = s["tokens"][0];
+    EXPECT_EQ(t["backend"], "trustkey");
+    EXPECT_EQ(t["kind"], "pkcs11");
+    EXPECT_EQ(t["present"], true);
+    EXPECT_EQ(t["logged_in"], true);
+    EXPECT_EQ(t["key_count"], 2);
+    EXPECT_EQ(t["pin_locked"], false);
+}
+
+// A daemon whose only token has no PIN source: it waits for `trustkey login`.
+class Login : public ::testing::Test {
+protected:
+    SoftHsmToken m_token{"cli-login", "24681357", "13572468"};
+    std::unique_ptr<TrustkeydInstance> m_daemon;
+
+    void SetUp() override {
+        const std::string toml = "[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() +
+                                 "\"\ntoken = \"" + m_token.uri() + "\"\n";
+        m_daemon = std::make_unique<TrustkeydInstance>(TrustkeydInstance::Options{
+            .config_toml = toml, .env = {"SOFTHSM2_CONF=" + m_token.conf_path().string()}});
+    }
+};
+
+TEST_F(Login, WrongPinFailsThenRightPinUnlocksTheToken) {
+    // Not logged in yet: operations that need the token say how to log in.
+    const auto early = m_daemon->trustkey({"key", "generate", "k"});
+    EXPECT_TRUE(failed_with_one_line(early, 1));
+    EXPECT_NE(early.err.find("login"), std::string::npos) << early.err;
+
+    const auto wrong = m_daemon->trustkey({"login", "--backend", "hsm"}, {.env = {"TRUSTKEY_PIN=00000000"}});
+    EXPECT_TRUE(failed_with_one_line(wrong, 1));
+    EXPECT_EQ(wrong.err.rfind("trustkey: wrong PIN for token 'hsm'", 0), 0u) << wrong.err;
+
+    const auto status = nlohmann::json::parse(m_daemon->trustkey({"status", "--json"}).out);
+    EXPECT_EQ(status["tokens"][0]["logged_in"], false) << status.dump();
+
+    const auto right = m_daemon->trustkey({"login", "--backend", "hsm"}, {.env = {"TRUSTKEY_PIN=" + m_token.user_pin()}});
+    EXPECT_EQ(right.exit_code, 0) << describe(right);
+    EXPECT_TRUE(succeeded(m_daemon->trustkey({"key", "generate", "k"})));
+    EXPECT_EQ(nlohmann::json::parse(m_daemon->trustkey({"status", "--json"}).out)["tokens"][0]["logged_in"], true);
+}
+
+TEST_F(Login, PinFromStdinAndDefaultBackend) {
+    const auto wrong = m_daemon->trustkey({"login"}, {.unset = {"TRUSTKEY_PIN"}, .stdin_data = "99999999\n"});
+    EXPECT_TRUE(failed_with_one_line(wrong, 1));
+    EXPECT_EQ(wrong.err.rfind("trustkey: wrong PIN for token 'hsm'", 0), 0u) << wrong.err;
+    const auto none = m_daemon->trustkey({"login"}, {.unset = {"TRUSTKEY_PIN"}});
+    EXPECT_TRUE(failed_with_one_line(none, 1));
+    const auto right = m_daemon->trustkey({"login"}, {.unset = {"TRUSTKEY_PIN"}, .stdin_data = m_token.user_pin() + "\n"});
+    EXPECT_EQ(right.exit_code, 0) << describe(right);
+    EXPECT_TRUE(succeeded(m_daemon->trustkey({"key", "generate", "k", "--type", "ed25519"})));
+}
+
+TEST_F(Login, UnknownBackendFailsWithOneLine) {
+    const auto r = m_daemon->trustkey({"login", "--backend", "nope"}, {.env = {"TRUSTKEY_PIN=1"}});
+    EXPECT_TRUE(failed_with_one_line(r, 1));
+    EXPECT_NE(r.err.find("'nope'"), std::string::npos) << r.err;
+    const auto gen = m_daemon->trustkey({"key", "generate", "k", "--backend", "nope"});
+    EXPECT_TRUE(failed_with_one_line(gen, 1));
+    EXPECT_NE(gen.err.find("'nope'"), std::string::npos) << gen.err;
+}
+
+} // namespace
+} // namespace trustkey::test
