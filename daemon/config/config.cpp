@@ -12,6 +12,7 @@
 #include "daemon/backend/pkcs11/embedded_token.h"
 #include "daemon/core/error.h"
 #include "daemon/core/log.h"
+#include "trustkey/proto/client.h"
 
 #ifndef TRUSTKEY_SOFTHSM2_MODULE
 #error "TRUSTKEY_SOFTHSM2_MODULE must be defined by the build"
@@ -172,10 +173,8 @@ fs::path default_config_path() {
 fs::path resolve_socket_path(const std::optional<fs::path>& cli, const Config& config) {
     if (cli && !cli->empty()) return *cli;
     if (config.socket) return *config.socket;
-    if (std::string sock = env_or_empty("TRUSTKEY_SOCK"); !sock.empty()) return sock;
-    if (std::string run = env_or_empty("XDG_RUNTIME_DIR"); !run.empty())
-        return fs::path(run) / "trustkey" / "agent.sock";
-    return fs::path("/run/user") / std::to_string(::geteuid()) / "trustkey" / "agent.sock";
+    // The same rule as every client: $TRUSTKEY_SOCK, $XDG_RUNTIME_DIR, /run/user/<uid>, /tmp.
+    return proto::Client::default_socket_path();
 }
 
 std::vector<Pkcs11Config> backends_to_open(const Config& config) {

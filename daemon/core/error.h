@@ -49,6 +49,9 @@ public:
     const std::string& subject() const noexcept { return m_subject; }
     // The short message without call/subject decoration.
     const std::string& message() const noexcept { return m_message; }
+    // Symbolic name of code() ("CKR_PIN_INCORRECT"), empty when the backend gave none.
+    const std::string& code_name() const noexcept { return m_code_name; }
+    void set_code_name(std::string name) { m_code_name = std::move(name); }
 
 private:
     Errc m_errc;
@@ -56,6 +59,7 @@ private:
     std::uint64_t m_code;
     std::string m_call;
     std::string m_subject;
+    std::string m_code_name;
 };
 
 // Throws Errc::io with errno text for `call`.

@@ -41,6 +41,8 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     m_connection_options.frame_timeout = std::chrono::seconds(config.frame_timeout_seconds);
     m_wake = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!m_wake) throw_errno("eventfd", errno);
+    m_finished = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!m_finished) throw_errno("eventfd", errno);
 
     // The socket first: a second daemon must stop before it touches any token.
     m_listener.emplace(Listener::open(m_socket_path));
@@ -74,7 +76,10 @@ void Daemon::run() {
 
     bool stop = false;
     while (!stop) {
-        std::array<pollfd, 3> fds{{{m_listener->fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}, {m_wake.get(), POLLIN, 0}}};
+        std::array<pollfd, 4> fds{{{m_listener->fd(), POLLIN, 0},
+                                   {sigfd.get(), POLLIN, 0},
+                                   {m_wake.get(), POLLIN, 0},
+                                   {m_finished.get(), POLLIN, 0}}};
         if (::poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) continue;
             throw_errno("poll", errno);
@@ -88,6 +93,10 @@ void Daemon::run() {
         if (fds[2].revents & POLLIN) {
             spdlog::info("event=stop reason=request");
             stop = true;
+        }
+        if (fds[3].revents & POLLIN) {
+            std::uint64_t count = 0;
+            [[maybe_unused]] const ssize_t n = ::read(m_finished.get(), &count, sizeof count);
         }
         if (!stop && (fds[0].revents & POLLIN)) accept_one();
         reap_finished();
@@ -137,6 +146,8 @@ void Daemon::accept_one() {
             conn.run();
             --m_active;
             raw->done = true;
+            const std::uint64_t one = 1;
+            [[maybe_unused]] const ssize_t n = ::write(m_finished.get(), &one, sizeof one);
         });
     } catch (const std::system_error& e) {
         --m_active;

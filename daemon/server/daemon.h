@@ -62,7 +62,8 @@ private:
     std::optional<Listener> m_listener;
     backend::KeyRing m_ring;
     std::unique_ptr<Dispatcher> m_dispatcher;
-    UniqueFd m_wake;  // eventfd for request_stop()
+    UniqueFd m_wake;      // eventfd for request_stop()
+    UniqueFd m_finished;  // eventfd a connection thread signals when it ends, so the loop reaps it
     std::list<std::unique_ptr<Slot>> m_slots;
     std::atomic<std::size_t> m_active{0};
 };

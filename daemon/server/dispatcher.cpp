@@ -210,7 +210,10 @@ void Dispatcher::fail(pb::Response& response, const Error& error, pb::Status sta
         if (!ctx.key_id.empty()) line += " key_id=" + ctx.key_id;
         if (ctx.backend) line += " backend=" + log::quoted(ctx.backend->name());
         if (!error.call().empty()) line += " call=" + error.call();
-        if (error.code() != 0) line += fmt::format(" rv=0x{:x}", error.code());
+        if (!error.code_name().empty())
+            line += " rv=" + error.code_name();
+        else if (error.code() != 0)
+            line += fmt::format(" code={}", error.code());
         line += " error=" + log::quoted(error.what());
         if (is_client_mistake(status))
             spdlog::warn("{}", line);

@@ -32,7 +32,7 @@ public:
             termios quiet = m_saved;
             quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
             quiet.c_lflag |= ECHONL;
-            m_restore = ::tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+            m_restore = ::tcsetattr(fd, TCSANOW, &quiet) == 0;  // keep typed-ahead input
         }
         struct sigaction sa {};
         sa.sa_handler = note_interrupt;
@@ -43,7 +43,7 @@ public:
     EchoOff(const EchoOff&) = delete;
     EchoOff& operator=(const EchoOff&) = delete;
     ~EchoOff() {
-        if (m_restore) ::tcsetattr(m_fd, TCSAFLUSH, &m_saved);
+        if (m_restore) ::tcsetattr(m_fd, TCSANOW, &m_saved);
         for (std::size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &m_old[i], nullptr);
     }
 

@@ -13,6 +13,8 @@ namespace trustkey::backend::pkcs11 {
 Errc errc_for_rv(CK_RV rv) noexcept;
 // Text for a return value, from p11-kit ("The PIN is incorrect" …).
 std::string rv_text(CK_RV rv);
+// The constant's name ("CKR_PIN_INCORRECT"), or the value in hex for one without a name here.
+std::string rv_name(CK_RV rv);
 Error ck_error(const char* call, CK_RV rv, std::string subject = {});
 // Throws ck_error() unless rv is CKR_OK.
 inline void check_rv(const char* call, CK_RV rv, const std::string& subject = {}) {

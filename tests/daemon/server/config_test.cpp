@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "daemon/config/config.h"
+#include "trustkey/proto/client.h"
 #include "daemon/core/error.h"
 
 namespace trustkey::config {
@@ -91,7 +92,9 @@ TEST(ConfigTest, SocketPathPrecedence) {
     ::unsetenv("TRUSTKEY_SOCK");
     EXPECT_EQ(resolve_socket_path(std::nullopt, c), "/xdg/trustkey/agent.sock");
     ::unsetenv("XDG_RUNTIME_DIR");
-    EXPECT_EQ(resolve_socket_path(std::nullopt, c).parent_path().parent_path().parent_path(), "/run/user");
+    // Without a runtime directory: the client library's rule, so daemon and clients agree.
+    EXPECT_EQ(resolve_socket_path(std::nullopt, c), proto::Client::default_socket_path());
+    EXPECT_EQ(resolve_socket_path(std::nullopt, c).filename(), "agent.sock");
 }
 
 TEST(ConfigTest, MissingFileIsAConfigError) {
