@@ -65,7 +65,12 @@ public:
 
     virtual const std::string& name() const noexcept = 0;
 
+    // Asks the token for its keys (and refreshes any cache).
     virtual std::vector<KeyInfo> list_keys() = 0;
+    // The keys as last seen, from a cache where the backend keeps one; the first call, or
+    // one after the token went away, asks the token. Used to resolve references quickly;
+    // a reference that matches nothing here is looked up again with list_keys().
+    virtual std::vector<KeyInfo> known_keys() { return list_keys(); }
     // Generates a key on the token. Throws already_exists when the name is taken.
     virtual KeyInfo generate(std::string_view name, KeyType type) = 0;
     // Puts an existing private key on the token, where it ends sensitive and non-extractable.

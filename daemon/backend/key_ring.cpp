@@ -27,12 +27,14 @@ Backend& KeyRing::backend(std::string_view name) const {
     throw Error(Errc::not_found, "no backend named '" + std::string(name) + "'");
 }
 
-std::vector<KeyRing::Entry> KeyRing::list() const {
+std::vector<KeyRing::Entry> KeyRing::list() const { return collect(false); }
+
+std::vector<KeyRing::Entry> KeyRing::collect(bool cached) const {
     std::vector<Entry> out;
     for (const auto& b : m_backends) {
         std::vector<KeyInfo> keys;
         try {
-            keys = b->list_keys();
+            keys = cached ? b->known_keys() : b->list_keys();
         } catch (const Error&) {
             continue; // the backend's status() says why
         }
@@ -54,15 +56,23 @@ KeyRing::Entry KeyRing::resolve(std::string_view ref) const {
     const bool hex_prefix = ref.size() >= kMinKeyIdPrefix && is_hex(ref);
     const std::string ref_lower = lower(ref);
 
-    std::vector<Entry> matches;
-    for (auto& entry : list()) {
-        const KeyInfo& k = entry.info;
-        bool match = k.id == ref_lower || k.name == ref ||
-                     (hex_prefix && k.id.size() >= ref_lower.size() && k.id.compare(0, ref_lower.size(), ref_lower) == 0);
-        if (!match) continue;
-        bool seen = std::any_of(matches.begin(), matches.end(), [&](const Entry& m) { return m.info.id == k.id; });
-        if (!seen) matches.push_back(std::move(entry));
-    }
+    auto find = [&](std::vector<Entry> entries) {
+        std::vector<Entry> matches;
+        for (auto& entry : entries) {
+            const KeyInfo& k = entry.info;
+            bool match = k.id == ref_lower || k.name == ref ||
+                         (hex_prefix && k.id.size() >= ref_lower.size() &&
+                          k.id.compare(0, ref_lower.size(), ref_lower) == 0);
+            if (!match) continue;
+            bool seen = std::any_of(matches.begin(), matches.end(), [&](const Entry& m) { return m.info.id == k.id; });
+            if (!seen) matches.push_back(std::move(entry));
+        }
+        return matches;
+    };
+    // The backends' caches first (a sign must not rescan the token); a miss asks the tokens,
+    // so keys added by other tools are found.
+    std::vector<Entry> matches = find(collect(true));
+    if (matches.empty()) matches = find(collect(false));
     if (matches.empty()) throw Error(Errc::not_found, "no key matches '" + std::string(ref) + "'");
     if (matches.size() > 1) {
         std::string candidates;

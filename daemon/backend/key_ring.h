@@ -34,6 +34,7 @@ public:
     Entry resolve(std::string_view ref) const;
 
 private:
+    std::vector<Entry> collect(bool cached) const;
     std::vector<std::unique_ptr<Backend>> m_backends;
 };
 

@@ -112,6 +112,7 @@ void Pkcs11Backend::drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept
     m_login.forget();
     std::lock_guard lock(m_cache_mutex);
     m_keys.clear();
+    m_keys_scanned = false;
 }
 
 std::vector<Pkcs11Backend::CachedKey> Pkcs11Backend::scan(SessionPool::Lease& lease) {
@@ -159,11 +160,25 @@ std::vector<KeyInfo> Pkcs11Backend::refresh(SessionPool::Lease& lease) {
     }
     std::lock_guard lock(m_cache_mutex);
     m_keys = std::move(fresh);
+    m_keys_scanned = true;
     return infos;
 }
 
 std::vector<KeyInfo> Pkcs11Backend::list_keys() {
     return run(true, [&](SessionPool::Lease& lease) { return refresh(lease); });
+}
+
+std::vector<KeyInfo> Pkcs11Backend::known_keys() {
+    {
+        std::lock_guard lock(m_cache_mutex);
+        if (m_keys_scanned) {
+            std::vector<KeyInfo> out;
+            out.reserve(m_keys.size());
+            for (const auto& [id, k] : m_keys) out.push_back(k.info);
+            return out;
+        }
+    }
+    return list_keys();
 }
 
 Pkcs11Backend::CachedKey Pkcs11Backend::cached(const KeyInfo& key) {

@@ -26,6 +26,7 @@ public:
 
     const std::string& name() const noexcept override { return m_config.name; }
     std::vector<KeyInfo> list_keys() override;
+    std::vector<KeyInfo> known_keys() override;
     KeyInfo generate(std::string_view name, KeyType type) override;
     KeyInfo import_key(std::string_view name, const PrivateKey& key) override;
     Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) override;
@@ -71,6 +72,7 @@ private:
     std::mutex m_write_mutex;  // generate / import / remove, so name checks hold
     std::mutex m_cache_mutex;  // m_keys
     std::map<std::string, CachedKey> m_keys;
+    bool m_keys_scanned = false;  // m_keys holds a full scan (kept current by generate/import/remove)
 };
 
 } // namespace trustkey::backend::pkcs11
