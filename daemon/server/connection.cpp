@@ -6,6 +6,9 @@
 
 #include <array>
 #include <cerrno>
+#include <cstring>
+
+#include <openssl/crypto.h>
 
 #include "daemon/core/log.h"
 #include "daemon/core/secure_bytes.h"
@@ -26,8 +29,7 @@ void Connection::run() noexcept {
         ::setsockopt(m_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 
         spdlog::debug("event=connection_open caller_uid={} caller_pid={}", m_caller.uid, m_caller.pid);
-        while (serve_one()) {
-        }
+        serve();
         // The peer sees the end now; the daemon closes the descriptor when it joins this thread.
         ::shutdown(m_fd, SHUT_RDWR);
         spdlog::debug("event=connection_close caller_uid={} caller_pid={} requests={}", m_caller.uid, m_caller.pid,
@@ -39,44 +41,62 @@ void Connection::run() noexcept {
     }
 }
 
-bool Connection::serve_one() {
-    std::array<std::uint8_t, proto::kFrameHeaderSize> header{};
-    // The first byte may take as long as the client likes; the rest of the frame may not.
-    ReadResult r = read_exact(header.data(), 1, false);
-    if (r != ReadResult::ok) return false;
-    m_deadline = std::chrono::steady_clock::now() + m_options.frame_timeout;
-    r = read_exact(header.data() + 1, header.size() - 1, true);
-    if (r == ReadResult::timeout) {
-        spdlog::warn("event=frame_timeout caller_uid={} caller_pid={} closing=true", m_caller.uid, m_caller.pid);
-        return false;
-    }
-    if (r != ReadResult::ok) return false;
+namespace {
+std::uint32_t raw_length(const std::uint8_t* h) noexcept {
+    return (std::uint32_t{h[0]} << 24) | (std::uint32_t{h[1]} << 16) | (std::uint32_t{h[2]} << 8) | std::uint32_t{h[3]};
+}
+} // namespace
 
-    const auto len = proto::parse_frame_header(std::span<const std::uint8_t, proto::kFrameHeaderSize>(header),
-                                               m_options.max_frame);
-    if (!len) {
-        const std::uint32_t raw = (std::uint32_t{header[0]} << 24) | (std::uint32_t{header[1]} << 16) |
-                                  (std::uint32_t{header[2]} << 8) | std::uint32_t{header[3]};
-        spdlog::warn("event=bad_frame_length length={} max={} caller_uid={} caller_pid={} closing=true", raw,
-                     m_options.max_frame, m_caller.uid, m_caller.pid);
-        return false;
+void Connection::serve() {
+    // Small to start with; grown (up to two whole frames) when a larger frame arrives.
+    m_in.assign(kInitialBuffer, 0);
+    for (;;) {
+        std::size_t processed = 0;
+        const bool framing_ok = process_buffered(processed);
+        if (!flush() || !framing_ok) return;
+        if (processed == kMaxReadAhead) continue;  // more complete frames may be waiting
+        const ReadResult r = fill();
+        if (r == ReadResult::ok) continue;
+        if (r == ReadResult::timeout)
+            spdlog::warn("event=frame_timeout buffered={} caller_uid={} caller_pid={} closing=true", m_in_len,
+                         m_caller.uid, m_caller.pid);
+        else if (r == ReadResult::eof && m_in_len > 0)
+            spdlog::warn("event=truncated_frame buffered={} caller_uid={} closing=true", m_in_len, m_caller.uid);
+        return;
     }
+}
 
-    SecureBytes body(*len);  // may hold a PIN or a private key: wiped when freed
-    r = read_exact(body.data(), body.size(), true);
-    if (r == ReadResult::timeout) {
-        spdlog::warn("event=frame_timeout length={} caller_uid={} caller_pid={} closing=true", *len, m_caller.uid,
-                     m_caller.pid);
-        return false;
+bool Connection::process_buffered(std::size_t& processed) {
+    std::size_t pos = 0;
+    bool ok = true;
+    while (processed < kMaxReadAhead && m_in_len - pos >= proto::kFrameHeaderSize) {
+        const std::uint8_t* h = m_in.data() + pos;
+        const auto len = proto::parse_frame_header(std::span<const std::uint8_t, proto::kFrameHeaderSize>(h, 4),
+                                                   m_options.max_frame);
+        if (!len) {
+            spdlog::warn("event=bad_frame_length length={} max={} caller_uid={} caller_pid={} closing=true",
+                         raw_length(h), m_options.max_frame, m_caller.uid, m_caller.pid);
+            ok = false;
+            break;
+        }
+        if (m_in_len - pos - proto::kFrameHeaderSize < *len) {
+            // The rest has not arrived yet: make room for the whole frame behind what came before it.
+            const std::size_t need = pos + proto::kFrameHeaderSize + *len;
+            if (need > m_in.size()) grow(std::min(need, 2 * (proto::kFrameHeaderSize + m_options.max_frame)));
+            break;
+        }
+        queue_reply(std::span<const std::uint8_t>(h + proto::kFrameHeaderSize, *len));
+        pos += proto::kFrameHeaderSize + *len;
+        ++processed;
     }
-    if (r != ReadResult::ok) {
-        if (r == ReadResult::eof)
-            spdlog::warn("event=truncated_frame length={} caller_uid={} closing=true", *len, m_caller.uid);
-        return false;
-    }
+    const bool new_partial = pos > 0 || m_in_len == 0;
+    compact(pos);
+    if (new_partial && m_in_len > 0) m_frame_started = std::chrono::steady_clock::now();
+    return ok;
+}
 
-    pb::Response response =
-        m_dispatcher.handle_frame(std::span<const std::uint8_t>(body.data(), body.size()), m_caller, m_session);
+void Connection::queue_reply(std::span<const std::uint8_t> body) {
+    pb::Response response = m_dispatcher.handle_frame(body, m_caller, m_session);
     const std::uint8_t version =
         m_session.negotiated ? static_cast<std::uint8_t>(m_session.version) : proto::kProtocolVersion;
     std::vector<std::uint8_t> message = proto::encode_message(response);
@@ -88,41 +108,54 @@ bool Connection::serve_one() {
         small.set_message("the reply does not fit in one frame");
         message = proto::encode_message(small);
     }
-    return write_all(proto::encode_frame(version, message));
+    const auto frame = proto::encode_frame(version, message);
+    m_out.insert(m_out.end(), frame.begin(), frame.end());
 }
 
-Connection::ReadResult Connection::read_exact(std::uint8_t* out, std::size_t n, bool frame_started) {
-    std::size_t got = 0;
-    while (got < n) {
+void Connection::grow(std::size_t size) {
+    SecureBytes bigger(size, 0);
+    std::memcpy(bigger.data(), m_in.data(), m_in_len);
+    m_in.swap(bigger);  // the old buffer is wiped as it is freed
+}
+
+void Connection::compact(std::size_t consumed) noexcept {
+    if (consumed == 0) return;
+    const std::size_t rest = m_in_len - consumed;
+    if (rest > 0) std::memmove(m_in.data(), m_in.data() + consumed, rest);
+    OPENSSL_cleanse(m_in.data() + rest, m_in_len - rest);
+    m_in_len = rest;
+}
+
+Connection::ReadResult Connection::fill() {
+    for (;;) {
+        // A started frame must complete in time; between frames the client may take as long as it likes.
+        const ssize_t k = ::recv(m_fd, m_in.data() + m_in_len, m_in.size() - m_in_len, MSG_DONTWAIT);
+        if (k > 0) {
+            if (m_in_len == 0) m_frame_started = std::chrono::steady_clock::now();
+            m_in_len += static_cast<std::size_t>(k);
+            return ReadResult::ok;
+        }
+        if (k == 0) return ReadResult::eof;
+        if (errno == EINTR) continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return ReadResult::error;  // ECONNRESET: the client is gone
         int timeout_ms = -1;
-        if (frame_started) {
+        if (m_in_len > 0) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                m_deadline - std::chrono::steady_clock::now());
+                m_frame_started + m_options.frame_timeout - std::chrono::steady_clock::now());
             if (left.count() <= 0) return ReadResult::timeout;
             timeout_ms = static_cast<int>(left.count());
         }
         pollfd pfd{m_fd, POLLIN, 0};
         const int pr = ::poll(&pfd, 1, timeout_ms);
-        if (pr < 0) {
-            if (errno == EINTR) continue;
-            return ReadResult::error;
-        }
+        if (pr < 0 && errno != EINTR) return ReadResult::error;
         if (pr == 0) return ReadResult::timeout;
-        const ssize_t k = ::recv(m_fd, out + got, n - got, 0);
-        if (k == 0) return ReadResult::eof;
-        if (k < 0) {
-            if (errno == EINTR || errno == EAGAIN) continue;
-            return ReadResult::error;  // ECONNRESET and the like: the client is gone
-        }
-        got += static_cast<std::size_t>(k);
     }
-    return ReadResult::ok;
 }
 
-bool Connection::write_all(const std::vector<std::uint8_t>& data) {
+bool Connection::flush() {
     std::size_t sent = 0;
-    while (sent < data.size()) {
-        const ssize_t k = ::send(m_fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    while (sent < m_out.size()) {
+        const ssize_t k = ::send(m_fd, m_out.data() + sent, m_out.size() - sent, MSG_NOSIGNAL);
         if (k < 0) {
             if (errno == EINTR) continue;
             if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -133,6 +166,7 @@ bool Connection::write_all(const std::vector<std::uint8_t>& data) {
         }
         sent += static_cast<std::size_t>(k);
     }
+    m_out.clear();
     return true;
 }
 
