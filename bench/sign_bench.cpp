@@ -23,6 +23,7 @@
 #include "bench/pkcs11_module.h"
 #include "bench/report.h"
 #include "bench/rss_sampler.h"
+#include "bench/socket_round_trip.h"
 #include "bench/temp_dir.h"
 #include "bench/throughput.h"
 #include "bench/trustkeyd_process.h"
@@ -308,6 +309,14 @@ int run(const Options& o) {
     bench_p11kit(o, report, token, dir.path(), verifier);
 
     add_ratios(report);
+    // What a client that waits for each reply can reach at best, whatever the server does.
+    const double rt_us = socket_round_trip_us(std::min(o.seconds, 1.0));
+    if (const auto base = report.rate("in-process", "single", 1)) {
+        const double ceiling = 1.0 / (1.0 / *base + rt_us * 1e-6);
+        report.add_note(fmt::format("Unix socket round trip between two processes here: {:.1f} us; so one request at a "
+                                    "time can reach at most {:.0f} sig/s = {:.2f} of in-process (1 thread)",
+                                    rt_us, ceiling, ceiling / *base));
+    }
     report.add_note(fmt::format("load average (1/5/15 min) at start: {}; at end: {}; CPUs: {}", load_before,
                                 load_average(), std::thread::hardware_concurrency()));
     report.add_note(fmt::format("trustkeyd config: sessions = {}, log_level = \"{}\"; batch = {}, window = {}",
