@@ -54,6 +54,15 @@ std::size_t signature_size(KeyType t) noexcept {
 
 std::size_t digest_size(HashAlg h) noexcept { return h == HashAlg::sha256 ? 32 : 0; }
 
+void check_key_name(std::string_view name) {
+    if (name.empty() || name.size() > 128) throw Error(Errc::invalid_argument, "a key name has 1 to 128 characters");
+    for (unsigned char c : name)
+        if (c < 0x20 || c == 0x7f || c == '/')
+            throw Error(Errc::invalid_argument, "a key name has no control characters and no '/'");
+    if (name.size() == 64 && is_hex(name))
+        throw Error(Errc::invalid_argument, "a key name must not look like a key id (64 hex digits)");
+}
+
 void check_sign_input(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) {
     if (key.type == KeyType::ed25519) {
         if (hash != HashAlg::none)
@@ -69,6 +78,12 @@ void check_sign_input(const KeyInfo& key, HashAlg hash, std::span<const std::uin
     if (data.size() != digest_size(hash))
         throw Error(Errc::bad_digest_length,
                     "a SHA-256 digest is 32 bytes, got " + std::to_string(data.size()), 0, {}, key.id);
+}
+
+std::optional<KeyInfo> Backend::find_known(std::string_view id) {
+    for (auto& k : known_keys())
+        if (k.id == id) return std::move(k);
+    return std::nullopt;
 }
 
 std::vector<Bytes> Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {

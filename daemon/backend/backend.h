@@ -71,6 +71,8 @@ public:
     // one after the token went away, asks the token. Used to resolve references quickly;
     // a reference that matches nothing here is looked up again with list_keys().
     virtual std::vector<KeyInfo> known_keys() { return list_keys(); }
+    // The key with this full TUF key id among known_keys(), without copying the others.
+    virtual std::optional<KeyInfo> find_known(std::string_view id);
     // Generates a key on the token. Throws already_exists when the name is taken.
     virtual KeyInfo generate(std::string_view name, KeyType type) = 0;
     // Puts an existing private key on the token, where it ends sensitive and non-extractable.
@@ -87,6 +89,10 @@ public:
     // Logs in with a PIN given by the user (for example typed into the CLI).
     virtual void login(const SecureBytes& pin) = 0;
 };
+
+// Key names: 1 to 128 bytes, no control characters, no '/', and not 64 hex digits (that
+// is how full key ids look). Throws invalid_argument.
+void check_key_name(std::string_view name);
 
 // Checks hash/data against the key type, throwing the errors sign() documents.
 void check_sign_input(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data);

@@ -70,8 +70,18 @@ KeyRing::Entry KeyRing::resolve(std::string_view ref) const {
         return matches;
     };
     // The backends' caches first (a sign must not rescan the token); a miss asks the tokens,
-    // so keys added by other tools are found.
-    std::vector<Entry> matches = find(collect(true));
+    // so keys added by other tools are found. A full id is looked up without listing.
+    std::vector<Entry> matches;
+    if (ref.size() == 64 && is_hex(ref)) {
+        for (const auto& b : m_backends) {
+            try {
+                if (auto k = b->find_known(ref_lower)) matches.push_back(Entry{std::move(*k), b.get()});
+            } catch (const Error&) {
+                // that backend's status() says why
+            }
+        }
+    }
+    if (matches.empty()) matches = find(collect(true));
     if (matches.empty()) matches = find(collect(false));
     if (matches.empty()) throw Error(Errc::not_found, "no key matches '" + std::string(ref) + "'");
     if (matches.size() > 1) {

@@ -168,6 +168,18 @@ std::vector<KeyInfo> Pkcs11Backend::list_keys() {
     return run(true, [&](SessionPool::Lease& lease) { return refresh(lease); });
 }
 
+std::optional<KeyInfo> Pkcs11Backend::find_known(std::string_view id) {
+    {
+        std::lock_guard lock(m_cache_mutex);
+        if (m_keys_scanned) {
+            auto it = m_keys.find(std::string(id));
+            if (it == m_keys.end()) return std::nullopt;
+            return it->second.info;
+        }
+    }
+    return Backend::find_known(id);
+}
+
 std::vector<KeyInfo> Pkcs11Backend::known_keys() {
     {
         std::lock_guard lock(m_cache_mutex);
@@ -314,14 +326,6 @@ BackendStatus Pkcs11Backend::status() {
 
 namespace {
 
-void validate_name(std::string_view name) {
-    if (name.empty() || name.size() > 128)
-        throw Error(Errc::invalid_argument, "a key name has 1 to 128 characters");
-    for (unsigned char c : name)
-        if (c < 0x20 || c == 0x7f || c == '/')
-            throw Error(Errc::invalid_argument, "a key name has no control characters and no '/'");
-}
-
 } // namespace
 
 void Pkcs11Backend::check_name_free(SessionPool::Lease& lease, std::string_view name) {
@@ -363,7 +367,7 @@ KeyInfo Pkcs11Backend::finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDL
 }
 
 KeyInfo Pkcs11Backend::generate(std::string_view name, KeyType type) {
-    validate_name(name);
+    check_key_name(name);
     std::lock_guard write(m_write_mutex);
     return run(true, [&](SessionPool::Lease& lease) {
         check_name_free(lease, name);
@@ -399,7 +403,7 @@ KeyInfo Pkcs11Backend::generate(std::string_view name, KeyType type) {
 }
 
 KeyInfo Pkcs11Backend::import_key(std::string_view name, const PrivateKey& key) {
-    validate_name(name);
+    check_key_name(name);
     ImportValues v = import_values(key);
     Bytes spki = key.spki_der();
     std::string id = tuf_key_id(key.type(), spki);

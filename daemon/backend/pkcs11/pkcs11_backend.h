@@ -27,6 +27,7 @@ public:
     const std::string& name() const noexcept override { return m_config.name; }
     std::vector<KeyInfo> list_keys() override;
     std::vector<KeyInfo> known_keys() override;
+    std::optional<KeyInfo> find_known(std::string_view id) override;
     KeyInfo generate(std::string_view name, KeyType type) override;
     KeyInfo import_key(std::string_view name, const PrivateKey& key) override;
     Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) override;

@@ -132,3 +132,80 @@ TEST_F(KeyRingTest, BackendByName) {
 
 } // namespace
 } // namespace trustkey::backend
+
+namespace trustkey::backend {
+namespace {
+
+// A backend with a cache: known_keys() answers from what list_keys() saw last, so a
+// key added behind its back is only seen after a fresh list.
+class CachingBackend final : public Backend {
+public:
+    explicit CachingBackend(std::vector<KeyInfo> keys) : m_token(std::move(keys)) {}
+    const std::string& name() const noexcept override { return m_name; }
+    std::vector<KeyInfo> list_keys() override {
+        ++lists;
+        m_cache = m_token;
+        m_scanned = true;
+        return m_cache;
+    }
+    std::vector<KeyInfo> known_keys() override { return m_scanned ? m_cache : list_keys(); }
+    KeyInfo generate(std::string_view, KeyType) override { throw Error(Errc::internal, "unused"); }
+    KeyInfo import_key(std::string_view, const PrivateKey&) override { throw Error(Errc::internal, "unused"); }
+    Bytes sign(const KeyInfo&, HashAlg, std::span<const std::uint8_t>) override {
+        throw Error(Errc::internal, "unused");
+    }
+    void remove(const KeyInfo&) override { throw Error(Errc::internal, "unused"); }
+    BackendStatus status() override { return {}; }
+    void login(const SecureBytes&) override {}
+
+    void add_on_token(KeyInfo k) { m_token.push_back(std::move(k)); }
+    int lists = 0;
+
+private:
+    std::string m_name = "cached";
+    std::vector<KeyInfo> m_token, m_cache;
+    bool m_scanned = false;
+};
+
+TEST(KeyRingCache, HitsDoNotAskTheTokenAndMissesDo) {
+    KeyRing ring;
+    auto owned = std::make_unique<CachingBackend>(std::vector<KeyInfo>{key(kA, "alice")});
+    CachingBackend* b = owned.get();
+    ring.add(std::move(owned));
+
+    EXPECT_EQ(ring.resolve("alice").info.id, kA);  // first use fills the cache
+    const int after_first = b->lists;
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(ring.resolve(kA).info.name, "alice");
+        EXPECT_EQ(ring.resolve(kA.substr(0, 9)).info.name, "alice");
+    }
+    EXPECT_EQ(b->lists, after_first);
+
+    // Added by another tool: not in the cache, found by asking the token again.
+    b->add_on_token(key(kC, "carol"));
+    EXPECT_EQ(ring.resolve("carol").info.id, kC);
+    EXPECT_EQ(ring.resolve(kC).info.name, "carol");
+    EXPECT_GT(b->lists, after_first);
+
+    const int before_unknown = b->lists;
+    EXPECT_THROW(ring.resolve("nobody"), Error);
+    EXPECT_EQ(b->lists, before_unknown + 1);  // one fresh look, then not found
+}
+
+TEST(KeyName, Rules) {
+    EXPECT_NO_THROW(check_key_name("releases"));
+    EXPECT_NO_THROW(check_key_name(std::string(128, 'a')));
+    EXPECT_NO_THROW(check_key_name(kA.substr(0, 63)));
+    for (const std::string& bad : {std::string(), std::string(129, 'a'), std::string("a/b"), std::string("a\nb"),
+                                  std::string("a\x7f"), kA}) {
+        try {
+            check_key_name(bad);
+            ADD_FAILURE() << "accepted a bad name of " << bad.size() << " bytes";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.errc(), Errc::invalid_argument);
+        }
+    }
+}
+
+} // namespace
+} // namespace trustkey::backend
