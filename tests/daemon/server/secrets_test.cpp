@@ -215,7 +215,7 @@ TEST_F(SecretsTest, ImportKeepsPassphrasePemAndScalarOutOfTheLog) {
     EXPECT_NE(log.find("op=hello"), std::string::npos) << log;
     EXPECT_NE(log.find("op=import_key key_id=" + key.id()), std::string::npos) << log;
     expect_no_secret("the daemon's log (stderr)", log, forms);
-    expect_no_secret_in_files(m_root.path(), forms);
+    expect_no_secret_in_files(m_home.root(), forms);
 }
 
 TEST_F(SecretsTest, LoginKeepsThePinOutOfTheLog) {
@@ -247,7 +247,7 @@ TEST_F(SecretsTest, LoginKeepsThePinOutOfTheLog) {
         {"PIN base64", to_base64(as_bytes(pin))},
     };
     expect_no_secret("the daemon's log (stderr)", log, forms);
-    expect_no_secret_in_files(m_root.path(), forms);
+    expect_no_secret_in_files(m_home.root(), forms);
 }
 
 // The "Max core file size" limits of a process, soft and hard.
@@ -280,10 +280,11 @@ TEST_F(SecretsTest, DaemonCannotBeDumped) {
     uid_t daemon_uid = ::geteuid();
     if (daemon_uid == 0) {
         daemon_uid = kNobody;
-        ::chmod(m_root.path().c_str(), 0755);
-        for (const auto& d : {m_runtime, m_data, m_config}) ASSERT_EQ(::chown(d.c_str(), kNobody, kNobody), 0);
+        ::chmod(m_home.root().c_str(), 0755);
+        for (const auto& d : {m_home.runtime(), m_home.data(), m_home.config()})
+            ASSERT_EQ(::chown(d.c_str(), kNobody, kNobody), 0);
         o.run_as = kNobody;
-        o.log_file = m_root / "nobody.log";
+        o.log_file = m_home / "nobody.log";
         std::ofstream(o.log_file).flush();
         ASSERT_EQ(::chown(o.log_file.c_str(), kNobody, kNobody), 0);
     }

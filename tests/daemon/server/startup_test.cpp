@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "tests/daemon/server/trustkeyd_fixture.h"
+#include "tests/fixtures/command.h"
 
 namespace trustkey::test {
 namespace {
@@ -25,11 +26,10 @@ mode_t mode_of(const fs::path& p) {
     return st.st_mode;
 }
 
-// Runs a daemon expected to refuse to start; returns its log.
-std::string expect_refused(TrustkeydProcess::Options opts, const fs::path& socket) {
-    TrustkeydProcess p(socket, std::move(opts));
-    EXPECT_EQ(p.wait_exit(), 1);
-    return p.log();
+// Waits for a daemon expected to refuse to start; returns its log.
+std::string expect_refused(std::unique_ptr<TrustkeydInstance> p) {
+    EXPECT_EQ(p->wait_exit(), 1);
+    return p->log();
 }
 
 TEST_F(StartupTest, SigtermShutsDownCleanlyAndModesArePrivate) {
@@ -47,15 +47,15 @@ TEST_F(StartupTest, SigtermShutsDownCleanlyAndModesArePrivate) {
 
 TEST_F(StartupTest, SecondDaemonOnSameSocketRefuses) {
     start();
-    const auto log = expect_refused(options(), socket());
+    const auto log = expect_refused(launch(options()));
     EXPECT_NE(log.find("another trustkeyd is already listening"), std::string::npos) << log;
     EXPECT_TRUE(fs::exists(socket()));
     expect_serves();
 }
 
 TEST_F(StartupTest, StaleSocketIsReplaced) {
-    fs::create_directory(m_runtime / "trustkey");
-    fs::permissions(m_runtime / "trustkey", fs::perms::owner_all);
+    fs::create_directory(m_home.runtime() / "trustkey");
+    fs::permissions(m_home.runtime() / "trustkey", fs::perms::owner_all);
     {
         const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_un addr{};
@@ -71,63 +71,65 @@ TEST_F(StartupTest, StaleSocketIsReplaced) {
 }
 
 TEST_F(StartupTest, FileThatIsNotASocketRefused) {
-    fs::create_directory(m_runtime / "trustkey");
-    fs::permissions(m_runtime / "trustkey", fs::perms::owner_all);
+    fs::create_directory(m_home.runtime() / "trustkey");
+    fs::permissions(m_home.runtime() / "trustkey", fs::perms::owner_all);
     std::ofstream(socket()) << "not a socket";
-    const auto log = expect_refused(options(), socket());
+    const auto log = expect_refused(launch(options()));
     EXPECT_NE(log.find("not a socket"), std::string::npos) << log;
     EXPECT_TRUE(fs::is_regular_file(socket()));
 }
 
 TEST_F(StartupTest, OpenSocketDirectoryRefused) {
-    fs::create_directory(m_runtime / "trustkey");
-    ::chmod((m_runtime / "trustkey").c_str(), 0777);
-    const auto log = expect_refused(options(), socket());
+    fs::create_directory(m_home.runtime() / "trustkey");
+    ::chmod((m_home.runtime() / "trustkey").c_str(), 0777);
+    const auto log = expect_refused(launch(options()));
     EXPECT_NE(log.find("mode 0777"), std::string::npos) << log;
     EXPECT_FALSE(fs::exists(socket()));
 }
 
 TEST_F(StartupTest, SocketDirectoryOfAnotherUserRefused) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to chown";
-    fs::create_directory(m_runtime / "trustkey");
-    ::chmod((m_runtime / "trustkey").c_str(), 0700);
-    ASSERT_EQ(::chown((m_runtime / "trustkey").c_str(), kNobody, kNobody), 0);
-    const auto log = expect_refused(options(), socket());
+    fs::create_directory(m_home.runtime() / "trustkey");
+    ::chmod((m_home.runtime() / "trustkey").c_str(), 0700);
+    ASSERT_EQ(::chown((m_home.runtime() / "trustkey").c_str(), kNobody, kNobody), 0);
+    const auto log = expect_refused(launch(options()));
     EXPECT_NE(log.find("owned by uid 65534"), std::string::npos) << log;
 }
 
 TEST_F(StartupTest, SocketFlagAndConfigChooseThePath) {
-    const fs::path dir = m_root / "custom";
+    const fs::path dir = m_home / "custom";
     const std::string cfg = write_config("socket = \"" + (dir / "from-config.sock").string() + "\"\n");
     {
-        TrustkeydProcess p(dir / "from-flag.sock",
-                           options({"--config", cfg, "--socket", (dir / "from-flag.sock").string()}));
-        ASSERT_TRUE(p.wait_ready()) << p.log();
+        auto o = options({"--config", cfg});
+        o.socket = dir / "from-flag.sock";  // passed with --socket
+        const auto p = launch(std::move(o));
+        ASSERT_TRUE(p->wait_ready()) << p->log();
         EXPECT_FALSE(fs::exists(dir / "from-config.sock"));
-        EXPECT_EQ(p.stop(), 0);
+        EXPECT_EQ(p->stop(), 0);
     }
-    TrustkeydProcess p(dir / "from-config.sock", options({"--config", cfg}));
-    ASSERT_TRUE(p.wait_ready()) << p.log();
-    EXPECT_EQ(p.stop(), 0);
+    auto o = options({"--config", cfg});
+    o.expect_socket = dir / "from-config.sock";
+    const auto p = launch(std::move(o));
+    ASSERT_TRUE(p->wait_ready()) << p->log();
+    EXPECT_EQ(p->stop(), 0);
     EXPECT_FALSE(fs::exists(dir / "from-config.sock"));
 }
 
 TEST_F(StartupTest, BadConfigIsOneClearLine) {
     const std::string cfg = write_config("socket = \"/x\"\nsurprise = 1\n");
-    TrustkeydProcess p(socket(), options({"--config", cfg}));
-    EXPECT_EQ(p.wait_exit(), 1);
-    const auto log = p.log();
+    const auto p = launch(options({"--config", cfg}));
+    EXPECT_EQ(p->wait_exit(), 1);
+    const auto log = p->log();
     EXPECT_NE(log.find("unknown key \"surprise\""), std::string::npos) << log;
     EXPECT_NE(log.find(cfg), std::string::npos) << log;
     EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
 }
 
 TEST_F(StartupTest, DaemonizedParentExitsOnceListening) {
-    // Without -f (the process helper always passes it), through the shell.
-    const auto o = options();
-    std::string env;
-    for (const auto& [k, v] : o.env) env += k + "='" + v + "' ";
-    const std::string cmd = env + "'" TRUSTKEYD_PATH "' --log-level warn 2>" + (m_root / "bg.log").string();
+    // Without --foreground (TrustkeydInstance always passes it), through the shell.
+    std::string cmd = "env -u TRUSTKEY_SOCK";
+    for (const auto& entry : m_home.env()) cmd += " " + shell_quote(entry);
+    cmd += " " + shell_quote(TRUSTKEYD_PATH) + " --log-level warn 2>" + shell_quote((m_home / "bg.log").string());
     ASSERT_EQ(std::system(cmd.c_str()), 0);
     // The parent exited 0 only after the socket was listening.
     EXPECT_TRUE(socket_accepts(socket()));
@@ -155,13 +157,14 @@ TEST_F(StartupTest, DaemonizedParentExitsOnceListening) {
 // peer of another uid and must be closed before any byte is read.
 TEST_F(StartupTest, PeerOfAnotherUidRefused) {
     if (::geteuid() != 0) GTEST_SKIP() << "needs root to run the daemon as another user";
-    ::chmod(m_root.path().c_str(), 0755);
-    for (const auto& d : {m_runtime, m_data, m_config}) ASSERT_EQ(::chown(d.c_str(), kNobody, kNobody), 0);
+    ::chmod(m_home.root().c_str(), 0755);
+    for (const auto& d : {m_home.runtime(), m_home.data(), m_home.config()})
+        ASSERT_EQ(::chown(d.c_str(), kNobody, kNobody), 0);
     const std::string cfg = write_config("allow_root = false\n");
     ::chmod(cfg.c_str(), 0644);
     auto o = options({"--config", cfg});
     o.run_as = kNobody;
-    o.log_file = m_root / "nobody.log";
+    o.log_file = m_home / "nobody.log";
     std::ofstream(o.log_file).flush();
     ::chown(o.log_file.c_str(), kNobody, kNobody);
     start(std::move(o));

@@ -17,7 +17,7 @@ std::string pkcs11_table(const std::string& name, const std::string& uri, const 
 
 TEST_F(TokenTest, WrongPinFileThenLoginWithTheRightPin) {
     SoftHsmToken token("pin-token", "1234");
-    const auto pin_file = (m_root / "pin").string();
+    const auto pin_file = (m_home / "pin").string();
     std::ofstream(pin_file) << token.user_pin();
     const std::string cfg = write_config(pkcs11_table("hsm", token.uri(), pin_file));
 
@@ -55,8 +55,8 @@ TEST_F(TokenTest, NameOnTwoBackendsIsAmbiguous) {
     // A second token in the same SoftHSM2 token directory.
     const auto r = run_command("softhsm2-util --init-token --free --label second --pin 2222 --so-pin 5678");
     ASSERT_EQ(r.exit_code, 0) << r.output;
-    const auto pin1 = (m_root / "pin1").string();
-    const auto pin2 = (m_root / "pin2").string();
+    const auto pin1 = (m_home / "pin1").string();
+    const auto pin2 = (m_home / "pin2").string();
     std::ofstream(pin1) << "1111";
     std::ofstream(pin2) << "2222";
     start({"--config", write_config(pkcs11_table("one", first.uri(), pin1) +

@@ -160,36 +160,30 @@ void expect_valid_signature(const pb::KeyInfo& key, pb::HashAlgorithm hash, cons
     EXPECT_NE(r.output.find("Signature Verified Successfully"), std::string::npos) << r.output;
 }
 
-TrustkeydTest::TrustkeydTest() {
-    m_runtime = m_root / "run";
-    m_data = m_root / "data";
-    m_config = m_root / "config";
-    for (const auto& d : {m_runtime, m_data, m_config}) {
-        fs::create_directory(d);
-        fs::permissions(d, fs::perms::owner_all);
-    }
-}
+#ifndef TRUSTKEYD_PATH
+#error "TRUSTKEYD_PATH must point at the trustkeyd binary"
+#endif
 
 void TrustkeydTest::TearDown() {
     if (m_daemon && m_daemon->running()) stop_and_check();
 }
 
-TrustkeydProcess::Options TrustkeydTest::options(std::vector<std::string> args) const {
-    TrustkeydProcess::Options o;
+TrustkeydInstance::Options TrustkeydTest::options(std::vector<std::string> args) const {
+    TrustkeydInstance::Options o;
     o.args = std::move(args);
-    o.env = {{"XDG_RUNTIME_DIR", m_runtime.string()},
-             {"XDG_DATA_HOME", m_data.string()},
-             {"XDG_CONFIG_HOME", m_config.string()},
-             {"HOME", m_root.path().string()},
-             {"TRUSTKEY_SOCK", ""}};
-    o.log_file = m_root / "trustkeyd.log";
+    o.wait_until_ready = false;
     return o;
+}
+
+std::unique_ptr<TrustkeydInstance> TrustkeydTest::launch(TrustkeydInstance::Options opts) const {
+    opts.wait_until_ready = false;
+    return std::make_unique<TrustkeydInstance>(TRUSTKEYD_PATH, m_home, std::move(opts));
 }
 
 void TrustkeydTest::start(std::vector<std::string> args) { start(options(std::move(args))); }
 
-void TrustkeydTest::start(TrustkeydProcess::Options opts) {
-    m_daemon = std::make_unique<TrustkeydProcess>(socket(), std::move(opts));
+void TrustkeydTest::start(TrustkeydInstance::Options opts) {
+    m_daemon = launch(std::move(opts));
     ASSERT_TRUE(m_daemon->wait_ready()) << "trustkeyd did not come up:\n" << m_daemon->log();
 }
 
@@ -197,12 +191,6 @@ void TrustkeydTest::stop_and_check() {
     ASSERT_TRUE(m_daemon);
     EXPECT_EQ(m_daemon->stop(), 0) << m_daemon->log();
     EXPECT_FALSE(fs::exists(fs::symlink_status(socket()))) << "socket left behind";
-}
-
-std::string TrustkeydTest::write_config(const std::string& toml) const {
-    const fs::path p = m_root / "trustkeyd.toml";
-    std::ofstream(p) << toml;
-    return p.string();
 }
 
 void TrustkeydTest::expect_serves() {

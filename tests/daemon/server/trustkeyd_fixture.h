@@ -1,5 +1,6 @@
-// Test fixture: a temporary home for one trustkeyd (runtime, data and config
-// directories), the running daemon, clients and raw-socket helpers.
+// Test fixture: a temporary home for trustkeyd (runtime, data and config
+// directories), the running daemon (tests/fixtures/trustkeyd_instance.h), clients
+// and raw-socket helpers.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,8 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "tests/daemon/server/trustkeyd_process.h"
 #include "tests/fixtures/temp_dir.h"
+#include "tests/fixtures/trustkeyd_home.h"
+#include "tests/fixtures/trustkeyd_instance.h"
 #include "trustkey/proto/client.h"
 
 namespace trustkey::test {
@@ -52,25 +54,26 @@ void expect_valid_signature(const pb::KeyInfo& key, pb::HashAlgorithm hash, cons
 
 class TrustkeydTest : public ::testing::Test {
 protected:
-    TrustkeydTest();
     void TearDown() override;
 
-    std::filesystem::path socket() const { return m_runtime / "trustkey" / "agent.sock"; }
-    TrustkeydProcess::Options options(std::vector<std::string> args = {}) const;
+    std::filesystem::path socket() const { return m_home.default_socket(); }
+    // Options for a daemon in m_home with `args`; the caller waits for it.
+    TrustkeydInstance::Options options(std::vector<std::string> args = {}) const;
+    // A daemon in m_home, not waited for.
+    std::unique_ptr<TrustkeydInstance> launch(TrustkeydInstance::Options opts) const;
     // Starts the daemon and waits for its socket; fails the test if it does not come up.
     void start(std::vector<std::string> args = {});
-    void start(TrustkeydProcess::Options opts);
+    void start(TrustkeydInstance::Options opts);
     // Stops it with SIGTERM, expecting exit code 0 and the socket removed.
     void stop_and_check();
-    std::string write_config(const std::string& toml) const;
+    std::string write_config(const std::string& toml) const { return m_home.write_config(toml); }
 
     proto::Client client() const { return proto::Client::connect(socket().string()); }
     // Asserts the daemon is alive and makes and verifies one signature.
     void expect_serves();
 
-    TempDir m_root{"trustkeyd-test"};
-    std::filesystem::path m_runtime, m_data, m_config;
-    std::unique_ptr<TrustkeydProcess> m_daemon;
+    TrustkeydHome m_home{"trustkeyd-test"};
+    std::unique_ptr<TrustkeydInstance> m_daemon;
 };
 
 } // namespace trustkey::test

@@ -6,7 +6,7 @@
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trustkey/cli_expect.h"
-#include "tests/tools/trustkey/trustkeyd_instance.h"
+#include "tests/tools/trustkey/cli_daemon.h"
 
 namespace trustkey::test {
 namespace {
@@ -69,7 +69,7 @@ TEST(DaemonNotRunning, SocketFromEnvironmentIsUsedByDefault) {
 }
 
 TEST(KeyReference, UnknownKeyFailsWithOneLine) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "present"})));
     const auto r = daemon.trustkey({"key", "public", "abc1234"});
     EXPECT_TRUE(failed_with_one_line(r, 1));
@@ -78,7 +78,7 @@ TEST(KeyReference, UnknownKeyFailsWithOneLine) {
 }
 
 TEST(KeyReference, AmbiguousReferenceListsTheCandidates) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto first = daemon.trustkey({"key", "generate", "first"});
     ASSERT_TRUE(succeeded(first));
     const std::string id = chomp(first.out);
@@ -99,7 +99,7 @@ TEST(KeyReference, AmbiguousReferenceListsTheCandidates) {
 }
 
 TEST(Status, ReportsTheEmbeddedToken) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "a"})));
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "b", "--type", "ed25519"})));
 
@@ -127,12 +127,12 @@ TEST(Status, ReportsTheEmbeddedToken) {
 class Login : public ::testing::Test {
 protected:
     SoftHsmToken m_token{"cli-login", "24681357", "13572468"};
-    std::unique_ptr<TrustkeydInstance> m_daemon;
+    std::unique_ptr<CliDaemon> m_daemon;
 
     void SetUp() override {
         const std::string toml = "[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() +
                                  "\"\ntoken = \"" + m_token.uri() + "\"\n";
-        m_daemon = std::make_unique<TrustkeydInstance>(TrustkeydInstance::Options{
+        m_daemon = std::make_unique<CliDaemon>(CliDaemon::Options{
             .config_toml = toml, .env = {"SOFTHSM2_CONF=" + m_token.conf_path().string()}});
     }
 };

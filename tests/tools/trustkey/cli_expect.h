@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "tests/tools/trustkey/process.h"
+#include "tests/fixtures/process.h"
 
 namespace trustkey::test {
 

@@ -6,13 +6,13 @@
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/tools/trustkey/cli_expect.h"
-#include "tests/tools/trustkey/trustkeyd_instance.h"
+#include "tests/tools/trustkey/cli_daemon.h"
 
 namespace trustkey::test {
 namespace {
 
 // Runs trustkey with `args` on a terminal, typing `typed`.
-ProcessResult on_terminal(const TrustkeydInstance& daemon, const std::vector<std::string>& args,
+ProcessResult on_terminal(const CliDaemon& daemon, const std::vector<std::string>& args,
                           const std::string& typed, const ProcessOptions& extra = {}) {
     std::string command = shell_quote(trustkey_cli_path()) + " --socket " + shell_quote(daemon.socket_path().string());
     for (const auto& a : args) command += " " + shell_quote(a);
@@ -23,7 +23,7 @@ ProcessResult on_terminal(const TrustkeydInstance& daemon, const std::vector<std
 }
 
 TEST(Terminal, DeleteAsksAndHonoursTheAnswer) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto gen = daemon.trustkey({"key", "generate", "victim"});
     ASSERT_TRUE(succeeded(gen));
 
@@ -41,8 +41,8 @@ TEST(Terminal, LoginPromptsForThePin) {
     SoftHsmToken token{"cli-tty", "11223344", "44332211"};
     const std::string toml = "[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() + "\"\ntoken = \"" +
                              token.uri() + "\"\n";
-    TrustkeydInstance daemon(
-        TrustkeydInstance::Options{.config_toml = toml, .env = {"SOFTHSM2_CONF=" + token.conf_path().string()}});
+    CliDaemon daemon(
+        CliDaemon::Options{.config_toml = toml, .env = {"SOFTHSM2_CONF=" + token.conf_path().string()}});
 
     const auto wrong = on_terminal(daemon, {"login"}, "00000000\n", {.unset = {"TRUSTKEY_PIN"}});
     EXPECT_EQ(wrong.exit_code, 1) << describe(wrong);

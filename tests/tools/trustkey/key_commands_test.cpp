@@ -8,7 +8,7 @@
 
 #include "tests/tools/trustkey/cli_expect.h"
 #include "tests/tools/trustkey/openssl_check.h"
-#include "tests/tools/trustkey/trustkeyd_instance.h"
+#include "tests/tools/trustkey/cli_daemon.h"
 
 namespace trustkey::test {
 namespace {
@@ -33,7 +33,7 @@ std::vector<std::string> table_row(const std::string& table, const std::string& 
 TEST_P(KeyLifecycle, GenerateListPublicDelete) {
     const std::string type = GetParam();
     const std::string name = "key-" + type;
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
 
     // generate prints the full id and nothing else.
     const auto gen = daemon.trustkey({"key", "generate", name, "--type", type});
@@ -106,7 +106,7 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, KeyLifecycle, ::testing::Values("ecdsa", "rsa
                          [](const auto& info) { return info.param; });
 
 TEST(KeyList, EmptyTokenListsHeaderOnlyAndEmptyJsonArray) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto table = daemon.trustkey({"key", "list"});
     ASSERT_TRUE(succeeded(table));
     EXPECT_TRUE(std::regex_match(table.out, std::regex("ID +NAME +TYPE +BACKEND\n"))) << table.out;
@@ -116,7 +116,7 @@ TEST(KeyList, EmptyTokenListsHeaderOnlyAndEmptyJsonArray) {
 }
 
 TEST(KeyGenerate, DefaultTypeIsEcdsaAndDuplicateNameFails) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto gen = daemon.trustkey({"key", "generate", "signer"});
     ASSERT_TRUE(succeeded(gen));
     const auto keys = nlohmann::json::parse(daemon.trustkey({"key", "list", "--json"}).out);
@@ -130,7 +130,7 @@ TEST(KeyGenerate, DefaultTypeIsEcdsaAndDuplicateNameFails) {
 }
 
 TEST(KeyDelete, RefusesWithoutYesWhenStdinIsNotATerminal) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto gen = daemon.trustkey({"key", "generate", "keep-me"});
     ASSERT_TRUE(succeeded(gen));
     const auto del = daemon.trustkey({"key", "delete", "keep-me"}, {.stdin_data = "y\n"});

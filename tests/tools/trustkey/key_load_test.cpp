@@ -5,7 +5,7 @@
 
 #include "tests/tools/trustkey/cli_expect.h"
 #include "tests/tools/trustkey/openssl_check.h"
-#include "tests/tools/trustkey/trustkeyd_instance.h"
+#include "tests/tools/trustkey/cli_daemon.h"
 
 namespace trustkey::test {
 namespace {
@@ -29,7 +29,7 @@ fs::path make_ec_key(const fs::path& dir) {
 
 // Loads `file` as `name`, checks the id against the file's public key, and checks
 // that the loaded key signs a digest that verifies with that public key.
-void load_and_check(const TrustkeydInstance& daemon, const fs::path& file, const std::string& name,
+void load_and_check(const CliDaemon& daemon, const fs::path& file, const std::string& name,
                     const std::string& type, const ProcessOptions& options = {}, const std::string& passphrase = {}) {
     const auto loaded = daemon.trustkey({"key", "load", file.string(), "--name", name}, options);
     ASSERT_TRUE(succeeded(loaded));
@@ -62,21 +62,21 @@ void load_and_check(const TrustkeydInstance& daemon, const fs::path& file, const
 }
 
 TEST(KeyLoad, PlainPkcs8Ecdsa) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto file = make_ec_key(daemon.dir());
     ASSERT_NE(read_file(file).find("BEGIN PRIVATE KEY"), std::string::npos);
     load_and_check(daemon, file, "plain-ec", "ecdsa");
 }
 
 TEST(KeyLoad, PlainPkcs8Ed25519) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto file = daemon.dir() / "ed.pem";
     openssl({"genpkey", "-algorithm", "ED25519", "-out", file.string()});
     load_and_check(daemon, file, "plain-ed", "ed25519");
 }
 
 TEST(KeyLoad, EncryptedPkcs8WithPassphraseFromEnvironment) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto file = daemon.dir() / "enc.pem";
     openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes-256-cbc", "-pass",
              std::string("pass:") + kPassphrase, "-out", file.string()});
@@ -86,7 +86,7 @@ TEST(KeyLoad, EncryptedPkcs8WithPassphraseFromEnvironment) {
 }
 
 TEST(KeyLoad, EncryptedPkcs8WithDockerPassphraseVariable) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto file = daemon.dir() / "enc.pem";
     openssl({"genpkey", "-algorithm", "ED25519", "-aes-256-cbc", "-pass", std::string("pass:") + kPassphrase,
              "-out", file.string()});
@@ -97,7 +97,7 @@ TEST(KeyLoad, EncryptedPkcs8WithDockerPassphraseVariable) {
 }
 
 TEST(KeyLoad, EncryptedPkcs8WithPassphraseOnStdin) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto file = daemon.dir() / "enc.pem";
     openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes-256-cbc", "-pass",
              std::string("pass:") + kPassphrase, "-out", file.string()});
@@ -108,7 +108,7 @@ TEST(KeyLoad, EncryptedPkcs8WithPassphraseOnStdin) {
 }
 
 TEST(KeyLoad, EncryptedPkcs8WrongOrMissingPassphraseFails) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto file = daemon.dir() / "enc.pem";
     openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-aes-256-cbc", "-pass",
              std::string("pass:") + kPassphrase, "-out", file.string()});
@@ -123,7 +123,7 @@ TEST(KeyLoad, EncryptedPkcs8WrongOrMissingPassphraseFails) {
 }
 
 TEST(KeyLoad, Sec1EcPrivateKey) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto pkcs8 = make_ec_key(daemon.dir());
     const auto sec1 = daemon.dir() / "sec1.pem";
     openssl({"ec", "-in", pkcs8.string(), "-out", sec1.string()});
@@ -132,7 +132,7 @@ TEST(KeyLoad, Sec1EcPrivateKey) {
 }
 
 TEST(KeyLoad, Pkcs1RsaPrivateKey) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto pkcs8 = daemon.dir() / "rsa.pem";
     openssl({"genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", pkcs8.string()});
     const auto pkcs1 = daemon.dir() / "rsa1.pem";
@@ -142,7 +142,7 @@ TEST(KeyLoad, Pkcs1RsaPrivateKey) {
 }
 
 TEST(KeyLoad, GarbageAndMissingFilesFailWithOneLine) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto junk = daemon.dir() / "junk.pem";
     write_file(junk, std::string("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"));
     EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"key", "load", junk.string(), "--name", "j"}), 1));

@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "tests/tools/trustkey/process.h"
+#include "tests/fixtures/process.h"
 
 namespace trustkey::test {
 

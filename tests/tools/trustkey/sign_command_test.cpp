@@ -6,7 +6,7 @@
 
 #include "tests/tools/trustkey/cli_expect.h"
 #include "tests/tools/trustkey/openssl_check.h"
-#include "tests/tools/trustkey/trustkeyd_instance.h"
+#include "tests/tools/trustkey/cli_daemon.h"
 
 namespace trustkey::test {
 namespace {
@@ -41,7 +41,7 @@ class Sign : public ::testing::TestWithParam<std::string> {};
 TEST_P(Sign, DigestAndFileSignaturesVerifyWithOpenssl) {
     const std::string type = GetParam();
     const bool eddsa = type == "ed25519";
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "signer", "--type", type})));
     const auto pem_file = daemon.dir() / "signer.pem";
     write_file(pem_file, daemon.trustkey({"key", "public", "signer"}).out);
@@ -74,7 +74,7 @@ INSTANTIATE_TEST_SUITE_P(AllTypes, Sign, ::testing::Values("ecdsa", "rsa", "rsa4
                          [](const auto& info) { return info.param; });
 
 TEST(SignErrors, WrongDigestLengthFailsWithOneLine) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "k"})));
     const auto r = daemon.trustkey({"sign", "k", "--digest", "abcd"});
     EXPECT_TRUE(failed_with_one_line(r, 1));
@@ -82,14 +82,14 @@ TEST(SignErrors, WrongDigestLengthFailsWithOneLine) {
 }
 
 TEST(SignErrors, NonHexDigestIsAUsageError) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "k"})));
     EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"sign", "k", "--digest", "xyz"}), 2));
     EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"sign", "k", "--digest", "abc"}), 2));
 }
 
 TEST(SignErrors, DigestAndFileTogetherOrNeitherIsAUsageError) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto file = daemon.dir() / "f";
     write_file(file, std::string("x"));
     EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"sign", "k"}), 2));
@@ -98,14 +98,14 @@ TEST(SignErrors, DigestAndFileTogetherOrNeitherIsAUsageError) {
 }
 
 TEST(SignErrors, MissingFileFailsWithOneLine) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "k"})));
     const auto r = daemon.trustkey({"sign", "k", "--file", (daemon.dir() / "absent").string()});
     EXPECT_TRUE(failed_with_one_line(r, 1));
 }
 
 TEST(SignFile, LargeFileIsHashedLocallyForEcdsaButTooLargeForEd25519) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "ec"})));
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "ed", "--type", "ed25519"})));
     const std::string big(256 * 1024, 'z');  // larger than one protocol frame
@@ -122,7 +122,7 @@ TEST(SignFile, LargeFileIsHashedLocallyForEcdsaButTooLargeForEd25519) {
 }
 
 TEST(SignErrors, UnknownKeyNamesTheReference) {
-    TrustkeydInstance daemon;
+    CliDaemon daemon;
     const auto r = daemon.trustkey({"sign", "abc1234", "--digest", std::string(64, 'a')});
     EXPECT_TRUE(failed_with_one_line(r, 1));
     EXPECT_EQ(r.err, "trustkey: unknown key 'abc1234'\n");
