@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tokens and tools used at run time and in tests
   softhsm2 opensc p11-kit p11-kit-modules openssl
+  # real notary-server, notary-signer and notary CLI (trust tests), and curl to query them
+  notary curl
   # python for small helper scripts in tests
   python3
 )
