@@ -1,0 +1,70 @@
+// A small HTTPS/HTTP client over libcurl for the notary server and registry APIs:
+// one request at a time per client, bounded sizes and times, TLS verified against a
+// given CA file (or the system store).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace trustkey::http {
+
+struct Request {
+    std::string method = "GET";                    // GET, HEAD, POST, PUT, DELETE
+    std::string url;
+    std::vector<std::pair<std::string, std::string>> headers;  // name, value
+    std::string body;                              // sent as is (POST/PUT)
+    std::size_t max_response = 100 * 1024 * 1024;  // larger bodies fail with a clear error
+};
+
+// One part of a multipart/form-data body.
+struct FormPart {
+    std::string name;       // form field name ("files")
+    std::string filename;   // sent as the part's filename (notary: the role name, slash kept)
+    std::string content;
+    std::string content_type = "application/octet-stream";
+};
+
+struct Response {
+    long status = 0;
+    // Header names lower-cased; repeated headers keep the last value.
+    std::map<std::string, std::string> headers;
+    std::string body;
+    std::optional<std::string> header(const std::string& lower_name) const;
+};
+
+struct ClientOptions {
+    std::optional<std::filesystem::path> ca_file;      // trust only this CA bundle
+    std::optional<std::filesystem::path> client_cert;  // mutual TLS, PEM
+    std::optional<std::filesystem::path> client_key;
+    std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
+    std::chrono::milliseconds timeout{std::chrono::seconds(60)};
+    std::string user_agent = "trustkey";
+};
+
+class Client {
+public:
+    explicit Client(ClientOptions options = {});
+    Client(Client&&) noexcept;
+    Client& operator=(Client&&) noexcept;
+    ~Client();
+
+    // Performs the request. Transport failures (DNS, connect, TLS, timeout, size cap)
+    // throw trustkey::Error (Errc::io) naming the URL and curl's reason; any HTTP
+    // status is returned, not thrown.
+    Response send(const Request& request);
+    // POST of a multipart/form-data body.
+    Response post_form(const std::string& url, const std::vector<FormPart>& parts,
+                       const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> m_impl;
+};
+
+} // namespace trustkey::http
