@@ -14,7 +14,9 @@ packages=(
   # tokens and tools used at run time and in tests
   softhsm2 opensc p11-kit p11-kit-modules openssl
   # real notary-server, notary-signer and notary CLI (trust tests), and curl to query them
-  notary curl
+  notary curl libcurl4-openssl-dev
+  # real Docker registry (distribution 2.8) and htpasswd for its basic auth (registry tests)
+  docker-registry apache2-utils
   # python for small helper scripts in tests
   python3
 )
