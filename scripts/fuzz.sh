@@ -13,6 +13,7 @@ targets=("$@")
 if [ "${#targets[@]}" -eq 0 ]; then targets=(frame_fuzz request_fuzz pem_fuzz spki_fuzz config_fuzz); fi
 case "$seconds" in (''|*[!0-9]*) echo "fuzz.sh: SECONDS must be a number, got '$seconds'" >&2; exit 2;; esac
 
+"$root/scripts/install-deps.sh" >/dev/null
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DTRUSTKEY_FUZZ=ON -DTRUSTKEY_TESTS=ON \
   -DTRUSTKEY_BENCH=OFF >/dev/null
 cmake --build "$build" -j "${TRUSTKEY_JOBS:-2}" --target "${targets[@]}"

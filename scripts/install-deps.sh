@@ -19,6 +19,8 @@ packages=(
   docker-registry apache2-utils
   # python for small helper scripts in tests
   python3
+  # clang and its sanitizer runtimes for the libFuzzer targets (scripts/fuzz.sh)
+  clang libclang-rt-14-dev
 )
 
 SUDO=""

@@ -9,6 +9,7 @@ jobs="${TRUSTKEY_JOBS:-2}"
 supp="$root/tests/daemon/backend/softhsm.lsan.supp"
 
 started=$(date +%s)
+"$root/scripts/install-deps.sh" >/dev/null
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Debug \
       -DTRUSTKEY_SANITIZE=ON -DTRUSTKEY_BENCH=OFF >/dev/null
 cmake --build "$build" -j "$jobs"
