@@ -1,0 +1,68 @@
+// MetadataCache: notary's layout, permissions, atomic replacement, refused names.
+#include "tools/trust/client/metadata_cache.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "daemon/core/error.h"
+#include "tests/fixtures/temp_dir.h"
+
+namespace trustkey::test {
+namespace {
+
+namespace fs = std::filesystem;
+using trust::MetadataCache;
+
+unsigned mode_of(const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::stat(p.c_str(), &st), 0) << p;
+    return st.st_mode & 07777;
+}
+
+TEST(MetadataCacheTest, WritesNotaryLayoutWithPrivateModes) {
+    TempDir dir("trustkey-cache");
+    const fs::path trust = dir / "trust";
+    MetadataCache cache(trust, "example.com/team/app");
+    EXPECT_EQ(cache.dir(), trust / "tuf" / "example.com" / "team" / "app" / "metadata");
+    EXPECT_FALSE(cache.read("root").has_value());
+
+    cache.write({{"root", "{\"a\":1}"}, {"targets/releases", "released"}});
+    EXPECT_EQ(cache.read("root"), "{\"a\":1}");
+    EXPECT_EQ(cache.read("targets/releases"), "released");
+    EXPECT_TRUE(fs::is_regular_file(cache.dir() / "targets" / "releases.json"));
+    for (const fs::path& d : {trust, trust / "tuf", trust / "tuf" / "example.com", cache.dir(), cache.dir() / "targets"})
+        EXPECT_EQ(mode_of(d), 0700u) << d;
+    EXPECT_EQ(mode_of(cache.dir() / "root.json"), 0600u);
+    EXPECT_EQ(mode_of(cache.dir() / "targets" / "releases.json"), 0600u);
+
+    // Replacing leaves one file with the new bytes and no temporary file behind.
+    cache.write({{"root", "second"}});
+    EXPECT_EQ(cache.read("root"), "second");
+    std::size_t entries = 0;
+    for (const auto& e : fs::directory_iterator(cache.dir())) {
+        (void)e;
+        ++entries;
+    }
+    EXPECT_EQ(entries, 2u); // root.json and targets/
+}
+
+TEST(MetadataCacheTest, RefusesUnsafeNames) {
+    TempDir dir("trustkey-cache");
+    for (const char* gun : {"", "/abs/app", "a/../b", "a//b", "./a", "a/"})
+        EXPECT_THROW(MetadataCache(dir.path(), gun), Error) << gun;
+    MetadataCache cache(dir.path(), "example.com/app");
+    for (const char* role : {"", "../root", "targets/../../x", "other", "targets/UPPER"}) {
+        try {
+            (void)cache.read(role);
+            ADD_FAILURE() << "accepted role " << role;
+        } catch (const Error& e) {
+            EXPECT_EQ(e.errc(), Errc::invalid_argument) << role;
+        }
+    }
+}
+
+} // namespace
+} // namespace trustkey::test

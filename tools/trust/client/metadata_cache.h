@@ -1,0 +1,44 @@
+// The local TUF metadata of one repository as notary lays it out:
+// <trust_dir>/tuf/<gun>/metadata/<role>.json (a delegation's slash makes a folder).
+// Directories are made 0700 and files 0600. Each file is replaced atomically: written to
+// a temporary file in the same folder, flushed with fsync, then renamed over the old one.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace trustkey::trust {
+
+class MetadataCache {
+public:
+    // Largest cached file read back.
+    static constexpr std::size_t kMaxFileSize = 100 * 1024 * 1024;
+
+    // Throws Error(invalid_argument) for a GUN that cannot be a relative path
+    // (empty, absolute, "." or ".." segments, empty segments).
+    MetadataCache(std::filesystem::path trust_dir, std::string gun);
+
+    // <trust_dir>/tuf/<gun>/metadata
+    const std::filesystem::path& dir() const noexcept { return m_dir; }
+    // The file of `role`. Throws Error(invalid_argument) for a name that is no TUF role.
+    std::filesystem::path path_of(const std::string& role) const;
+
+    // The cached bytes of `role`; nullopt when there is no such file. Throws Error(io)
+    // when the file exists but cannot be read or is larger than kMaxFileSize.
+    std::optional<std::string> read(const std::string& role) const;
+    // Writes every role -> bytes entry, each one atomically. Throws Error(io) naming the
+    // file; files already renamed stay, the others keep their previous content.
+    void write(const std::map<std::string, std::string>& files) const;
+
+private:
+    void make_dirs(const std::filesystem::path& dir) const;
+    void write_one(const std::filesystem::path& path, const std::string& bytes) const;
+
+    std::filesystem::path m_trust_dir;
+    std::filesystem::path m_dir;
+};
+
+} // namespace trustkey::trust

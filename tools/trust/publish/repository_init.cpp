@@ -1,0 +1,150 @@
+#include "tools/trust/publish/repository_init.h"
+
+#include <chrono>
+#include <utility>
+#include <vector>
+
+#include <openssl/rand.h>
+
+#include "daemon/core/encoding.h"
+#include "daemon/core/error.h"
+#include "tools/trust/publish/server_key.h"
+#include "tools/trust/tuf/certificate.h"
+#include "tools/trust/tuf/expiry.h"
+#include "tools/trust/tuf/role_name.h"
+#include "tools/trust/tuf/root.h"
+#include "tools/trust/tuf/signed.h"
+#include "tools/trust/tuf/snapshot.h"
+#include "tools/trust/tuf/targets.h"
+
+namespace trustkey::trust {
+
+namespace {
+
+namespace pb = proto::pb;
+using std::chrono::hours;
+
+constexpr auto kRootExpiry = hours(24 * 365 * 10);
+constexpr auto kTargetsExpiry = hours(24 * 365 * 3);
+constexpr auto kSnapshotExpiry = hours(24 * 365 * 3);
+
+std::string gun_hash(const std::string& gun) { return to_hex(sha256(as_bytes(gun))).substr(0, 8); }
+
+std::string random_suffix() {
+    std::uint8_t bytes[4];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) throw Error(Errc::internal, "RAND_bytes failed");
+    return to_hex(bytes);
+}
+
+tuf::Key agent_tuf_key(const pb::KeyInfo& info) {
+    const std::string& der = info.public_key();
+    return tuf::Key::from_spki(as_bytes(der));
+}
+
+} // namespace
+
+RepositoryInit::RepositoryInit(proto::Client& agent, notary::NotaryClient& server)
+    : m_agent(agent), m_server(server) {}
+
+std::string RepositoryInit::root_key_name(const std::string& gun) { return "root-" + gun_hash(gun); }
+
+pb::KeyInfo RepositoryInit::root_agent_key(const std::string& ref) {
+    const std::string name = ref.empty() ? root_key_name(m_server.gun()) : ref;
+    try {
+        return m_agent.public_key(name);
+    } catch (const proto::ClientError& e) {
+        const bool absent = e.kind() == proto::ClientError::Kind::status && e.status() == pb::STATUS_KEY_NOT_FOUND;
+        if (!absent || !ref.empty()) throw_agent_error("root key \"" + name + "\"", e);
+    }
+    try {
+        return m_agent.generate_key(name, pb::KEY_TYPE_ECDSA_P256);
+    } catch (const proto::ClientError& e) {
+        throw_agent_error("generating root key \"" + name + "\"", e);
+    }
+}
+
+pb::KeyInfo RepositoryInit::new_or_given_key(const std::string& ref, const std::string& role) {
+    try {
+        if (!ref.empty()) return m_agent.public_key(ref);
+        return m_agent.generate_key(role + "-" + gun_hash(m_server.gun()) + "-" + random_suffix(),
+                                    pb::KEY_TYPE_ECDSA_P256);
+    } catch (const proto::ClientError& e) {
+        throw_agent_error(role + " key" + (ref.empty() ? std::string() : " \"" + ref + "\""), e);
+    }
+}
+
+InitializedRepository RepositoryInit::run(const RepositoryInitOptions& options) {
+    if (m_server.get_role("root").has_value())
+        throw Error(Errc::already_exists, "the notary server already has a repository " + m_server.gun(), 0, {},
+                    m_server.gun());
+
+    const pb::KeyInfo root_info = root_agent_key(options.root_key);
+    if (root_info.type() != pb::KEY_TYPE_ECDSA_P256)
+        throw Error(Errc::unsupported_algorithm, "the root key must be an ECDSA key (its certificate is ecdsa-x509)",
+                    0, {}, root_info.id());
+    const pb::KeyInfo targets_info = new_or_given_key(options.targets_key, "targets");
+    std::optional<pb::KeyInfo> snapshot_info;
+    if (options.local_snapshot) snapshot_info = new_or_given_key(options.snapshot_key, "snapshot");
+
+    AgentSigner signer(m_agent);
+    tuf::CertificateRequest request;
+    request.common_name = m_server.gun();
+    request.spki_der.assign(root_info.public_key().begin(), root_info.public_key().end());
+    std::string cert_pem = tuf::make_root_certificate(request, signer.digest_signer(root_info.id()));
+    const tuf::Key root_key = tuf::Key::from_certificate_pem(cert_pem);
+    const tuf::Key targets_key = agent_tuf_key(targets_info);
+    const tuf::Key snapshot_key =
+        snapshot_info ? agent_tuf_key(*snapshot_info) : fetch_server_key(m_server, std::string(tuf::kSnapshotRole));
+    const tuf::Key timestamp_key = fetch_server_key(m_server, std::string(tuf::kTimestampRole));
+
+    tuf::Root root;
+    root.common.version = 1;
+    root.common.expires = tuf::expiry_after(kRootExpiry);
+    const std::vector<std::pair<std::string_view, const tuf::Key*>> role_keys = {
+        {tuf::kRootRole, &root_key},
+        {tuf::kTargetsRole, &targets_key},
+        {tuf::kSnapshotRole, &snapshot_key},
+        {tuf::kTimestampRole, &timestamp_key}};
+    for (const auto& [role, key] : role_keys) {
+        root.keys.insert_or_assign(key->id(), *key);
+        root.roles[std::string(role)] = tuf::RoleKeys{{key->id()}, 1};
+    }
+    tuf::Signed root_file(std::string(tuf::kRootRole), root.to_json());
+    root_file.sign(std::vector<tuf::SigningKey>{signer.add(root_key)}, signer.function());
+
+    tuf::Targets targets;
+    targets.common.version = 1;
+    targets.common.expires = tuf::expiry_after(kTargetsExpiry);
+    tuf::Signed targets_file(std::string(tuf::kTargetsRole), targets.to_json());
+    targets_file.sign(std::vector<tuf::SigningKey>{signer.add(targets_key)}, signer.function());
+
+    std::map<std::string, std::string> files;
+    files.emplace(tuf::kRootRole, root_file.to_file());
+    files.emplace(tuf::kTargetsRole, targets_file.to_file());
+    if (snapshot_info) {
+        tuf::Snapshot snapshot;
+        snapshot.common.version = 1;
+        snapshot.common.expires = tuf::expiry_after(kSnapshotExpiry);
+        for (const auto& role : {tuf::kRootRole, tuf::kTargetsRole}) {
+            const std::string& bytes = files.at(std::string(role));
+            snapshot.meta.emplace(role, tuf::FileMeta::of(as_bytes(bytes)));
+        }
+        tuf::Signed snapshot_file(std::string(tuf::kSnapshotRole), snapshot.to_json());
+        snapshot_file.sign(std::vector<tuf::SigningKey>{signer.add(snapshot_key)}, signer.function());
+        files.emplace(tuf::kSnapshotRole, snapshot_file.to_file());
+    }
+    m_server.publish(files);
+
+    return InitializedRepository{
+        .root_certificate_pem = std::move(cert_pem),
+        .root_key = root_key,
+        .root_agent_key = root_info.id(),
+        .targets_agent_key = targets_info.id(),
+        .snapshot_agent_key = snapshot_info ? snapshot_info->id() : std::string(),
+        .snapshot_key = snapshot_key,
+        .timestamp_key = timestamp_key,
+        .published = std::move(files),
+    };
+}
+
+} // namespace trustkey::trust
