@@ -17,6 +17,8 @@ packages=(
   notary curl libcurl4-openssl-dev
   # real Docker registry (distribution 2.8) and htpasswd for its basic auth (registry tests)
   docker-registry apache2-utils
+  # Debian's docker CLI (20.10), to compare `trust inspect` and run trustkey as a CLI plugin
+  docker.io
   # python for small helper scripts in tests
   python3
   # clang and its sanitizer runtimes for the libFuzzer targets (scripts/fuzz.sh)

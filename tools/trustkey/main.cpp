@@ -4,6 +4,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -13,6 +14,8 @@
 #include "tools/trustkey/login_command.h"
 #include "tools/trustkey/sign_command.h"
 #include "tools/trustkey/status_command.h"
+#include "tools/trustkey/trust/docker_plugin.h"
+#include "tools/trustkey/trust/trust_commands.h"
 
 #ifndef TRUSTKEY_VERSION
 #define TRUSTKEY_VERSION "unknown"
@@ -53,6 +56,11 @@ bool report_unknown_command(const CLI::App& app) {
 
 int main(int argc, char** argv) {
     using namespace trustkey::tools;
+    const trust::DockerPlugin plugin(argc, argv);
+    if (plugin.metadata_requested()) {
+        std::cout << trust::DockerPlugin::metadata_json(TRUSTKEY_VERSION);
+        return kExitOk;
+    }
     CommandContext context;
     CLI::App app{"trustkey: hardware-backed keys for Docker Content Trust, through trustkeyd", "trustkey"};
     app.set_version_flag("--version", std::string("trustkey ") + TRUSTKEY_VERSION);
@@ -65,9 +73,15 @@ int main(int argc, char** argv) {
     SignCommand sign_command(app, context);
     StatusCommand status_command(app, context);
     LoginCommand login_command(app, context);
+    add_trust_commands(app, context);
+    trust::add_install_plugin_command(app, context);
 
     try {
-        app.parse(argc, argv);
+        // As a docker CLI plugin the arguments are rewritten (docker_plugin.h).
+        std::vector<std::string> args = plugin.arguments(app);
+        std::vector<char*> args_c;
+        for (auto& a : args) args_c.push_back(a.data());
+        app.parse(static_cast<int>(args_c.size()), args_c.data());
     } catch (const CLI::ParseError& e) {
         if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::RequiredError) && report_unknown_command(app))
             return kExitUsage;

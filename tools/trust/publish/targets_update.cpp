@@ -143,6 +143,34 @@ void TargetsUpdate::add_signer(const std::string& name, const std::vector<tuf::K
     add_delegation(std::string(tuf::kTargetsRole) + "/releases", keys, {""});
 }
 
+void TargetsUpdate::remove_signer(const std::string& name) {
+    const std::string role = std::string(tuf::kTargetsRole) + "/" + name;
+    const std::string releases = std::string(tuf::kTargetsRole) + "/releases";
+    if (role == releases)
+        throw Error(Errc::invalid_argument, "\"releases\" is reserved, not a signer", 0, {}, name);
+    File& file = load(std::string(tuf::kTargetsRole));
+    auto& roles = file.body.delegations.roles;
+    const auto named = [&](const std::string& n) {
+        return std::find_if(roles.begin(), roles.end(), [&](const tuf::DelegatedRole& r) { return r.name == n; });
+    };
+    auto it = named(role);
+    if (it == roles.end())
+        throw Error(Errc::not_found, "the repository has no signer \"" + name + "\" (no " + role + ")", 0, {}, role);
+    const std::vector<std::string> ids = it->keys.keyids;
+    roles.erase(it);
+    if (auto rel = named(releases); rel != roles.end()) {
+        auto& kept = rel->keys.keyids;
+        std::erase_if(kept, [&](const std::string& id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); });
+        if (kept.empty()) roles.erase(rel);
+    }
+    std::erase_if(file.body.delegations.keys, [&](const auto& entry) {
+        return std::none_of(roles.begin(), roles.end(), [&](const tuf::DelegatedRole& r) {
+            return std::find(r.keys.keyids.begin(), r.keys.keyids.end(), entry.first) != r.keys.keyids.end();
+        });
+    });
+    m_changed.insert(std::string(tuf::kTargetsRole));
+}
+
 std::string TargetsUpdate::sign_role(const std::string& role, const tuf::Targets& body) {
     auto [keys, threshold] = role_keys(role);
     const std::vector<tuf::SigningKey> signing = m_signer.add_held(keys);

@@ -45,6 +45,11 @@ public:
     // As `docker trust signer add`: targets/<name> and targets/releases with `keys`,
     // paths [""]. "releases" is reserved.
     void add_signer(const std::string& name, const std::vector<tuf::Key>& keys);
+    // As `docker trust signer remove`: drops targets/<name> from targets.json and its
+    // keys from targets/releases (and releases itself when no key is left); keys no
+    // delegation lists any more leave the key map. Error(not_found) when targets.json
+    // has no targets/<name>.
+    void remove_signer(const std::string& name);
 
     // The staged signed part of `role` (loading it when needed).
     const tuf::Targets& staged(const std::string& role);

@@ -209,6 +209,37 @@ TEST_F(TargetsUpdateTest, BadChangesAreRefusedBeforePublishing) {
     EXPECT_EQ(expect_error([&] { missing.add_target("targets", "v1", digest, 1); }).errc(), Errc::not_found);
 }
 
+TEST_F(TargetsUpdateTest, RemoveSignerDropsItsRoleAndReleaseKeys) {
+    const tuf::Key alice = agent_key("alice");
+    const tuf::Key bob = agent_key("bob");
+    TargetsUpdate update(m_agent, m_server);
+    update.add_signer("alice", {alice});
+    update.add_signer("bob", {bob});
+    (void)update.publish();
+
+    update.remove_signer("alice");
+    const auto published = update.publish();
+    const tuf::Targets targets =
+        tuf::Targets::from_json(tuf::Signed::parse(published.at("targets"), "targets").body());
+    EXPECT_EQ(targets.delegations.find("targets/alice"), nullptr);
+    ASSERT_NE(targets.delegations.find("targets/releases"), nullptr);
+    EXPECT_EQ(targets.delegations.find("targets/releases")->keys.keyids, std::vector<std::string>{bob.id()});
+    EXPECT_EQ(targets.delegations.keys.count(alice.id()), 0u);
+    EXPECT_EQ(targets.delegations.keys.count(bob.id()), 1u);
+
+    // The last signer takes targets/releases with it.
+    update.remove_signer("bob");
+    const auto last = update.publish();
+    const tuf::Targets empty = tuf::Targets::from_json(tuf::Signed::parse(last.at("targets"), "targets").body());
+    EXPECT_TRUE(empty.delegations.roles.empty());
+    EXPECT_TRUE(empty.delegations.keys.empty());
+    const ProcessResult list = notary({"delegation", "list", kGun});
+    EXPECT_EQ(list.out.find("targets/"), std::string::npos) << describe(list);
+
+    EXPECT_EQ(expect_error([&] { update.remove_signer("alice"); }).errc(), Errc::not_found);
+    EXPECT_EQ(expect_error([&] { update.remove_signer("releases"); }).errc(), Errc::invalid_argument);
+}
+
 class LocalSnapshotTest : public TargetsUpdateTest {
 protected:
     void SetUp() override {

@@ -1,0 +1,393 @@
+#include "tools/trustkey/trust/publisher_commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "daemon/core/encoding.h"
+#include "daemon/core/error.h"
+#include "tools/trust/publish/agent_signer.h"
+#include "tools/trust/publish/repository_init.h"
+#include "tools/trust/publish/targets_update.h"
+#include "tools/trust/tuf/key.h"
+#include "tools/trust/tuf/role_name.h"
+#include "tools/trustkey/pin_prompt.h"
+#include "tools/trustkey/trust/key_rotation.h"
+#include "tools/trustkey/trust/trust_context.h"
+
+namespace trustkey::tools::trust {
+
+namespace pb = proto::pb;
+using trustkey::trust::AgentSigner;
+using trustkey::trust::RepositoryInit;
+using trustkey::trust::TargetsUpdate;
+
+namespace {
+
+constexpr std::size_t kMaxPublicKeyFile = 64 * 1024;
+constexpr std::size_t kPemLine = 64;
+const char* const kReleasesRole = "targets/releases";
+
+bool valid_signer_name(const std::string& name) {
+    static const std::regex pattern("^[a-z0-9][a-z0-9_-]*$");
+    return std::regex_match(name, pattern);
+}
+
+// PUBLIC KEY PEM with a "role: NAME" header, as docker writes NAME.pub.
+std::string public_pem_with_role(const std::string& spki_der, const std::string& role) {
+    const std::string b64 = to_base64(as_bytes(spki_der));
+    std::string pem = "-----BEGIN PUBLIC KEY-----\nrole: " + role + "\n\n";
+    for (std::size_t i = 0; i < b64.size(); i += kPemLine) pem += b64.substr(i, kPemLine) + "\n";
+    pem += "-----END PUBLIC KEY-----\n";
+    return pem;
+}
+
+std::string read_small_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Failure::failed(fmt::format("cannot open {}", path));
+    std::string data(kMaxPublicKeyFile + 1, '\0');
+    in.read(data.data(), static_cast<std::streamsize>(data.size()));
+    data.resize(static_cast<std::size_t>(in.gcount()));
+    if (data.size() > kMaxPublicKeyFile) throw Failure::failed(fmt::format("{} is too large for a key file", path));
+    return data;
+}
+
+// A PUBLIC KEY PEM (headers such as "role: x" allowed) or a certificate.
+tuf::Key read_public_key(const std::string& path) {
+    const std::string text = read_small_file(path);
+    try {
+        if (text.find("-----BEGIN CERTIFICATE-----") != std::string::npos) return tuf::Key::from_certificate_pem(text);
+        const std::string begin = "-----BEGIN PUBLIC KEY-----";
+        const auto start = text.find(begin);
+        const auto end = text.find("-----END PUBLIC KEY-----");
+        if (start == std::string::npos || end == std::string::npos || end < start)
+            throw Failure::failed(fmt::format("{} holds neither a PUBLIC KEY PEM nor a certificate", path));
+        std::istringstream body(text.substr(start + begin.size(), end - start - begin.size()));
+        std::string line;
+        std::string b64;
+        while (std::getline(body, line)) {
+            if (!line.empty() && line.back() == '\r') line.pop_back();
+            if (line.empty() || line.find(':') != std::string::npos) continue; // PEM headers
+            b64 += line;
+        }
+        const auto der = from_base64(b64);
+        if (!der) throw Failure::failed(fmt::format("{}: the PEM body is not base64", path));
+        return tuf::Key::from_spki(*der);
+    } catch (const Failure&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw Failure::failed(fmt::format("{}: not a usable public key: {}", path, e.what()));
+    }
+}
+
+Bytes parse_digest(const std::string& text) {
+    const std::string prefix = "sha256:";
+    if (text.rfind(prefix, 0) != 0 || text.size() != prefix.size() + 64)
+        throw Failure::usage(fmt::format("--digest \"{}\": expected sha256:<64 hex digits>", text));
+    auto raw = from_hex(text.substr(prefix.size()));
+    if (!raw) throw Failure::usage(fmt::format("--digest \"{}\": expected sha256:<64 hex digits>", text));
+    return *raw;
+}
+
+bool repository_exists(notary::NotaryClient& server) {
+    return server.get_role(std::string(tuf::kRootRole)).has_value();
+}
+
+// The roles `tag` is signed into, as docker chooses them: every direct child delegation
+// of targets whose paths allow the tag and whose keys the agent holds; targets itself
+// when there are no delegations.
+std::vector<std::string> signable_roles(TargetsUpdate& update, AgentSigner& signer, const std::string& tag) {
+    const tuf::Targets& top = update.staged(std::string(tuf::kTargetsRole));
+    if (top.delegations.roles.empty()) return {std::string(tuf::kTargetsRole)};
+    std::vector<std::string> roles;
+    for (const tuf::DelegatedRole& role : top.delegations.roles) {
+        if (!role.allows(tag)) continue;
+        const tuf::KeyMap keys = role.keys.select(top.delegations.keys);
+        if (std::any_of(keys.begin(), keys.end(), [&](const auto& k) { return signer.holds(k.second); }))
+            roles.push_back(role.name);
+    }
+    if (roles.empty())
+        throw Failure::failed(
+            fmt::format("trustkeyd holds no key of a delegation of targets that may sign \"{}\"", tag));
+    return roles;
+}
+
+void initialize(proto::Client& agent, notary::NotaryClient& server, const std::string& repo) {
+    std::cout << "Initializing signed repository for " << repo << "...\n";
+    RepositoryInit(agent, server).run();
+    std::cout << "Successfully initialized \"" << repo << "\"\n";
+}
+
+// Runs `body`, turning library errors into one line naming `what`.
+template <typename F>
+void run_step(const std::string& what, F&& body) {
+    try {
+        body();
+    } catch (const Failure&) {
+        throw;
+    } catch (const proto::ClientError& e) {
+        throw Failure::failed(fmt::format("{}: trustkeyd: {}", what, e.what()));
+    } catch (const std::exception& e) {
+        throw Failure::failed(fmt::format("{}: {}", what, e.what()));
+    }
+}
+
+} // namespace
+
+PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
+                                     std::shared_ptr<const TrustOptions> options)
+    : m_context(context), m_options(std::move(options)) {
+    auto* key = trust.add_subcommand("key", "Manage signer keys held by trustkeyd");
+    key->require_subcommand(1);
+    auto* gen = key->add_subcommand("generate", "Generate a signer key in trustkeyd and write NAME.pub");
+    gen->add_option("NAME", m_name, "Signer name")->required();
+    gen->add_option("--dir", m_dir, "Directory for NAME.pub")->capture_default_str();
+    gen->callback([this] { m_context.action = [this] { key_generate(); }; });
+
+    auto* load = key->add_subcommand("load", "Import a private key PEM into trustkeyd");
+    load->add_option("FILE", m_file, "Private key PEM (encrypted or not)")->required();
+    load->add_option("--name", m_load_name, "Signer name")->capture_default_str();
+    load->callback([this] { m_context.action = [this] { key_load(); }; });
+
+    auto* rotate = key->add_subcommand("rotate", "Replace a repository's targets, snapshot or timestamp key");
+    rotate->add_option("REPO", m_repo, "Repository")->required();
+    rotate->add_option("ROLE", m_role, "Role")->required()->check(CLI::IsMember({"targets", "snapshot", "timestamp"}));
+    rotate->add_flag("--server-managed", m_server_managed, "Let the notary server hold the new key");
+    rotate->callback([this] { m_context.action = [this] { key_rotate(); }; });
+
+    auto* signer = trust.add_subcommand("signer", "Manage the signers of repositories");
+    signer->require_subcommand(1);
+    auto* add = signer->add_subcommand("add", "Add a signer to repositories");
+    add->add_option("--key", m_keys, "Signer public key or certificate (PEM)")->required();
+    add->add_option("NAME", m_name, "Signer name")->required();
+    add->add_option("REPO", m_repos, "Repositories")->required();
+    add->callback([this] { m_context.action = [this] { signer_add(); }; });
+    auto* remove = signer->add_subcommand("remove", "Remove a signer from repositories");
+    remove->add_option("NAME", m_name, "Signer name")->required();
+    remove->add_option("REPO", m_repos, "Repositories")->required();
+    remove->callback([this] { m_context.action = [this] { signer_remove(); }; });
+
+    auto* sign = trust.add_subcommand("sign", "Sign image tags");
+    sign->add_option("IMAGE", m_repos, "REPO:TAG to sign")->required();
+    sign->add_option("--digest", m_digest, "Manifest digest (sha256:HEX) instead of asking the registry");
+    sign->add_option("--size", m_size, "Manifest size in bytes (with --digest)")->check(CLI::NonNegativeNumber);
+    sign->add_option("--from-file", m_from_file, "Manifest file whose SHA-256 and size are signed");
+    sign->callback([this] { m_context.action = [this] { this->sign(); }; });
+
+    auto* revoke = trust.add_subcommand("revoke", "Remove trust for an image tag or a whole repository");
+    revoke->add_option("IMAGE", m_repo, "REPO[:TAG]")->required();
+    revoke->callback([this] { m_context.action = [this] { this->revoke(); }; });
+}
+
+void PublisherCommands::key_generate() const {
+    if (!valid_signer_name(m_name))
+        throw Failure::usage(fmt::format("signer name \"{}\" must match ^[a-z0-9][a-z0-9_-]*$", m_name));
+    const std::filesystem::path path = std::filesystem::path(m_dir) / (m_name + ".pub");
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) throw Failure::failed(fmt::format("{} already exists", path.string()));
+    std::cout << "Generating key for " << m_name << "...\n";
+    const pb::KeyInfo info = m_context.with_client(RequestSubject::key(m_name), [&](proto::Client& client) {
+        return client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256);
+    });
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << public_pem_with_role(info.public_key(), m_name);
+    out.close();
+    if (!out)
+        throw Failure::failed(fmt::format("cannot write {} (the key {} is in trustkeyd)", path.string(), info.id()));
+    std::cout << "Successfully generated and loaded private key. Corresponding public key available: "
+              << std::filesystem::absolute(path).string() << "\n";
+}
+
+void PublisherCommands::key_load() const {
+    if (!valid_signer_name(m_load_name))
+        throw Failure::usage(fmt::format("signer name \"{}\" must match ^[a-z0-9][a-z0-9_-]*$", m_load_name));
+    std::error_code ec;
+    const auto status = std::filesystem::status(m_file, ec);
+    if (ec || !std::filesystem::is_regular_file(status)) throw Failure::failed(fmt::format("cannot open {}", m_file));
+    using std::filesystem::perms;
+    if ((status.permissions() & (perms::group_all | perms::others_all)) != perms::none)
+        throw Failure::failed(
+            fmt::format("private key file {} must not be readable or writable by others (chmod 600)", m_file));
+    std::cout << "Loading key from \"" << m_file << "\"...\n";
+    std::ifstream in(m_file, std::ios::binary);
+    SecureBytes pem;
+    pem.reserve(kMaxPublicKeyFile + 1);
+    for (char c = 0; in.get(c);) {
+        if (pem.size() >= kMaxPublicKeyFile) throw Failure::failed(fmt::format("{} is too large for a key file", m_file));
+        pem.push_back(static_cast<std::uint8_t>(c));
+    }
+    if (in.bad()) throw Failure::failed(fmt::format("cannot read {}", m_file));
+    const std::string_view text = as_string_view(pem);
+    SecureBytes passphrase;
+    if (text.find("ENCRYPTED") != std::string_view::npos) {
+        if (auto env = secret_from_env({"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"}))
+            passphrase = std::move(*env);
+        else
+            passphrase = read_secret(fmt::format("Enter passphrase for {}: ", m_file));
+    }
+    const pb::KeyInfo info =
+        m_context.with_client(RequestSubject::key(m_load_name, {}, m_file), [&](proto::Client& client) {
+            return client.import_key(m_load_name, text, as_string_view(passphrase));
+        });
+    std::cout << "Successfully imported key from " << m_file << " (key " << info.id() << " in trustkeyd)\n";
+    if (stdin_is_terminal() && ask_yes_no(fmt::format("Remove {} now that trustkeyd holds the key? [y/N] ", m_file))) {
+        if (!std::filesystem::remove(m_file, ec) || ec)
+            throw Failure::failed(fmt::format("the key is in trustkeyd, but {} could not be removed", m_file));
+        std::cout << "Removed " << m_file << "\n";
+    }
+}
+
+void PublisherCommands::key_rotate() const {
+    const RepositoryTarget target = parse_repository(m_repo);
+    if (target.tag_given) throw Failure::usage(fmt::format("\"{}\": key rotate takes a repository, not a tag", m_repo));
+    proto::Client agent = m_context.connect();
+    notary::NotaryClient server = notary_client(*m_options, target);
+    std::optional<tuf::Key> key;
+    run_step(fmt::format("rotating the {} key of {} at {}", m_role, target.gun, server.base_url()),
+             [&] { key = rotate_role_key(agent, server, m_role, m_server_managed); });
+    std::cout << "Successfully rotated " << m_role << " key for repository " << m_repo << " (new key " << key->id()
+              << ")\n";
+}
+
+void PublisherCommands::signer_add() const {
+    if (!valid_signer_name(m_name))
+        throw Failure::usage(fmt::format("signer name \"{}\" must match ^[a-z0-9][a-z0-9_-]*$", m_name));
+    if (m_name == "releases") throw Failure::usage("\"releases\" is reserved and cannot be a signer name");
+    std::vector<tuf::Key> keys;
+    for (const auto& file : m_keys) keys.push_back(read_public_key(file));
+    std::vector<RepositoryTarget> targets;
+    for (const auto& repo : m_repos) targets.push_back(parse_repository(repo));
+    proto::Client agent = m_context.connect();
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        const auto& target = targets[i];
+        notary::NotaryClient server = notary_client(*m_options, target);
+        std::cout << "Adding signer \"" << m_name << "\" to " << m_repos[i] << "...\n";
+        run_step(fmt::format("adding signer \"{}\" to {} at {}", m_name, target.gun, server.base_url()), [&] {
+            if (!repository_exists(server)) initialize(agent, server, m_repos[i]);
+            TargetsUpdate update(agent, server);
+            update.add_signer(m_name, keys);
+            update.publish();
+        });
+        std::cout << "Successfully added signer: " << m_name << " to " << m_repos[i] << "\n";
+    }
+}
+
+void PublisherCommands::signer_remove() const {
+    std::vector<RepositoryTarget> targets;
+    for (const auto& repo : m_repos) targets.push_back(parse_repository(repo));
+    proto::Client agent = m_context.connect();
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        notary::NotaryClient server = notary_client(*m_options, targets[i]);
+        std::cout << "Removing signer \"" << m_name << "\" from " << m_repos[i] << "...\n";
+        run_step(fmt::format("removing signer \"{}\" from {} at {}", m_name, targets[i].gun, server.base_url()), [&] {
+            TargetsUpdate update(agent, server);
+            update.remove_signer(m_name);
+            update.publish();
+        });
+        std::cout << "Successfully removed " << m_name << " from " << m_repos[i] << "\n";
+    }
+}
+
+void PublisherCommands::sign() const {
+    if (m_digest.empty() != (m_size < 0)) throw Failure::usage("--digest and --size go together");
+    std::optional<Bytes> given_digest;
+    std::int64_t given_size = m_size;
+    if (!m_digest.empty()) given_digest = parse_digest(m_digest);
+    if (!m_from_file.empty()) {
+        if (given_digest) throw Failure::usage("--from-file and --digest/--size exclude each other");
+        std::ifstream in(m_from_file, std::ios::binary);
+        if (!in) throw Failure::failed(fmt::format("cannot open {}", m_from_file));
+        const std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (in.bad()) throw Failure::failed(fmt::format("cannot read {}", m_from_file));
+        given_digest = sha256(as_bytes(manifest));
+        given_size = static_cast<std::int64_t>(manifest.size());
+    }
+    // One publish per repository, in the order first named.
+    std::vector<std::string> guns;
+    std::map<std::string, std::vector<RepositoryTarget>> by_gun;
+    for (const auto& text : m_repos) {
+        RepositoryTarget target = parse_repository(text);
+        if (!target.tag_given) throw Failure::usage(fmt::format("\"{}\": sign needs REPO:TAG", text));
+        if (!by_gun.contains(target.gun)) guns.push_back(target.gun);
+        by_gun[target.gun].push_back(std::move(target));
+    }
+    const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+    proto::Client agent = m_context.connect();
+    for (const auto& gun : guns) {
+        const auto& tags = by_gun.at(gun);
+        struct Entry {
+            std::string tag;
+            Bytes digest;
+            std::int64_t size;
+        };
+        std::vector<Entry> entries;
+        for (const auto& target : tags) {
+            if (given_digest) {
+                entries.push_back({target.reference.tag, *given_digest, given_size});
+                continue;
+            }
+            run_step(fmt::format("resolving {} in the registry", target.reference.str()), [&] {
+                registry::RegistryClient registry = registry_client(*m_options);
+                const registry::ManifestInfo manifest = registry.resolve(target.reference);
+                entries.push_back({target.reference.tag, parse_digest(manifest.digest),
+                                   static_cast<std::int64_t>(manifest.size)});
+            });
+        }
+        notary::NotaryClient server = notary_client(*m_options, tags.front());
+        if (terminal)
+            for (const auto& target : tags)
+                std::cout << "Signing and pushing trust metadata for " << target.reference.str() << "\n";
+        run_step(fmt::format("signing {} at {}", gun, server.base_url()), [&] {
+            if (!repository_exists(server)) initialize(agent, server, gun);
+            TargetsUpdate update(agent, server);
+            AgentSigner signer(agent);
+            for (const Entry& entry : entries)
+                for (const std::string& role : signable_roles(update, signer, entry.tag))
+                    update.add_target(role, entry.tag, entry.digest, entry.size);
+            update.publish();
+        });
+        for (const auto& target : tags) std::cout << "Successfully signed " << target.reference.str() << "\n";
+    }
+}
+
+void PublisherCommands::revoke() const {
+    const RepositoryTarget target = parse_repository(m_repo);
+    proto::Client agent = m_context.connect();
+    notary::NotaryClient server = notary_client(*m_options, target);
+    run_step(fmt::format("revoking {} at {}", m_repo, server.base_url()), [&] {
+        TargetsUpdate update(agent, server);
+        AgentSigner signer(agent);
+        std::vector<std::string> tags;
+        if (target.tag_given) {
+            tags.push_back(target.reference.tag);
+        } else {
+            const tuf::Targets& top = update.staged(std::string(tuf::kTargetsRole));
+            const bool delegated = top.delegations.find(kReleasesRole) != nullptr;
+            const tuf::Targets& released = update.staged(delegated ? kReleasesRole : std::string(tuf::kTargetsRole));
+            for (const auto& [name, meta] : released.targets) tags.push_back(name);
+        }
+        if (tags.empty()) throw Failure::failed(fmt::format("{} has no signed tags to revoke", target.gun));
+        bool removed = false;
+        for (const std::string& tag : tags)
+            for (const std::string& role : signable_roles(update, signer, tag))
+                if (update.staged(role).targets.contains(tag)) {
+                    update.remove_target(role, tag);
+                    removed = true;
+                }
+        if (!removed)
+            throw Failure::failed(fmt::format("no role trustkeyd can sign for holds \"{}\" in {}",
+                                              target.reference.tag, target.gun));
+        update.publish();
+    });
+    std::cout << "Successfully deleted signature for " << m_repo << "\n";
+}
+
+} // namespace trustkey::tools::trust

@@ -1,0 +1,46 @@
+// The publishing `trustkey trust` verbs: key generate, signer add/remove, sign, revoke.
+// Private keys stay in trustkeyd; metadata goes to the notary server.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/trustkey/command_context.h"
+#include "tools/trustkey/trust/trust_options.h"
+
+namespace trustkey::tools::trust {
+
+class PublisherCommands {
+public:
+    // Adds the verbs under `trust`; the object must outlive parsing and the action.
+    PublisherCommands(CLI::App& trust, CommandContext& context, std::shared_ptr<const TrustOptions> options);
+
+private:
+    void key_generate() const;
+    void key_load() const;
+    void key_rotate() const;
+    void signer_add() const;
+    void signer_remove() const;
+    void sign() const;
+    void revoke() const;
+
+    CommandContext& m_context;
+    std::shared_ptr<const TrustOptions> m_options;
+    std::string m_name;
+    std::string m_dir = ".";
+    std::vector<std::string> m_keys;
+    std::vector<std::string> m_repos;
+    std::string m_digest;
+    std::int64_t m_size = -1;
+    std::string m_repo;
+    std::string m_file;
+    std::string m_role;
+    std::string m_from_file;
+    bool m_server_managed = false;
+    std::string m_load_name = "signer";
+};
+
+} // namespace trustkey::tools::trust
