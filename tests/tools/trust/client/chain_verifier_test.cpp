@@ -3,6 +3,7 @@
 // rotations signed with trustkey::tuf. Positive cases first, so each refusal below is
 // known to come from the one thing that was changed.
 #include "tools/trust/client/chain_verifier.h"
+#include "tests/fixtures/expect_error.h"
 
 #include <gtest/gtest.h>
 
@@ -23,16 +24,7 @@ using trust::ChainVerifier;
 
 constexpr const char* kGun = "example.com/hand";
 
-template <typename F>
-Error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no trustkey::Error thrown";
-    return Error(Errc::internal, "none");
-}
+using test::expect_error;
 
 class HandRepo {
 public:

@@ -2,6 +2,7 @@
 // CLI: first use, updates after new publishes and root rotations, refusals on data
 // taken from the server and changed, and a cache left untouched by a failed update.
 #include "tools/trust/client/updater.h"
+#include "tests/fixtures/expect_error.h"
 
 #include <gtest/gtest.h>
 
@@ -29,16 +30,7 @@ using trust::Updater;
 
 constexpr const char* kGun = "example.com/app";
 
-template <typename F>
-Error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no trustkey::Error thrown";
-    return Error(Errc::internal, "none");
-}
+using test::expect_error;
 
 // Every file under `dir`, relative path -> bytes.
 std::map<std::string, std::string> snapshot_dir(const fs::path& dir) {

@@ -1,6 +1,7 @@
 // trustkey::http::Client against the real notary-server (HTTPS with the fixture's CA)
 // and against a loopback port nothing listens on.
 #include "tools/trust/http/http_client.h"
+#include "tests/fixtures/expect_error.h"
 
 #include <gtest/gtest.h>
 
@@ -56,17 +57,7 @@ std::uint16_t closed_port() {
     return ntohs(addr.sin_port);
 }
 
-// Runs `f`, expects a trustkey::Error and returns it.
-template <typename F>
-Error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no trustkey::Error thrown";
-    return Error(Errc::internal, "none");
-}
+using test::expect_error;
 
 TEST(HttpClient, GetsOverHttpsTrustingTheGivenCa) {
     NotaryServer server;

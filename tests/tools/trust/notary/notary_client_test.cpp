@@ -1,6 +1,7 @@
 // trustkey::notary::NotaryClient against the real notary-server and notary-signer,
 // with repositories made and published by the real notary CLI.
 #include "tools/trust/notary/notary_client.h"
+#include "tests/fixtures/expect_error.h"
 
 #include <gtest/gtest.h>
 
@@ -29,16 +30,7 @@ std::string describe(const ProcessResult& r) {
            "\nstderr:\n" + r.err;
 }
 
-template <typename F>
-Error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no trustkey::Error thrown";
-    return Error(Errc::internal, "none");
-}
+using test::expect_error;
 
 std::string type_of(const std::string& bytes) {
     const auto doc = nlohmann::json::parse(bytes, nullptr, false);

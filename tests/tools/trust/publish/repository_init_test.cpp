@@ -1,6 +1,7 @@
 // RepositoryInit and AgentSigner against the real trustkeyd and notary server; the
 // result is read back by the real notary CLI and openssl.
 #include "tools/trust/publish/repository_init.h"
+#include "tests/fixtures/expect_error.h"
 
 #include <fstream>
 
@@ -23,16 +24,7 @@ namespace {
 
 using trust::RepositoryInit;
 
-template <typename F>
-Error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no trustkey::Error thrown";
-    return Error(Errc::internal, "none");
-}
+using test::expect_error;
 
 tuf::Signed fetch(notary::NotaryClient& c, const std::string& role) {
     const auto bytes = c.get_role(role);

@@ -1,6 +1,7 @@
 // TargetsUpdate against the real trustkeyd and notary server; results read back by
 // the real notary CLI.
 #include "tools/trust/publish/targets_update.h"
+#include "tests/fixtures/expect_error.h"
 
 #include <algorithm>
 #include <optional>
@@ -21,16 +22,7 @@ namespace {
 
 using trust::TargetsUpdate;
 
-template <typename F>
-Error expect_error(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no trustkey::Error thrown";
-    return Error(Errc::internal, "none");
-}
+using test::expect_error;
 
 std::vector<std::string> words(const std::string& line) {
     std::istringstream in(line);
