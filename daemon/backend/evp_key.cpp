@@ -72,4 +72,22 @@ EvpPkeyPtr pkey_from_spki(std::span<const std::uint8_t> spki_der) {
     return pkey;
 }
 
+Bytes ecdsa_raw_to_der(std::span<const std::uint8_t> raw) {
+    std::size_t half = raw.size() / 2;
+    BignumPtr r(BN_bin2bn(raw.data(), static_cast<int>(half), nullptr));
+    BignumPtr s(BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr));
+    EcdsaSigPtr sig(ECDSA_SIG_new());
+    if (!r || !s || !sig) throw_openssl(Errc::internal, "out of memory", "ECDSA_SIG_new");
+    if (ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1)
+        throw_openssl(Errc::internal, "cannot build an ECDSA signature", "ECDSA_SIG_set0");
+    r.release();
+    s.release();
+    unsigned char* der = nullptr;
+    int len = i2d_ECDSA_SIG(sig.get(), &der);
+    if (len <= 0) throw_openssl(Errc::internal, "cannot encode an ECDSA signature", "i2d_ECDSA_SIG");
+    Bytes out(der, der + len);
+    OPENSSL_free(der);
+    return out;
+}
+
 } // namespace trustkey::backend

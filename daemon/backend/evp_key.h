@@ -17,5 +17,8 @@ KeyType key_type_of(EVP_PKEY* pkey);
 Bytes spki_of(EVP_PKEY* pkey);
 // Parses DER SubjectPublicKeyInfo; throws bad_key_format.
 EvpPkeyPtr pkey_from_spki(std::span<const std::uint8_t> spki_der);
+// ECDSA raw r||s (TUF's form, each half the same length) to the DER ECDSA-Sig-Value
+// that OpenSSL and X.509 use.
+Bytes ecdsa_raw_to_der(std::span<const std::uint8_t> raw);
 
 } // namespace trustkey::backend

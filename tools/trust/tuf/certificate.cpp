@@ -71,19 +71,7 @@ Bytes ecdsa_der_signature(std::span<const std::uint8_t> raw, int key_bits) {
     if (raw.size() != 2 * half)
         throw Error(Errc::bad_key_format, "the signer returned " + std::to_string(raw.size()) +
                                               " bytes; an ECDSA signature for this key is " + std::to_string(2 * half));
-    backend::BignumPtr r(BN_bin2bn(raw.data(), static_cast<int>(half), nullptr));
-    backend::BignumPtr s(BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr));
-    backend::EcdsaSigPtr sig(ECDSA_SIG_new());
-    if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1)
-        throw_openssl(Errc::internal, "cannot build an ECDSA signature", "ECDSA_SIG_set0");
-    r.release();
-    s.release();
-    unsigned char* der = nullptr;
-    int len = i2d_ECDSA_SIG(sig.get(), &der);
-    if (len <= 0) throw_openssl(Errc::internal, "cannot encode an ECDSA signature", "i2d_ECDSA_SIG");
-    Bytes out(der, der + len);
-    OPENSSL_free(der);
-    return out;
+    return backend::ecdsa_raw_to_der(raw);
 }
 
 } // namespace

@@ -54,23 +54,6 @@ EvpPkeyPtr evp_key(KeyAlgorithm algorithm, const Bytes& public_bytes) {
     return pkey;
 }
 
-Bytes ecdsa_raw_to_der(std::span<const std::uint8_t> raw) {
-    std::size_t half = raw.size() / 2;
-    backend::BignumPtr r(BN_bin2bn(raw.data(), static_cast<int>(half), nullptr));
-    backend::BignumPtr s(BN_bin2bn(raw.data() + half, static_cast<int>(half), nullptr));
-    backend::EcdsaSigPtr sig(ECDSA_SIG_new());
-    if (!r || !s || !sig || ECDSA_SIG_set0(sig.get(), r.get(), s.get()) != 1)
-        backend::throw_openssl(Errc::internal, "cannot build an ECDSA signature", "ECDSA_SIG_set0");
-    r.release();
-    s.release();
-    unsigned char* der = nullptr;
-    int len = i2d_ECDSA_SIG(sig.get(), &der);
-    if (len <= 0) backend::throw_openssl(Errc::internal, "cannot encode an ECDSA signature", "i2d_ECDSA_SIG");
-    Bytes out(der, der + len);
-    OPENSSL_free(der);
-    return out;
-}
-
 bool digest_verify(EVP_PKEY* pkey, const EVP_MD* md, int rsa_padding, std::span<const std::uint8_t> message,
                    std::span<const std::uint8_t> signature) {
     backend::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
@@ -209,7 +192,7 @@ bool Key::verify(std::string_view method, std::span<const std::uint8_t> message,
             if (method != "ecdsa") break;
             std::size_t half = static_cast<std::size_t>(EVP_PKEY_get_bits(pkey.get()) + 7) / 8;
             if (signature.size() != 2 * half) break; // DER or padded-wrong signatures are refused
-            Bytes der = ecdsa_raw_to_der(signature);
+            Bytes der = backend::ecdsa_raw_to_der(signature);
             ok = digest_verify(pkey.get(), EVP_sha256(), 0, message, der);
             break;
         }
