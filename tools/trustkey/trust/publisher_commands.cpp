@@ -14,13 +14,19 @@
 
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
+#include "tools/trust/client/release_signers.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/publish/repository_init.h"
+#include "tools/trust/publish/signer_key.h"
 #include "tools/trust/publish/targets_update.h"
+#include "tools/trust/registry/docker_config.h"
 #include "tools/trust/tuf/key.h"
 #include "tools/trust/tuf/role_name.h"
+#include "tools/trustkey/key_types.h"
 #include "tools/trustkey/pin_prompt.h"
 #include "tools/trustkey/trust/key_rotation.h"
+#include "tools/trustkey/trust/pull_repository.h"
+#include "tools/trustkey/trust/tag_list.h"
 #include "tools/trustkey/trust/trust_context.h"
 
 namespace trustkey::tools::trust {
@@ -28,6 +34,9 @@ namespace trustkey::tools::trust {
 namespace pb = proto::pb;
 using trustkey::trust::AgentSigner;
 using trustkey::trust::RepositoryInit;
+using trustkey::trust::RepositoryInitOptions;
+using trustkey::trust::SignerKey;
+using trustkey::trust::signer_agent_key;
 using trustkey::trust::TargetsUpdate;
 
 namespace {
@@ -120,12 +129,6 @@ std::vector<std::string> signable_roles(TargetsUpdate& update, AgentSigner& sign
     return roles;
 }
 
-void initialize(proto::Client& agent, notary::NotaryClient& server, const std::string& repo) {
-    std::cout << "Initializing signed repository for " << repo << "...\n";
-    RepositoryInit(agent, server).run();
-    std::cout << "Successfully initialized \"" << repo << "\"\n";
-}
-
 // Runs `body`, turning library errors into one line naming `what`.
 template <typename F>
 void run_step(const std::string& what, F&& body) {
@@ -138,6 +141,79 @@ void run_step(const std::string& what, F&& body) {
     } catch (const std::exception& e) {
         throw Failure::failed(fmt::format("{}: {}", what, e.what()));
     }
+}
+
+void initialize(proto::Client& agent, notary::NotaryClient& server, const std::string& repo,
+                const RepositoryInitOptions& options = {}) {
+    std::cout << "Initializing signed repository for " << repo << "...\n";
+    RepositoryInit(agent, server).run(options);
+    std::cout << "Successfully initialized \"" << repo << "\"\n";
+}
+
+// The id of the agent key `ref` checked as a root key: trustkeyd must hold it and it must
+// be ECDSA P-256 (root.json lists it in an ecdsa-x509 certificate).
+std::string usable_root_key(const CommandContext& context, const std::string& ref) {
+    const pb::KeyInfo info = context.with_client(RequestSubject::key(ref), [&](proto::Client& client) {
+        return client.public_key(ref);
+    });
+    if (info.type() != pb::KEY_TYPE_ECDSA_P256)
+        throw Failure::failed(fmt::format("--root-key \"{}\" (key {}) is an {} key: a root key must be ecdsa (P-256)",
+                                          ref, info.id(), key_type_label(info.type())));
+    return info.id();
+}
+
+// The user name docker's credentials give for `registry_host`, the name docker gives the
+// signer it creates with a new repository; nullopt when none is configured.
+std::optional<std::string> registry_user(const std::string& registry_host) {
+    std::optional<registry::Credentials> creds;
+    run_step(fmt::format("reading docker's credentials for {}", registry_host), [&] {
+        creds = registry::DockerConfig::load_default().credentials_for(registry_host);
+    });
+    if (!creds || creds->username.empty()) return std::nullopt;
+    return creds->username;
+}
+
+// The signer `sign` creates with a repository, as docker does: targets/<registry user>.
+struct NewRepositorySigner {
+    std::string name;
+    std::optional<tuf::Key> key;  // absent: no registry user known, tags go into targets
+};
+
+// Initializes the repository of `target` for `sign`. With docker's credentials for the
+// registry, the user's agent key (reused by name or generated) is returned for the
+// signer targets/<user>; without them the repository gets no signer.
+NewRepositorySigner initialize_for_signing(proto::Client& agent, notary::NotaryClient& server,
+                                           const RepositoryTarget& target) {
+    const std::string& host = target.reference.registry;
+    const std::optional<std::string> user = registry_user(host);
+    if (!user) {
+        std::cerr << "No credentials for " << host << " in docker's configuration: " << target.gun
+                  << " gets no signer, tags are signed with its repository key (\"docker login " << host
+                  << "\" first to get the signer targets/<user>)\n";
+        initialize(agent, server, target.gun);
+        return {};
+    }
+    if (!valid_signer_name(*user))
+        throw Failure::failed(fmt::format(
+            "registry user \"{}\" (docker's credentials for {}) is not a valid signer name (^[a-z0-9][a-z0-9_-]*$): "
+            "add a signer to {} with \"trustkey trust signer add\" first",
+            *user, host, target.gun));
+    const SignerKey key = signer_agent_key(agent, *user);
+    initialize(agent, server, target.gun);
+    return {*user, key.key};
+}
+
+// Asks on stdout and reads the answer from stdin, as docker does; only "y" or "Y" agrees.
+bool confirm(const std::string& question) {
+    std::cout << question << " [y/N] " << std::flush;
+    std::string answer;
+    if (!std::getline(std::cin, answer)) {
+        std::cout << "\n";
+        return false;
+    }
+    const auto first = answer.find_first_not_of(" \t\r");
+    const auto last = answer.find_last_not_of(" \t\r");
+    return first != std::string::npos && first == last && (answer[first] == 'y' || answer[first] == 'Y');
 }
 
 } // namespace
@@ -169,17 +245,24 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     add->add_option("--key", m_keys, "Signer public key or certificate (PEM)")->required();
     add->add_option("NAME", m_name, "Signer name")->required();
     add->add_option("REPO", m_repos, "Repositories")->required();
+    add->add_option("--root-key", m_root_key,
+                    "trustkeyd key (id, id prefix or name; ECDSA P-256) to use as root key when a repository "
+                    "is initialized");
     add->callback([this] { m_context.action = [this] { signer_add(); }; });
     auto* remove = signer->add_subcommand("remove", "Remove a signer from repositories");
     remove->add_option("NAME", m_name, "Signer name")->required();
     remove->add_option("REPO", m_repos, "Repositories")->required();
+    remove->add_flag("--force,-f", m_force,
+                     "Do not prompt for confirmation before removing the most recent signer");
     remove->callback([this] { m_context.action = [this] { signer_remove(); }; });
 
     auto* sign = trust.add_subcommand("sign", "Sign image tags");
-    sign->add_option("IMAGE", m_repos, "REPO:TAG to sign")->required();
+    sign->add_option("IMAGE", m_repos, "REPO:TAG to sign");
     sign->add_option("--digest", m_digest, "Manifest digest (sha256:HEX) instead of asking the registry");
     sign->add_option("--size", m_size, "Manifest size in bytes (with --digest)")->check(CLI::NonNegativeNumber);
-    sign->add_option("--from-file", m_from_file, "Manifest file whose SHA-256 and size are signed");
+    sign->add_option("--manifest", m_manifest, "Manifest file whose SHA-256 and size are signed");
+    sign->add_option("--from-file", m_from_file,
+                     "File listing tags to sign, one \"REPO:TAG [sha256:HEX SIZE]\" a line (\"-\": stdin)");
     sign->callback([this] { m_context.action = [this] { this->sign(); }; });
 
     auto* revoke = trust.add_subcommand("revoke", "Remove trust for an image tag or a whole repository");
@@ -265,17 +348,26 @@ void PublisherCommands::signer_add() const {
     for (const auto& file : m_keys) keys.push_back(read_public_key(file));
     std::vector<RepositoryTarget> targets;
     for (const auto& repo : m_repos) targets.push_back(parse_repository(repo));
+    RepositoryInitOptions init;
+    if (!m_root_key.empty()) init.root_key = usable_root_key(m_context, m_root_key);
     proto::Client agent = m_context.connect();
     for (std::size_t i = 0; i < targets.size(); ++i) {
         const auto& target = targets[i];
         notary::NotaryClient server = notary_client(*m_options, target);
         std::cout << "Adding signer \"" << m_name << "\" to " << m_repos[i] << "...\n";
+        bool existed = true;
         run_step(fmt::format("adding signer \"{}\" to {} at {}", m_name, target.gun, server.base_url()), [&] {
-            if (!repository_exists(server)) initialize(agent, server, m_repos[i]);
+            if (!repository_exists(server)) {
+                existed = false;
+                initialize(agent, server, m_repos[i], init);
+            }
             TargetsUpdate update(agent, server);
             update.add_signer(m_name, keys);
             update.publish();
         });
+        if (existed && !m_root_key.empty())
+            std::cerr << "--root-key " << m_root_key << " not used: " << m_repos[i]
+                      << " was initialized already (its root key stays)\n";
         std::cout << "Successfully added signer: " << m_name << " to " << m_repos[i] << "\n";
     }
 }
@@ -283,10 +375,16 @@ void PublisherCommands::signer_add() const {
 void PublisherCommands::signer_remove() const {
     std::vector<RepositoryTarget> targets;
     for (const auto& repo : m_repos) targets.push_back(parse_repository(repo));
+    if (m_name == "releases") throw Failure::usage("\"releases\" is reserved and cannot be removed");
     proto::Client agent = m_context.connect();
+    std::vector<std::string> kept;
     for (std::size_t i = 0; i < targets.size(); ++i) {
         notary::NotaryClient server = notary_client(*m_options, targets[i]);
         std::cout << "Removing signer \"" << m_name << "\" from " << m_repos[i] << "...\n";
+        if (!m_force && !removal_confirmed(targets[i], m_repos[i])) {
+            kept.push_back(m_repos[i]);
+            continue;
+        }
         run_step(fmt::format("removing signer \"{}\" from {} at {}", m_name, targets[i].gun, server.base_url()), [&] {
             TargetsUpdate update(agent, server);
             update.remove_signer(m_name);
@@ -294,6 +392,21 @@ void PublisherCommands::signer_remove() const {
         });
         std::cout << "Successfully removed " << m_name << " from " << m_repos[i] << "\n";
     }
+    if (!kept.empty()) {
+        std::string list;
+        for (const auto& repo : kept) list += (list.empty() ? "" : ", ") + repo;
+        throw Failure::failed(fmt::format("signer \"{}\" not removed from {}: not confirmed (--force removes it "
+                                          "without asking)",
+                                          m_name, list));
+    }
+}
+
+bool PublisherCommands::removal_confirmed(const RepositoryTarget& target, const std::string& repo) const {
+    const ::trustkey::trust::TrustData data = pull_repository(*m_options, target);
+    if (!::trustkey::trust::removal_leaves_releases_unsigned(data, "targets/" + m_name)) return true;
+    return confirm(fmt::format("The signer \"{}\" signed the last released version of {}. Removing this signer "
+                               "will make {} unpullable. Are you sure you want to continue?",
+                               m_name, repo, repo));
 }
 
 void PublisherCommands::sign() const {
@@ -301,23 +414,37 @@ void PublisherCommands::sign() const {
     std::optional<Bytes> given_digest;
     std::int64_t given_size = m_size;
     if (!m_digest.empty()) given_digest = parse_digest(m_digest);
-    if (!m_from_file.empty()) {
-        if (given_digest) throw Failure::usage("--from-file and --digest/--size exclude each other");
-        std::ifstream in(m_from_file, std::ios::binary);
-        if (!in) throw Failure::failed(fmt::format("cannot open {}", m_from_file));
+    if (!m_manifest.empty()) {
+        if (given_digest) throw Failure::usage("--manifest and --digest/--size exclude each other");
+        std::ifstream in(m_manifest, std::ios::binary);
+        if (!in) throw Failure::failed(fmt::format("cannot open {}", m_manifest));
         const std::string manifest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        if (in.bad()) throw Failure::failed(fmt::format("cannot read {}", m_from_file));
+        if (in.bad()) throw Failure::failed(fmt::format("cannot read {}", m_manifest));
         given_digest = sha256(as_bytes(manifest));
         given_size = static_cast<std::int64_t>(manifest.size());
     }
+    // Arguments first, then the list's lines; a tag without its own digest takes
+    // --digest/--manifest or is resolved in the registry.
+    std::vector<TagListEntry> requested;
+    for (const auto& text : m_repos) {
+        TagListEntry entry;
+        entry.target = parse_repository(text);
+        if (!entry.target.tag_given) throw Failure::usage(fmt::format("\"{}\": sign needs REPO:TAG", text));
+        requested.push_back(std::move(entry));
+    }
+    if (!m_from_file.empty()) {
+        std::vector<TagListEntry> listed = read_tag_list(m_from_file);
+        if (listed.empty() && requested.empty())
+            throw Failure::usage(fmt::format("{} lists no tags to sign", m_from_file == "-" ? "<stdin>" : m_from_file));
+        std::move(listed.begin(), listed.end(), std::back_inserter(requested));
+    }
+    if (requested.empty()) throw Failure::usage("sign needs REPO:TAG arguments or --from-file");
     // One publish per repository, in the order first named.
     std::vector<std::string> guns;
-    std::map<std::string, std::vector<RepositoryTarget>> by_gun;
-    for (const auto& text : m_repos) {
-        RepositoryTarget target = parse_repository(text);
-        if (!target.tag_given) throw Failure::usage(fmt::format("\"{}\": sign needs REPO:TAG", text));
-        if (!by_gun.contains(target.gun)) guns.push_back(target.gun);
-        by_gun[target.gun].push_back(std::move(target));
+    std::map<std::string, std::vector<TagListEntry>> by_gun;
+    for (auto& entry : requested) {
+        if (!by_gun.contains(entry.target.gun)) guns.push_back(entry.target.gun);
+        by_gun[entry.target.gun].push_back(std::move(entry));
     }
     const bool terminal = ::isatty(STDOUT_FILENO) == 1;
     proto::Client agent = m_context.connect();
@@ -329,7 +456,12 @@ void PublisherCommands::sign() const {
             std::int64_t size;
         };
         std::vector<Entry> entries;
-        for (const auto& target : tags) {
+        for (const auto& item : tags) {
+            const RepositoryTarget& target = item.target;
+            if (item.digest) {
+                entries.push_back({target.reference.tag, *item.digest, item.size});
+                continue;
+            }
             if (given_digest) {
                 entries.push_back({target.reference.tag, *given_digest, given_size});
                 continue;
@@ -341,20 +473,27 @@ void PublisherCommands::sign() const {
                                    static_cast<std::int64_t>(manifest.size)});
             });
         }
-        notary::NotaryClient server = notary_client(*m_options, tags.front());
+        const RepositoryTarget& first = tags.front().target;
+        notary::NotaryClient server = notary_client(*m_options, first);
         if (terminal)
-            for (const auto& target : tags)
-                std::cout << "Signing and pushing trust metadata for " << target.reference.str() << "\n";
+            for (const auto& item : tags)
+                std::cout << "Signing and pushing trust metadata for " << item.target.reference.str() << "\n";
+        std::optional<NewRepositorySigner> created;
         run_step(fmt::format("signing {} at {}", gun, server.base_url()), [&] {
-            if (!repository_exists(server)) initialize(agent, server, gun);
+            if (!repository_exists(server)) created = initialize_for_signing(agent, server, first);
             TargetsUpdate update(agent, server);
+            if (created && created->key) update.add_signer(created->name, {*created->key});
             AgentSigner signer(agent);
             for (const Entry& entry : entries)
                 for (const std::string& role : signable_roles(update, signer, entry.tag))
                     update.add_target(role, entry.tag, entry.digest, entry.size);
             update.publish();
         });
-        for (const auto& target : tags) std::cout << "Successfully signed " << target.reference.str() << "\n";
+        if (created && created->key) {
+            std::cout << "Created signer: " << created->name << "\n";
+            std::cout << "Finished initializing signed repository for " << first.reference.str() << "\n";
+        }
+        for (const auto& item : tags) std::cout << "Successfully signed " << item.target.reference.str() << "\n";
     }
 }
 

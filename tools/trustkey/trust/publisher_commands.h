@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/trustkey/command_context.h"
+#include "tools/trustkey/trust/trust_context.h"
 #include "tools/trustkey/trust/trust_options.h"
 
 namespace trustkey::tools::trust {
@@ -24,6 +25,9 @@ private:
     void key_rotate() const;
     void signer_add() const;
     void signer_remove() const;
+    // Whether `target` may lose the signer m_name: asks as docker does (stdin) when
+    // that would leave targets/releases without enough signatures.
+    bool removal_confirmed(const RepositoryTarget& target, const std::string& repo) const;
     void sign() const;
     void revoke() const;
 
@@ -39,7 +43,10 @@ private:
     std::string m_file;
     std::string m_role;
     std::string m_from_file;
+    std::string m_manifest;
+    std::string m_root_key;
     bool m_server_managed = false;
+    bool m_force = false;
     std::string m_load_name = "signer";
 };
 

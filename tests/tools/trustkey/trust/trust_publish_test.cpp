@@ -112,7 +112,8 @@ TEST_F(TrustVerbsTest, SignRevokeAndRemoveSigner) {
     EXPECT_EQ(listed("v1"), "");
     EXPECT_EQ(listed("v1", "targets/releases"), "");
 
-    ProcessResult remove = trust({"signer", "remove", "alice", image()});
+    // alice's key signed targets/releases last: removing her needs a confirmation.
+    ProcessResult remove = trust({"signer", "remove", "--force", "alice", image()});
     ASSERT_EQ(remove.exit_code, 0) << describe(remove);
     EXPECT_EQ(notary({"delegation", "list", gun()}).find("targets/alice"), std::string::npos);
 }
@@ -145,18 +146,20 @@ TEST_F(TrustVerbsTest, SignNewRepositoryGoesToTargets) {
     const std::string line = listed("v3");
     EXPECT_NE(line.find(kDigestHex), std::string::npos) << line;
     EXPECT_EQ(line.find("targets/"), std::string::npos) << line;
+    // No registry credentials, so no targets/<user> signer: said on stderr.
+    EXPECT_NE(sign.err.find("No credentials for " + m_registry.host()), std::string::npos) << sign.err;
 }
 
 TEST_F(TrustVerbsTest, SignFromManifestFile) {
     const PushedImage pushed = m_registry.push_image("team/app", "file");
     const auto manifest = m_work / "manifest.json";
     std::ofstream(manifest, std::ios::binary) << pushed.manifest;
-    ProcessResult sign = trust({"sign", image("file"), "--from-file", manifest.string()});
+    ProcessResult sign = trust({"sign", image("file"), "--manifest", manifest.string()});
     ASSERT_EQ(sign.exit_code, 0) << describe(sign);
     const std::string line = listed("file");
     EXPECT_NE(line.find(pushed.digest.substr(7)), std::string::npos) << line;
     EXPECT_NE(line.find(" " + std::to_string(pushed.size) + " "), std::string::npos) << line;
-    EXPECT_EQ(trust({"sign", image("x"), "--from-file", manifest.string(), "--digest", "sha256:" + kDigestHex,
+    EXPECT_EQ(trust({"sign", image("x"), "--manifest", manifest.string(), "--digest", "sha256:" + kDigestHex,
                      "--size", "1"})
                   .exit_code,
               2);
