@@ -258,7 +258,8 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
 
     auto* sign = trust.add_subcommand("sign", "Sign image tags");
     sign->add_option("IMAGE", m_repos, "REPO:TAG to sign");
-    sign->add_option("--digest", m_digest, "Manifest digest (sha256:HEX) instead of asking the registry");
+    sign->add_option("--digest", m_digest,
+                     "Manifest digest (sha256:HEX) of the tags named without one, instead of asking the registry");
     sign->add_option("--size", m_size, "Manifest size in bytes (with --digest)")->check(CLI::NonNegativeNumber);
     sign->add_option("--manifest", m_manifest, "Manifest file whose SHA-256 and size are signed");
     sign->add_option("--from-file", m_from_file,
