@@ -40,6 +40,7 @@ private:
     std::string m_role;
     std::string m_from_file;
     bool m_server_managed = false;
+    std::string m_rotate_key;
     std::string m_load_name = "signer";
 };
 
