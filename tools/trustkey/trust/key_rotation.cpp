@@ -49,7 +49,8 @@ std::string new_key_name(const std::string& role, const std::string& gun) {
 void check_request(const RotationRequest& request) {
     const std::string& role = request.role;
     if (role != kRoot && role != kTargets && role != kSnapshot && role != kTimestamp)
-        throw Failure::usage(fmt::format("\"{}\" cannot be rotated: choose root, targets, snapshot or timestamp", role));
+        throw Failure::usage(
+            fmt::format("\"{}\" cannot be rotated: choose root, targets, snapshot or timestamp", role));
     if ((role == kRoot || role == kTargets) && request.server_managed)
         throw Failure::usage(fmt::format("the {} key cannot be server-managed", role));
     if (role == kTimestamp && !request.server_managed)
@@ -181,7 +182,8 @@ std::optional<std::string> local_snapshot(AgentSigner& signer, notary::NotaryCli
         if (meta.hashes.empty())
             meta = tuf::FileMeta::of(as_bytes(*served));
         else if (!meta.matches(as_bytes(*served)))
-            throw Failure::failed(fmt::format("{} serves a {}.json of {} that its snapshot.json does not list; try again",
+            throw Failure::failed(fmt::format("{} serves a {}.json of {} that its snapshot.json does not list; "
+                                              "try again",
                                               server.base_url(), role, server.gun()));
     }
     tuf::Signed file(kSnapshot, snapshot.to_json());

@@ -159,7 +159,7 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
 
     auto* rotate = key->add_subcommand("rotate", "Replace a repository's root, targets, snapshot or timestamp key");
     rotate->add_option("REPO", m_repo, "Repository")->required();
-    rotate->add_option("ROLE", m_role, "Role")->required()->check(
+    rotate->add_option("ROLE", m_role, "root, targets, snapshot or timestamp")->required()->check(
         CLI::IsMember({"root", "targets", "snapshot", "timestamp"}));
     rotate->add_flag("--server-managed", m_server_managed, "Let the notary server hold the new key");
     rotate->add_option("--key", m_rotate_key, "Rotate to this trustkeyd key (id or name) instead of a new one");

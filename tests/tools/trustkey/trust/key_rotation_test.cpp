@@ -128,6 +128,11 @@ protected:
 };
 
 TEST_F(KeyRotationTest, SnapshotToAgentKeyAndBack) {
+    // A signer, so the snapshot also lists delegation files (targets/alice, targets/releases).
+    const ProcessResult gen = trust({"key", "generate", "alice", "--dir", m_work.path().string()});
+    ASSERT_EQ(gen.exit_code, 0) << describe(gen);
+    const ProcessResult add = trust({"signer", "add", "--key", (m_work / "alice.pub").string(), "alice", image()});
+    ASSERT_EQ(add.exit_code, 0) << describe(add);
     sign("v1");
     const std::string server_snapshot_key = role_key(served("root"), "snapshot");
     const std::int64_t snapshot_version = served("snapshot").at("signed").at("version").get<std::int64_t>();
@@ -140,7 +145,8 @@ TEST_F(KeyRotationTest, SnapshotToAgentKeyAndBack) {
     nlohmann::json snapshot = served("snapshot");
     EXPECT_EQ(signature_ids(snapshot), std::vector<std::string>{agent_key});
     EXPECT_EQ(snapshot.at("signed").at("version").get<std::int64_t>(), snapshot_version + 1);
-    EXPECT_TRUE(snapshot.at("signed").at("meta").contains("targets"));
+    for (const std::string role : {"root", "targets", "targets/alice", "targets/releases"})
+        EXPECT_TRUE(snapshot.at("signed").at("meta").contains(role)) << role;
     EXPECT_EQ(m_daemon.trustkey({"key", "public", agent_key}).exit_code, 0);
     expect_verified("v1");
 
@@ -151,6 +157,8 @@ TEST_F(KeyRotationTest, SnapshotToAgentKeyAndBack) {
     EXPECT_EQ(snapshot.at("signed").at("version").get<std::int64_t>(), snapshot_version + 2);
     expect_verified("v2");
     expect_verified("v1");
+    EXPECT_NE(notary({"list", kGun, "--roles", "targets/releases"}).find("v2"), std::string::npos);
+    EXPECT_NE(notary({"delegation", "list", kGun}).find("targets/alice"), std::string::npos);
 
     // Another agent key, named with --key: the snapshot is re-signed with it in the same upload.
     const ProcessResult generated = m_daemon.trustkey({"key", "generate", "team-snapshot"});
