@@ -1,7 +1,8 @@
 // `trustkey trust key rotate` run as the real binary against a real trustkeyd and notary
 // server: snapshot to a key trustkeyd holds and back, root rotation and certificate
-// renewal followed by clients that cached the old root (the real notary CLI and
-// `trustkey trust verify`), and targets rotation renewing targets' expiry.
+// renewal followed by clients that cached the old root (the real notary CLI, Debian's
+// `docker trust inspect` and `trustkey trust verify`), and targets rotation renewing
+// targets' expiry.
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -93,6 +94,21 @@ protected:
         const ProcessResult v = trust({"verify", image(tag)});
         EXPECT_EQ(v.exit_code, 0) << describe(v);
         EXPECT_EQ(v.out, "sha256:" + kDigestHex + "\n");
+    }
+
+    // Debian's `docker trust inspect REPO` (20.10), with its trust cache kept in m_work/docker.
+    nlohmann::json docker_inspect() const {
+        const auto tls = m_work / "docker" / "tls" / ("127.0.0.1:" + std::to_string(m_notary.port()));
+        std::filesystem::create_directories(tls);
+        std::filesystem::copy_file(m_notary.ca_cert_path(), tls / "ca.crt",
+                                   std::filesystem::copy_options::skip_existing);
+        ProcessOptions o;
+        o.env = {"DOCKER_CONFIG=" + (m_work / "docker").string(), "DOCKER_CONTENT_TRUST_SERVER=" + m_notary.url(),
+                 "HOME=" + m_work.path().string()};
+        o.unset = {"DOCKER_HOST", "DOCKER_CONTEXT"};
+        const ProcessResult r = run_process({"/usr/bin/docker", "trust", "inspect", kGun}, o);
+        EXPECT_EQ(r.exit_code, 0) << describe(r);
+        return nlohmann::json::parse(r.out, nullptr, false);
     }
 
     // The role's file as the server serves it.
@@ -187,10 +203,12 @@ TEST_F(KeyRotationTest, RootRotationFollowedByCachedClients) {
     const auto notary_cache = m_work / "notary-cached";
     EXPECT_TRUE(listed_in(notary_cache, "v1"));
     expect_verified("v1");
+    const nlohmann::json inspected = docker_inspect();
     const nlohmann::json old_root = served("root");
     const std::string old_root_id = role_key(old_root, "root");
     ASSERT_EQ(old_root_id.size(), 64u);
     const std::int64_t old_version = old_root.at("signed").at("version").get<std::int64_t>();
+    ASSERT_EQ(cached_root_version(m_work / "docker" / "trust"), old_version);
     ASSERT_EQ(cached_root_version(notary_cache), old_version);
     ASSERT_EQ(cached_root_version(m_trust_dir), old_version);
 
@@ -223,6 +241,14 @@ TEST_F(KeyRotationTest, RootRotationFollowedByCachedClients) {
     expect_verified("v1");
     EXPECT_EQ(cached_root_version(notary_cache), old_version + 1);
     EXPECT_EQ(cached_root_version(m_trust_dir), old_version + 1);
+    // docker, whose cache also holds the old root, shows the same tag and the new root key.
+    const nlohmann::json reinspected = docker_inspect();
+    ASSERT_TRUE(reinspected.is_array() && reinspected.size() == 1) << reinspected.dump();
+    EXPECT_EQ(reinspected[0].at("SignedTags"), inspected.at(0).at("SignedTags"));
+    EXPECT_NE(reinspected[0].at("AdministrativeKeys"), inspected.at(0).at("AdministrativeKeys"));
+    EXPECT_NE(reinspected.dump().find(new_root_id), std::string::npos) << reinspected.dump();
+    EXPECT_EQ(reinspected.dump().find(old_root_id), std::string::npos) << reinspected.dump();
+    EXPECT_EQ(cached_root_version(m_work / "docker" / "trust"), old_version + 1);
 
     // Publishing goes on, and a later rotation is followed from the same caches.
     sign("v2");
@@ -278,9 +304,11 @@ TEST_F(KeyRotationTest, TargetsRotationRenewsExpiry) {
     http::ClientOptions options;
     options.ca_file = m_notary.ca_cert_path();
     notary::NotaryClient server(m_notary.url(), kGun, options);
-    const tuf::Root root =
-        tuf::Root::from_json(tuf::Signed::parse(*server.get_role("root"), "root").body());
-    tuf::Targets targets = tuf::Targets::from_json(tuf::Signed::parse(*server.get_role("targets"), "targets").body());
+    const auto root_file = server.get_role("root");
+    const auto targets_file = server.get_role("targets");
+    ASSERT_TRUE(root_file && targets_file);
+    const tuf::Root root = tuf::Root::from_json(tuf::Signed::parse(*root_file, "root").body());
+    tuf::Targets targets = tuf::Targets::from_json(tuf::Signed::parse(*targets_file, "targets").body());
     targets.common.version += 1;
     targets.common.expires = tuf::expiry_after(std::chrono::hours(24 * 30));
     trust::AgentSigner signer(agent);
