@@ -233,10 +233,12 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     load->add_option("--name", m_load_name, "Signer name")->capture_default_str();
     load->callback([this] { m_context.action = [this] { key_load(); }; });
 
-    auto* rotate = key->add_subcommand("rotate", "Replace a repository's targets, snapshot or timestamp key");
+    auto* rotate = key->add_subcommand("rotate", "Replace a repository's root, targets, snapshot or timestamp key");
     rotate->add_option("REPO", m_repo, "Repository")->required();
-    rotate->add_option("ROLE", m_role, "Role")->required()->check(CLI::IsMember({"targets", "snapshot", "timestamp"}));
+    rotate->add_option("ROLE", m_role, "root, targets, snapshot or timestamp")->required()->check(
+        CLI::IsMember({"root", "targets", "snapshot", "timestamp"}));
     rotate->add_flag("--server-managed", m_server_managed, "Let the notary server hold the new key");
+    rotate->add_option("--key", m_rotate_key, "Rotate to this trustkeyd key (id or name) instead of a new one");
     rotate->callback([this] { m_context.action = [this] { key_rotate(); }; });
 
     auto* signer = trust.add_subcommand("signer", "Manage the signers of repositories");
@@ -334,11 +336,15 @@ void PublisherCommands::key_rotate() const {
     if (target.tag_given) throw Failure::usage(fmt::format("\"{}\": key rotate takes a repository, not a tag", m_repo));
     proto::Client agent = m_context.connect();
     notary::NotaryClient server = notary_client(*m_options, target);
-    std::optional<tuf::Key> key;
-    run_step(fmt::format("rotating the {} key of {} at {}", m_role, target.gun, server.base_url()),
-             [&] { key = rotate_role_key(agent, server, m_role, m_server_managed); });
-    std::cout << "Successfully rotated " << m_role << " key for repository " << m_repo << " (new key " << key->id()
-              << ")\n";
+    std::optional<RotationResult> result;
+    run_step(fmt::format("rotating the {} key of {} at {}", m_role, target.gun, server.base_url()), [&] {
+        result = rotate_role_key(agent, server, RotationRequest{m_role, m_server_managed, m_rotate_key});
+    });
+    std::cout << "Successfully rotated " << m_role << " key for repository " << m_repo << " (new key "
+              << result->key.id() << ")\n";
+    for (const std::string& old : result->old_root_keys)
+        std::cout << "The previous root key " << old << " stays in trustkeyd; once no repository needs it: "
+                  << "trustkey key delete " << old << "\n";
 }
 
 void PublisherCommands::signer_add() const {

@@ -47,6 +47,7 @@ private:
     std::string m_root_key;
     bool m_server_managed = false;
     bool m_force = false;
+    std::string m_rotate_key;
     std::string m_load_name = "signer";
 };
 

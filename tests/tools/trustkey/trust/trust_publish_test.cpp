@@ -254,7 +254,7 @@ TEST_F(TrustVerbsTest, KeyRotateTargetsAndTimestamp) {
 
     EXPECT_EQ(trust({"key", "rotate", image(), "timestamp"}).exit_code, 2);
     EXPECT_EQ(trust({"key", "rotate", image(), "targets", "--server-managed"}).exit_code, 2);
-    EXPECT_EQ(trust({"key", "rotate", image(), "root"}).exit_code, 2);
+    EXPECT_EQ(trust({"key", "rotate", image(), "targets/releases"}).exit_code, 2);
 }
 
 TEST_F(TrustVerbsTest, UsageErrors) {
