@@ -3,7 +3,6 @@
 // real notary CLI (`notary add` per tag, then `notary publish`, file keys), in one run
 // against the same real notary-server + notary-signer. Prints figures; not a test.
 #include <signal.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
