@@ -26,13 +26,16 @@ tuf::SigningKey AgentSigner::add(const tuf::Key& key) {
 
 bool AgentSigner::holds(const tuf::Key& key) {
     const std::string canonical = key.canonical_id();
+    if (const auto known = m_held.find(canonical); known != m_held.end()) return known->second;
+    bool held = false;
     try {
-        const pb::KeyInfo info = m_agent.public_key(canonical);
-        return info.id() == canonical;
+        held = m_agent.public_key(canonical).id() == canonical;
     } catch (const proto::ClientError& e) {
-        if (e.kind() == proto::ClientError::Kind::status && e.status() == pb::STATUS_KEY_NOT_FOUND) return false;
-        throw_agent_error("looking up key " + canonical + " in trustkeyd", e, canonical);
+        if (e.kind() != proto::ClientError::Kind::status || e.status() != pb::STATUS_KEY_NOT_FOUND)
+            throw_agent_error("looking up key " + canonical + " in trustkeyd", e, canonical);
     }
+    m_held.emplace(canonical, held);
+    return held;
 }
 
 std::vector<tuf::SigningKey> AgentSigner::add_held(const tuf::KeyMap& keys) {

@@ -37,7 +37,8 @@ public:
     // key id and method to pass to tuf::Signed::sign.
     tuf::SigningKey add(const tuf::Key& key);
     // Whether the agent holds the private key behind `key`. Throws for agent failures
-    // other than "no such key".
+    // other than "no such key". The answer for each key is asked once and remembered for
+    // the signer's life (a publish asks it for every tag and role).
     bool holds(const tuf::Key& key);
     // Registers the keys of `keys` the agent holds; returns their signing keys (possibly none).
     std::vector<tuf::SigningKey> add_held(const tuf::KeyMap& keys);
@@ -57,6 +58,7 @@ public:
 private:
     proto::Client& m_agent;
     std::map<std::string, tuf::Key> m_keys; // role key id -> key
+    std::map<std::string, bool> m_held;     // canonical id -> whether the agent holds it
 };
 
 } // namespace trustkey::trust

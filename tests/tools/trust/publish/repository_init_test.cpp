@@ -149,6 +149,20 @@ TEST_F(PublishTest, AgentSignerChecksKeysAndMethods) {
     EXPECT_EQ(gone.code_name(), "key_not_found") << gone.what();
 }
 
+TEST_F(PublishTest, AgentSignerAsksTheAgentOncePerKey) {
+    // A publish asks holds() for every tag and role: the answer is remembered per signer.
+    trust::AgentSigner signer(m_agent);
+    const auto info = m_agent.generate_key("signer-once", proto::pb::KEY_TYPE_ECDSA_P256);
+    const tuf::Key key = tuf::Key::from_spki(as_bytes(info.public_key()));
+    EXPECT_TRUE(signer.holds(key));
+    m_agent.delete_key(info.id());
+    EXPECT_TRUE(signer.holds(key));
+    // A new signer asks again and sees the key gone.
+    trust::AgentSigner fresh(m_agent);
+    EXPECT_FALSE(fresh.holds(key));
+    EXPECT_FALSE(fresh.holds(key));
+}
+
 TEST(ServerKey, ParsesTheGoFieldOrder) {
     // As notary-server writes it: "public" before "private", not canonical.
     const std::string body =
