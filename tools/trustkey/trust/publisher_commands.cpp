@@ -16,6 +16,7 @@
 #include "daemon/core/error.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/publish/repository_init.h"
+#include "tools/trust/publish/repository_publisher.h"
 #include "tools/trust/publish/targets_update.h"
 #include "tools/trust/tuf/key.h"
 #include "tools/trust/tuf/role_name.h"
@@ -27,7 +28,7 @@ namespace trustkey::tools::trust {
 
 namespace pb = proto::pb;
 using trustkey::trust::AgentSigner;
-using trustkey::trust::RepositoryInit;
+using trustkey::trust::RepositoryPublisher;
 using trustkey::trust::TargetsUpdate;
 
 namespace {
@@ -97,10 +98,6 @@ Bytes parse_digest(const std::string& text) {
     return *raw;
 }
 
-bool repository_exists(notary::NotaryClient& server) {
-    return server.get_role(std::string(tuf::kRootRole)).has_value();
-}
-
 // The roles `tag` is signed into, as docker chooses them: every direct child delegation
 // of targets whose paths allow the tag and whose keys the agent holds; targets itself
 // when there are no delegations.
@@ -120,10 +117,11 @@ std::vector<std::string> signable_roles(TargetsUpdate& update, AgentSigner& sign
     return roles;
 }
 
-void initialize(proto::Client& agent, notary::NotaryClient& server, const std::string& repo) {
+// Initializes the repository when the server has none (its cache starts with what was published).
+void initialize_if_missing(RepositoryPublisher& publisher, const std::string& repo) {
+    if (publisher.exists()) return;
     std::cout << "Initializing signed repository for " << repo << "...\n";
-    RepositoryInit(agent, server).run();
-    std::cout << "Successfully initialized \"" << repo << "\"\n";
+    if (publisher.initialize()) std::cout << "Successfully initialized \"" << repo << "\"\n";
 }
 
 // Runs `body`, turning library errors into one line naming `what`.
@@ -271,10 +269,11 @@ void PublisherCommands::signer_add() const {
         notary::NotaryClient server = notary_client(*m_options, target);
         std::cout << "Adding signer \"" << m_name << "\" to " << m_repos[i] << "...\n";
         run_step(fmt::format("adding signer \"{}\" to {} at {}", m_name, target.gun, server.base_url()), [&] {
-            if (!repository_exists(server)) initialize(agent, server, m_repos[i]);
-            TargetsUpdate update(agent, server);
-            update.add_signer(m_name, keys);
-            update.publish();
+            RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
+            initialize_if_missing(publisher, m_repos[i]);
+            publisher.publish([&](TargetsUpdate& update) {
+                update.add_signer(m_name, keys);
+            });
         });
         std::cout << "Successfully added signer: " << m_name << " to " << m_repos[i] << "\n";
     }
@@ -288,9 +287,10 @@ void PublisherCommands::signer_remove() const {
         notary::NotaryClient server = notary_client(*m_options, targets[i]);
         std::cout << "Removing signer \"" << m_name << "\" from " << m_repos[i] << "...\n";
         run_step(fmt::format("removing signer \"{}\" from {} at {}", m_name, targets[i].gun, server.base_url()), [&] {
-            TargetsUpdate update(agent, server);
-            update.remove_signer(m_name);
-            update.publish();
+            RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
+            publisher.publish([&](TargetsUpdate& update) {
+                update.remove_signer(m_name);
+            });
         });
         std::cout << "Successfully removed " << m_name << " from " << m_repos[i] << "\n";
     }
@@ -346,13 +346,14 @@ void PublisherCommands::sign() const {
             for (const auto& target : tags)
                 std::cout << "Signing and pushing trust metadata for " << target.reference.str() << "\n";
         run_step(fmt::format("signing {} at {}", gun, server.base_url()), [&] {
-            if (!repository_exists(server)) initialize(agent, server, gun);
-            TargetsUpdate update(agent, server);
-            AgentSigner signer(agent);
-            for (const Entry& entry : entries)
-                for (const std::string& role : signable_roles(update, signer, entry.tag))
-                    update.add_target(role, entry.tag, entry.digest, entry.size);
-            update.publish();
+            RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
+            initialize_if_missing(publisher, gun);
+            publisher.publish([&](TargetsUpdate& update) {
+                AgentSigner signer(agent);
+                for (const Entry& entry : entries)
+                    for (const std::string& role : signable_roles(update, signer, entry.tag))
+                        update.add_target(role, entry.tag, entry.digest, entry.size);
+            });
         });
         for (const auto& target : tags) std::cout << "Successfully signed " << target.reference.str() << "\n";
     }
@@ -363,29 +364,31 @@ void PublisherCommands::revoke() const {
     proto::Client agent = m_context.connect();
     notary::NotaryClient server = notary_client(*m_options, target);
     run_step(fmt::format("revoking {} at {}", m_repo, server.base_url()), [&] {
-        TargetsUpdate update(agent, server);
-        AgentSigner signer(agent);
-        std::vector<std::string> tags;
-        if (target.tag_given) {
-            tags.push_back(target.reference.tag);
-        } else {
-            const tuf::Targets& top = update.staged(std::string(tuf::kTargetsRole));
-            const bool delegated = top.delegations.find(kReleasesRole) != nullptr;
-            const tuf::Targets& released = update.staged(delegated ? kReleasesRole : std::string(tuf::kTargetsRole));
-            for (const auto& [name, meta] : released.targets) tags.push_back(name);
-        }
-        if (tags.empty()) throw Failure::failed(fmt::format("{} has no signed tags to revoke", target.gun));
-        bool removed = false;
-        for (const std::string& tag : tags)
-            for (const std::string& role : signable_roles(update, signer, tag))
-                if (update.staged(role).targets.contains(tag)) {
-                    update.remove_target(role, tag);
-                    removed = true;
-                }
-        if (!removed)
-            throw Failure::failed(fmt::format("no role trustkeyd can sign for holds \"{}\" in {}",
-                                              target.reference.tag, target.gun));
-        update.publish();
+        RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
+        publisher.publish([&](TargetsUpdate& update) {
+            AgentSigner signer(agent);
+            std::vector<std::string> tags;
+            if (target.tag_given) {
+                tags.push_back(target.reference.tag);
+            } else {
+                const tuf::Targets& top = update.staged(std::string(tuf::kTargetsRole));
+                const bool delegated = top.delegations.find(kReleasesRole) != nullptr;
+                const tuf::Targets& released =
+                    update.staged(delegated ? kReleasesRole : std::string(tuf::kTargetsRole));
+                for (const auto& [name, meta] : released.targets) tags.push_back(name);
+            }
+            if (tags.empty()) throw Failure::failed(fmt::format("{} has no signed tags to revoke", target.gun));
+            bool removed = false;
+            for (const std::string& tag : tags)
+                for (const std::string& role : signable_roles(update, signer, tag))
+                    if (update.staged(role).targets.contains(tag)) {
+                        update.remove_target(role, tag);
+                        removed = true;
+                    }
+            if (!removed)
+                throw Failure::failed(fmt::format("no role trustkeyd can sign for holds \"{}\" in {}",
+                                                  target.reference.tag, target.gun));
+        });
     });
     std::cout << "Successfully deleted signature for " << m_repo << "\n";
 }
