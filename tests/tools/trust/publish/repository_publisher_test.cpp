@@ -17,6 +17,8 @@
 #include "tests/fixtures/expect_error.h"
 #include "tests/tools/trust/publish/publish_fixture.h"
 #include "tools/trust/client/metadata_cache.h"
+#include "tools/trust/tuf/signed.h"
+#include "tools/trust/tuf/targets.h"
 
 namespace trustkey::test {
 namespace {
@@ -118,6 +120,54 @@ TEST_F(RepositoryPublisherTest, AWriterThatLostTheRaceRetriesAndBothChangesLand)
     EXPECT_TRUE(listed("from-a"));
     EXPECT_TRUE(listed("from-b"));
     EXPECT_EQ(tree(cache_dir("trust-a")).at("targets.json"), published.at("targets"));
+}
+
+TEST_F(RepositoryPublisherTest, WithALocalSnapshotKeyTheLoserRetriesToo) {
+    trust::RepositoryInitOptions local;
+    local.local_snapshot = true;
+    RepositoryPublisher a(m_agent, m_server, trust_dir("trust-a"), kQuickRetries);
+    ASSERT_TRUE(a.initialize(local).has_value());
+    int calls = 0;
+    const auto published = a.publish([&](TargetsUpdate& update) {
+        ++calls;
+        add(update, "from-a");
+        if (calls == 1) publish_elsewhere("from-b");
+    });
+    EXPECT_EQ(a.attempts(), 2);
+    ASSERT_EQ(published.count("snapshot"), 1u); // signed by the agent's snapshot key
+    EXPECT_EQ(*m_server.get_role("snapshot"), published.at("snapshot"));
+    EXPECT_TRUE(listed("from-a"));
+    EXPECT_TRUE(listed("from-b"));
+}
+
+TEST_F(RepositoryPublisherTest, ASignerAddedAgainFollowsItsOldFilesVersion) {
+    RepositoryPublisher a(m_agent, m_server, trust_dir("trust-a"), kQuickRetries);
+    ASSERT_TRUE(a.initialize().has_value());
+    const auto info = m_agent.generate_key("alice", proto::pb::KEY_TYPE_ECDSA_P256);
+    const tuf::Key alice = tuf::Key::from_spki(as_bytes(info.public_key()));
+    const auto sign_into_alice = [](const std::string& tag) {
+        return [tag](TargetsUpdate& update) {
+            update.add_target("targets/alice", tag, sha256(as_bytes(kManifest)),
+                              static_cast<std::int64_t>(kManifest.size()));
+        };
+    };
+    (void)a.publish([&](TargetsUpdate& update) { update.add_signer("alice", {alice}); });
+    (void)a.publish(sign_into_alice("v1"));
+    (void)a.publish([](TargetsUpdate& update) { update.remove_signer("alice"); });
+    // The server still keeps targets/alice version 1, which targets no longer delegates:
+    // added back and signed into in one publish, the file starts empty at version 2.
+    const auto published = a.publish([&](TargetsUpdate& update) {
+        update.add_signer("alice", {alice});
+        sign_into_alice("v2")(update);
+    });
+    EXPECT_EQ(a.attempts(), 1);
+    const tuf::Targets file =
+        tuf::Targets::from_json(tuf::Signed::parse(published.at("targets/alice"), "targets/alice").body(),
+                                "targets/alice");
+    EXPECT_EQ(file.common.version, 2);
+    EXPECT_EQ(file.targets.count("v1"), 0u); // the old file's content is not carried over
+    EXPECT_TRUE(listed("v2"));
+    EXPECT_FALSE(listed("v1"));
 }
 
 TEST_F(RepositoryPublisherTest, RetriesRunOutWithOneClearErrorAndTheCacheUnchanged) {
