@@ -84,8 +84,8 @@ std::map<std::string, std::string> RepositoryPublisher::publish(const Change& ch
             (void)Updater(m_server, m_trust_dir).update();
         } catch (const Error& e) {
             Error out(e.errc(),
-                      "published to " + m_server.base_url() + ", but the updated trust data of " + m_server.gun() +
-                          " did not verify, so the cache was left as it was: " + e.message(),
+                      "published to " + m_server.base_url() + ", but the trust directory's cache of " +
+                          m_server.gun() + " could not be brought up to date: " + e.message(),
                       e.code(), e.call(), e.subject());
             out.set_code_name(e.code_name());
             throw out;

@@ -4,8 +4,8 @@
 //      chain from the cached root, trust on first use without one, rollback, hashes …);
 //   2. the change function runs on a TargetsUpdate based on that verified data;
 //   3. the changed files are signed and published;
-//   4. after a successful publish a verified update brings the cache up to date. A
-//      failed verification or publish leaves the cache as it was.
+//   4. after a successful publish a verified update brings the cache up to date
+//      (Updater::update). A failed verification or publish leaves the cache as it was.
 // When the server refuses the upload because another writer published since step 1
 // (400 VERSION, or INVALID_UPDATE with ErrBadSnapshot / ErrBadHierarchy), steps 1-3
 // run again with the same change function after a short jittered pause, up to
