@@ -1,6 +1,7 @@
 #include "tools/trust/client/metadata_cache.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -116,6 +117,33 @@ void MetadataCache::write_one(const fs::path& path, const std::string& bytes) co
 
 void MetadataCache::write(const std::map<std::string, std::string>& files) const {
     for (const auto& [role, bytes] : files) write_one(path_of(role), bytes);
+}
+
+void MetadataCache::replace(const std::map<std::string, std::string>& files) const {
+    const fs::path parent = m_dir.parent_path();
+    make_dirs(parent);
+    std::string tmpl = (parent / ".metadata.XXXXXX").string();
+    std::vector<char> name(tmpl.begin(), tmpl.end());
+    name.push_back('\0');
+    if (::mkdtemp(name.data()) == nullptr) throw_errno("mkdtemp", errno, parent.string()); // mode 0700
+    const fs::path fresh(name.data());
+    try {
+        for (const auto& [role, bytes] : files) {
+            (void)path_of(role); // checks the role name
+            write_one(fresh / (role + ".json"), bytes);
+        }
+        if (::renameat2(AT_FDCWD, fresh.c_str(), AT_FDCWD, m_dir.c_str(), RENAME_EXCHANGE) != 0) {
+            if (errno != ENOENT) throw_errno("renameat2", errno, m_dir.string());
+            if (::rename(fresh.c_str(), m_dir.c_str()) != 0) throw_errno("rename", errno, m_dir.string());
+        }
+        fsync_dir(parent);
+    } catch (...) {
+        std::error_code ignored;
+        fs::remove_all(fresh, ignored);
+        throw;
+    }
+    std::error_code ignored;
+    fs::remove_all(fresh, ignored); // the old folder, now under the temporary name
 }
 
 } // namespace trustkey::trust

@@ -32,6 +32,11 @@ public:
     // Writes every role -> bytes entry, each one atomically. Throws Error(io) naming the
     // file; files already renamed stay, the others keep their previous content.
     void write(const std::map<std::string, std::string>& files) const;
+    // Replaces the repository's whole metadata folder with exactly `files` (a repository
+    // started afresh): they are written to a new folder beside it, which is then swapped
+    // in with one rename (RENAME_EXCHANGE) and the old folder removed. Throws Error(io);
+    // on failure the old folder stays as it was.
+    void replace(const std::map<std::string, std::string>& files) const;
 
 private:
     void make_dirs(const std::filesystem::path& dir) const;

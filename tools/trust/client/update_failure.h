@@ -17,7 +17,7 @@ enum class UpdateFailure : std::uint8_t {
     rollback,           // the server offers an older version than the cache holds
     hash_mismatch,      // a file's hash differs from the one its parent lists
     length_mismatch,    // a file's length differs from the one its parent lists
-    unknown_delegation, // the snapshot lists a delegation no parent delegates
+    unknown_delegation, // a delegation file its parent does not delegate (or too many delegations)
     certificate,        // a root key's certificate is unusable (CN is not the GUN, dates …)
     missing,            // the server has no such file
     version,            // a file's version is not the one asked for

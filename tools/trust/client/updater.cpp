@@ -67,6 +67,11 @@ std::string Updater::fetch_root(const ChainVerifier& verifier, TrustData& out) {
     std::int64_t served_version = version_of(*served, role);
     ChainVerifier::check_version(role, served_version, current.common.version);
     if (served_version == current.common.version) {
+        if (*served != *cached)
+            throw update_error(UpdateFailure::version, role,
+                               "the server's root.json version " + std::to_string(served_version) +
+                                   " differs from the cached root of that version in " + m_cache.dir().string() +
+                                   ": the repository's root was replaced, which is not a valid rotation");
         out.root = verifier.trusted_root(*cached);
         return *cached;
     }
@@ -135,14 +140,18 @@ void Updater::load_delegations(const ChainVerifier& verifier, TrustData& out) {
             parents.push_back(child.name);
         }
     }
-    for (const auto& [name, meta] : out.snapshot.meta) {
-        if (tuf::is_base_role(name) || out.delegations.contains(name)) continue;
-        throw update_error(UpdateFailure::unknown_delegation, name,
-                           "the snapshot lists it, but no verified role delegates it");
-    }
+    // Snapshot entries no verified role delegates are not loaded: the server keeps
+    // listing a delegation's file after its parent dropped it (signer remove), and the
+    // notary client skips them too. Nothing is ever looked up in them.
 }
 
 TrustData Updater::update(tuf::Expiry now) {
+    TrustData out = verify(now);
+    m_cache.write(out.files); // only once everything above holds
+    return out;
+}
+
+TrustData Updater::verify(tuf::Expiry now) {
     ChainVerifier verifier(m_client.gun(), now);
     TrustData out;
     out.gun = m_client.gun();
@@ -168,7 +177,6 @@ TrustData Updater::update(tuf::Expiry now) {
     out.files[targets_role] = std::move(targets);
 
     load_delegations(verifier, out);
-    m_cache.write(out.files); // only once everything above holds
     return out;
 }
 

@@ -2,9 +2,12 @@
 // returns it verified (the pull side of `trustkey trust`):
 //   1. root: the cached root is trusted; without one the server's root is trusted on
 //      first use. A newer root on the server is reached one version at a time, each
-//      N.root.json checked against the previous root and against itself.
+//      N.root.json checked against the previous root and against itself. A root of
+//      the cached version with other bytes is a replaced root, not a rotation, and is
+//      refused.
 //   2. timestamp, then the snapshot it names (by sha256), then targets and every
-//      delegation the snapshot lists, each checked against the file that lists it.
+//      delegation reachable from targets that the snapshot lists, each checked against
+//      the file that lists it (entries no verified role delegates are skipped).
 //   3. Only when the whole chain holds are the files written to the cache; a failed
 //      update leaves the cache as it was.
 #pragma once
@@ -39,6 +42,9 @@ public:
     // the server cannot be reached or the cache cannot be written, Errc::not_found when
     // the server has no trust data for the repository.
     TrustData update(tuf::Expiry now = expiry_now());
+    // The same checks against the cache, without writing to it (a publisher bases its
+    // changes on this and updates the cache only once its publish succeeded).
+    TrustData verify(tuf::Expiry now = expiry_now());
 
 private:
     std::string fetch_root(const ChainVerifier& verifier, TrustData& out);

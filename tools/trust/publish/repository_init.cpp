@@ -59,7 +59,14 @@ pb::KeyInfo RepositoryInit::root_agent_key(const std::string& ref) {
     try {
         return m_agent.generate_key(name, pb::KEY_TYPE_ECDSA_P256);
     } catch (const proto::ClientError& e) {
-        throw_agent_error("generating root key \"" + name + "\"", e);
+        // Another publisher initializing the same repository made it first: use that one.
+        if (e.kind() != proto::ClientError::Kind::status || e.status() != pb::STATUS_KEY_EXISTS)
+            throw_agent_error("generating root key \"" + name + "\"", e);
+    }
+    try {
+        return m_agent.public_key(name);
+    } catch (const proto::ClientError& e) {
+        throw_agent_error("root key \"" + name + "\"", e);
     }
 }
 

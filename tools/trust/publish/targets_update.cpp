@@ -8,6 +8,7 @@
 #include "daemon/core/error.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/expiry.h"
+#include "tools/trust/tuf/json_fields.h"
 #include "tools/trust/tuf/role_name.h"
 #include "tools/trust/tuf/signed.h"
 #include "tools/trust/tuf/snapshot.h"
@@ -35,6 +36,18 @@ void check_targets_role(const std::string& role) {
 
 TargetsUpdate::TargetsUpdate(proto::Client& agent, notary::NotaryClient& server)
     : m_server(server), m_signer(agent) {}
+
+TargetsUpdate::TargetsUpdate(proto::Client& agent, notary::NotaryClient& server, TrustData verified)
+    : m_server(server), m_signer(agent), m_base(std::move(verified)) {
+    m_root = m_base->root;
+}
+
+std::optional<std::string> TargetsUpdate::current(const std::string& role) {
+    if (!m_base) return m_server.get_role(role);
+    auto it = m_base->files.find(role);
+    if (it == m_base->files.end()) return std::nullopt;
+    return it->second;
+}
 
 void TargetsUpdate::load_root() {
     if (m_root) return;
@@ -65,7 +78,7 @@ TargetsUpdate::File& TargetsUpdate::load(const std::string& role) {
     if (auto it = m_files.find(role); it != m_files.end()) return it->second;
     auto [keys, threshold] = role_keys(role);
     File file;
-    const auto bytes = m_server.get_role(role);
+    const auto bytes = current(role);
     if (bytes) {
         const tuf::Signed signed_file = tuf::Signed::parse(*bytes, role);
         signed_file.verify(keys, threshold);
@@ -73,6 +86,12 @@ TargetsUpdate::File& TargetsUpdate::load(const std::string& role) {
         file.server_version = file.body.common.version;
     } else if (role == tuf::kTargetsRole) {
         throw Error(Errc::not_found, "the notary server has no targets.json for " + m_server.gun(), 0, {}, role);
+    } else if (m_base) {
+        // A file the verified snapshot does not list starts empty; one the server still
+        // keeps from an earlier delegation of that name only sets the version to follow.
+        if (const auto stale = m_server.get_role(role))
+            file.server_version = tuf::integer_at(tuf::Signed::parse(*stale, role).body(), tuf::FieldPath{role, {}},
+                                                  "version", 0);
     }
     return m_files.insert_or_assign(role, std::move(file)).first->second;
 }
@@ -190,11 +209,11 @@ std::optional<std::string> TargetsUpdate::make_snapshot(const std::map<std::stri
     if (signing.empty()) return std::nullopt; // the server holds the snapshot key
     if (std::cmp_less(signing.size(), m_root->role(tuf::kSnapshotRole).threshold))
         throw Error(Errc::denied, "trustkeyd holds too few snapshot keys", 0, {}, std::string(tuf::kSnapshotRole));
-    const auto current = m_server.get_role(std::string(tuf::kSnapshotRole));
-    if (!current)
+    const auto served = current(std::string(tuf::kSnapshotRole));
+    if (!served)
         throw Error(Errc::not_found, "the notary server has no snapshot.json for " + m_server.gun(), 0, {},
                     std::string(tuf::kSnapshotRole));
-    const tuf::Signed current_file = tuf::Signed::parse(*current, std::string(tuf::kSnapshotRole));
+    const tuf::Signed current_file = tuf::Signed::parse(*served, std::string(tuf::kSnapshotRole));
     current_file.verify(m_root->role_key_map(tuf::kSnapshotRole), m_root->role(tuf::kSnapshotRole).threshold);
     tuf::Snapshot snapshot = tuf::Snapshot::from_json(current_file.body());
     snapshot.common.version += 1;
@@ -217,6 +236,8 @@ std::map<std::string, std::string> TargetsUpdate::publish() {
     if (files.empty()) return files;
     if (auto snapshot = make_snapshot(files)) files.emplace(tuf::kSnapshotRole, std::move(*snapshot));
     m_server.publish(files);
+    if (m_base)
+        for (const auto& [role, bytes] : files) m_base->files.insert_or_assign(role, bytes);
     for (const std::string& role : m_changed) {
         File& file = m_files.at(role);
         file.server_version += 1;

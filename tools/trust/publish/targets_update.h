@@ -2,7 +2,8 @@
 // entries added to or removed from targets.json or a delegation's file
 // (targets/releases …), and delegations added to targets.json.
 //
-// Each file changed is loaded from the server first (its signatures checked against
+// Each file changed is loaded first, from verified trust data when the update is based
+// on it (see RepositoryPublisher), else from the server (its signatures checked against
 // the keys root.json or the parent file lists), changed, given version = the server's
 // version + 1 (1 for a delegation file the server does not have yet) and a new expiry
 // (3 years), and signed by the role's keys the agent holds. publish() uploads the
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/trust/client/trust_data.h"
 #include "tools/trust/notary/notary_client.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/tuf/key.h"
@@ -31,6 +33,10 @@ class TargetsUpdate {
 public:
     // Both must outlive this object. Nothing is fetched before the first change.
     TargetsUpdate(proto::Client& agent, notary::NotaryClient& server);
+    // Based on `verified`, the repository as an Updater verified it: root, snapshot and
+    // every file come from there (a delegation it lacks starts empty) instead of from the
+    // server. publish() still uploads to `server`.
+    TargetsUpdate(proto::Client& agent, notary::NotaryClient& server, TrustData verified);
 
     // Adds or replaces `name` in `role`'s file: hashes.sha256 = `sha256_digest` (32 raw
     // bytes), length = `length`. The role must be "targets" or delegated by its parent.
@@ -68,6 +74,8 @@ private:
     };
 
     void load_root();
+    // The current bytes of `role`: from the verified base, or fetched from the server.
+    std::optional<std::string> current(const std::string& role);
     File& load(const std::string& role);
     // The keys and threshold `role` is signed with: root's for targets, the parent's delegation otherwise.
     std::pair<tuf::KeyMap, std::int64_t> role_keys(const std::string& role);
@@ -76,6 +84,7 @@ private:
 
     notary::NotaryClient& m_server;
     AgentSigner m_signer;
+    std::optional<TrustData> m_base;
     std::optional<tuf::Root> m_root;
     std::map<std::string, File> m_files;
     std::set<std::string> m_changed;

@@ -18,6 +18,7 @@
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/publish/repository_init.h"
 #include "tools/trust/publish/signer_key.h"
+#include "tools/trust/publish/repository_publisher.h"
 #include "tools/trust/publish/targets_update.h"
 #include "tools/trust/registry/docker_config.h"
 #include "tools/trust/tuf/key.h"
@@ -33,10 +34,10 @@ namespace trustkey::tools::trust {
 
 namespace pb = proto::pb;
 using trustkey::trust::AgentSigner;
-using trustkey::trust::RepositoryInit;
 using trustkey::trust::RepositoryInitOptions;
 using trustkey::trust::SignerKey;
 using trustkey::trust::signer_agent_key;
+using trustkey::trust::RepositoryPublisher;
 using trustkey::trust::TargetsUpdate;
 
 namespace {
@@ -106,10 +107,6 @@ Bytes parse_digest(const std::string& text) {
     return *raw;
 }
 
-bool repository_exists(notary::NotaryClient& server) {
-    return server.get_role(std::string(tuf::kRootRole)).has_value();
-}
-
 // The roles `tag` is signed into, as docker chooses them: every direct child delegation
 // of targets whose paths allow the tag and whose keys the agent holds; targets itself
 // when there are no delegations.
@@ -143,11 +140,11 @@ void run_step(const std::string& what, F&& body) {
     }
 }
 
-void initialize(proto::Client& agent, notary::NotaryClient& server, const std::string& repo,
-                const RepositoryInitOptions& options = {}) {
+// Initializes the repository (its cache starts with what was published). When another
+// writer initialized it first, the changes go into that repository.
+void initialize(RepositoryPublisher& publisher, const std::string& repo, const RepositoryInitOptions& options = {}) {
     std::cout << "Initializing signed repository for " << repo << "...\n";
-    RepositoryInit(agent, server).run(options);
-    std::cout << "Successfully initialized \"" << repo << "\"\n";
+    if (publisher.initialize(options)) std::cout << "Successfully initialized \"" << repo << "\"\n";
 }
 
 // The id of the agent key `ref` checked as a root key: trustkeyd must hold it and it must
@@ -182,7 +179,7 @@ struct NewRepositorySigner {
 // Initializes the repository of `target` for `sign`. With docker's credentials for the
 // registry, the user's agent key (reused by name or generated) is returned for the
 // signer targets/<user>; without them the repository gets no signer.
-NewRepositorySigner initialize_for_signing(proto::Client& agent, notary::NotaryClient& server,
+NewRepositorySigner initialize_for_signing(proto::Client& agent, RepositoryPublisher& publisher,
                                            const RepositoryTarget& target) {
     const std::string& host = target.reference.registry;
     const std::optional<std::string> user = registry_user(host);
@@ -190,7 +187,7 @@ NewRepositorySigner initialize_for_signing(proto::Client& agent, notary::NotaryC
         std::cerr << "No credentials for " << host << " in docker's configuration: " << target.gun
                   << " gets no signer, tags are signed with its repository key (\"docker login " << host
                   << "\" first to get the signer targets/<user>)\n";
-        initialize(agent, server, target.gun);
+        initialize(publisher, target.gun);
         return {};
     }
     if (!valid_signer_name(*user))
@@ -199,7 +196,7 @@ NewRepositorySigner initialize_for_signing(proto::Client& agent, notary::NotaryC
             "add a signer to {} with \"trustkey trust signer add\" first",
             *user, host, target.gun));
     const SignerKey key = signer_agent_key(agent, *user);
-    initialize(agent, server, target.gun);
+    initialize(publisher, target.gun);
     return {*user, key.key};
 }
 
@@ -364,13 +361,12 @@ void PublisherCommands::signer_add() const {
         std::cout << "Adding signer \"" << m_name << "\" to " << m_repos[i] << "...\n";
         bool existed = true;
         run_step(fmt::format("adding signer \"{}\" to {} at {}", m_name, target.gun, server.base_url()), [&] {
-            if (!repository_exists(server)) {
+            RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
+            if (!publisher.exists()) {
                 existed = false;
-                initialize(agent, server, m_repos[i], init);
+                initialize(publisher, m_repos[i], init);
             }
-            TargetsUpdate update(agent, server);
-            update.add_signer(m_name, keys);
-            update.publish();
+            publisher.publish([&](TargetsUpdate& update) { update.add_signer(m_name, keys); });
         });
         if (existed && !m_root_key.empty())
             std::cerr << "--root-key " << m_root_key << " not used: " << m_repos[i]
@@ -393,9 +389,10 @@ void PublisherCommands::signer_remove() const {
             continue;
         }
         run_step(fmt::format("removing signer \"{}\" from {} at {}", m_name, targets[i].gun, server.base_url()), [&] {
-            TargetsUpdate update(agent, server);
-            update.remove_signer(m_name);
-            update.publish();
+            RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
+            publisher.publish([&](TargetsUpdate& update) {
+                update.remove_signer(m_name);
+            });
         });
         std::cout << "Successfully removed " << m_name << " from " << m_repos[i] << "\n";
     }
@@ -487,14 +484,15 @@ void PublisherCommands::sign() const {
                 std::cout << "Signing and pushing trust metadata for " << item.target.reference.str() << "\n";
         std::optional<NewRepositorySigner> created;
         run_step(fmt::format("signing {} at {}", gun, server.base_url()), [&] {
-            if (!repository_exists(server)) created = initialize_for_signing(agent, server, first);
-            TargetsUpdate update(agent, server);
-            if (created && created->key) update.add_signer(created->name, {*created->key});
-            AgentSigner signer(agent);
-            for (const Entry& entry : entries)
-                for (const std::string& role : signable_roles(update, signer, entry.tag))
-                    update.add_target(role, entry.tag, entry.digest, entry.size);
-            update.publish();
+            RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
+            if (!publisher.exists()) created = initialize_for_signing(agent, publisher, first);
+            publisher.publish([&](TargetsUpdate& update) {
+                if (created && created->key) update.add_signer(created->name, {*created->key});
+                AgentSigner signer(agent);
+                for (const Entry& entry : entries)
+                    for (const std::string& role : signable_roles(update, signer, entry.tag))
+                        update.add_target(role, entry.tag, entry.digest, entry.size);
+            });
         });
         if (created && created->key) {
             std::cout << "Created signer: " << created->name << "\n";
@@ -509,29 +507,31 @@ void PublisherCommands::revoke() const {
     proto::Client agent = m_context.connect();
     notary::NotaryClient server = notary_client(*m_options, target);
     run_step(fmt::format("revoking {} at {}", m_repo, server.base_url()), [&] {
-        TargetsUpdate update(agent, server);
-        AgentSigner signer(agent);
-        std::vector<std::string> tags;
-        if (target.tag_given) {
-            tags.push_back(target.reference.tag);
-        } else {
-            const tuf::Targets& top = update.staged(std::string(tuf::kTargetsRole));
-            const bool delegated = top.delegations.find(kReleasesRole) != nullptr;
-            const tuf::Targets& released = update.staged(delegated ? kReleasesRole : std::string(tuf::kTargetsRole));
-            for (const auto& [name, meta] : released.targets) tags.push_back(name);
-        }
-        if (tags.empty()) throw Failure::failed(fmt::format("{} has no signed tags to revoke", target.gun));
-        bool removed = false;
-        for (const std::string& tag : tags)
-            for (const std::string& role : signable_roles(update, signer, tag))
-                if (update.staged(role).targets.contains(tag)) {
-                    update.remove_target(role, tag);
-                    removed = true;
-                }
-        if (!removed)
-            throw Failure::failed(fmt::format("no role trustkeyd can sign for holds \"{}\" in {}",
-                                              target.reference.tag, target.gun));
-        update.publish();
+        RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
+        publisher.publish([&](TargetsUpdate& update) {
+            AgentSigner signer(agent);
+            std::vector<std::string> tags;
+            if (target.tag_given) {
+                tags.push_back(target.reference.tag);
+            } else {
+                const tuf::Targets& top = update.staged(std::string(tuf::kTargetsRole));
+                const bool delegated = top.delegations.find(kReleasesRole) != nullptr;
+                const tuf::Targets& released =
+                    update.staged(delegated ? kReleasesRole : std::string(tuf::kTargetsRole));
+                for (const auto& [name, meta] : released.targets) tags.push_back(name);
+            }
+            if (tags.empty()) throw Failure::failed(fmt::format("{} has no signed tags to revoke", target.gun));
+            bool removed = false;
+            for (const std::string& tag : tags)
+                for (const std::string& role : signable_roles(update, signer, tag))
+                    if (update.staged(role).targets.contains(tag)) {
+                        update.remove_target(role, tag);
+                        removed = true;
+                    }
+            if (!removed)
+                throw Failure::failed(fmt::format("no role trustkeyd can sign for holds \"{}\" in {}",
+                                                  target.reference.tag, target.gun));
+        });
     });
     std::cout << "Successfully deleted signature for " << m_repo << "\n";
 }

@@ -49,6 +49,35 @@ TEST(MetadataCacheTest, WritesNotaryLayoutWithPrivateModes) {
     EXPECT_EQ(entries, 2u); // root.json and targets/
 }
 
+TEST(MetadataCacheTest, ReplaceSwapsInExactlyTheGivenFiles) {
+    TempDir dir("trustkey-cache");
+    MetadataCache cache(dir / "trust", "example.com/app");
+    // Without a folder yet, replace makes it.
+    cache.replace({{"root", "first root"}});
+    EXPECT_EQ(cache.read("root"), "first root");
+    cache.write({{"targets/old", "old delegation"}, {"timestamp", "old timestamp"}});
+
+    cache.replace({{"root", "new root"}, {"targets", "new targets"}});
+    EXPECT_EQ(cache.read("root"), "new root");
+    EXPECT_EQ(cache.read("targets"), "new targets");
+    EXPECT_FALSE(cache.read("timestamp").has_value());
+    EXPECT_FALSE(cache.read("targets/old").has_value());
+    EXPECT_EQ(mode_of(cache.dir()), 0700u);
+    EXPECT_EQ(mode_of(cache.dir() / "root.json"), 0600u);
+    // Nothing but the metadata folder is left beside it.
+    std::size_t siblings = 0;
+    for (const auto& e : fs::directory_iterator(cache.dir().parent_path())) {
+        EXPECT_EQ(e.path().filename(), "metadata") << e.path();
+        ++siblings;
+    }
+    EXPECT_EQ(siblings, 1u);
+
+    // A bad role name fails before the swap: the folder stays as it was.
+    EXPECT_THROW(cache.replace({{"root", "third"}, {"../escape", "x"}}), Error);
+    EXPECT_EQ(cache.read("root"), "new root");
+    EXPECT_EQ(cache.read("targets"), "new targets");
+}
+
 TEST(MetadataCacheTest, RefusesUnsafeNames) {
     TempDir dir("trustkey-cache");
     for (const char* gun : {"", "/abs/app", "a/../b", "a//b", "./a", "a/"})

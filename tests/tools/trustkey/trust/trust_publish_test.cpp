@@ -1,8 +1,11 @@
 // `trustkey trust key generate | signer add | sign | revoke | signer remove` run as the
 // real binary against a real trustkeyd, notary server and registry; the results are
 // read back with the real notary CLI.
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -19,6 +22,20 @@ namespace {
 
 const std::string kDigestHex(64, 'a');
 
+// Every file under `dir`, relative path -> bytes (empty when `dir` does not exist).
+std::map<std::string, std::string> tree(const std::filesystem::path& dir) {
+    std::map<std::string, std::string> out;
+    if (!std::filesystem::exists(dir)) return out;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+        if (!entry.is_regular_file()) continue;
+        std::ifstream in(entry.path(), std::ios::binary);
+        std::stringstream bytes;
+        bytes << in.rdbuf();
+        out.emplace(std::filesystem::relative(entry.path(), dir).string(), bytes.str());
+    }
+    return out;
+}
+
 class TrustVerbsTest : public ::testing::Test {
 protected:
     std::string image(const std::string& tag = {}) const {
@@ -26,14 +43,25 @@ protected:
     }
     std::string gun() const { return image(); }
 
-    ProcessResult trust(std::vector<std::string> args, const std::string& server = {}) const {
+    // `trust` with the fixture's server, CA and registry, then `args`.
+    std::vector<std::string> trust_args(const std::vector<std::string>& args, const std::string& server = {}) const {
         std::vector<std::string> full{"trust", "--server", server.empty() ? m_notary.url() : server, "--tlscacert",
                                       m_notary.ca_cert_path().string(), "--insecure-registry", m_registry.host()};
         full.insert(full.end(), args.begin(), args.end());
+        return full;
+    }
+
+    ProcessResult trust(std::vector<std::string> args, const std::string& server = {}) const {
         ProcessOptions o;
-        o.env.push_back("DOCKER_CONFIG=" + (m_work / "docker").string());
+        o.env.push_back("DOCKER_CONFIG=" + docker_config().string());
         o.unset.push_back("DOCKER_CONTENT_TRUST_SERVER");
-        return m_daemon.trustkey(full, o);
+        return m_daemon.trustkey(trust_args(args, server), o);
+    }
+
+    std::filesystem::path docker_config() const { return m_work / "docker"; }
+    // The metadata cache of the repository in a trust directory.
+    std::filesystem::path cache_of(const std::filesystem::path& trust_dir) const {
+        return trust_dir / "tuf" / gun() / "metadata";
     }
 
     static std::string describe(const ProcessResult& r) {
@@ -64,6 +92,30 @@ protected:
         ASSERT_EQ(add.exit_code, 0) << describe(add);
         EXPECT_NE(add.out.find("Adding signer \"" + name + "\" to " + image() + "..."), std::string::npos) << add.out;
         EXPECT_NE(add.out.find("Successfully added signer: " + name + " to " + image()), std::string::npos) << add.out;
+    }
+
+    // `trustkey trust sign` processes started together, one per tag, into the same
+    // repository and trust directory; each must exit 0 and its tag be listed.
+    void sign_concurrently(const std::vector<std::string>& tags) {
+        std::vector<std::unique_ptr<BackgroundProcess>> runs;
+        for (const std::string& tag : tags) {
+            std::vector<std::string> argv{trustkey_cli_path(), "--socket", m_daemon.socket_path().string()};
+            const auto args = trust_args({"sign", image(tag), "--digest", "sha256:" + kDigestHex, "--size", "8"});
+            argv.insert(argv.end(), args.begin(), args.end());
+            BackgroundOptions o;
+            o.env.push_back("DOCKER_CONFIG=" + docker_config().string());
+            o.unset = {"DOCKER_CONTENT_TRUST_SERVER", "TRUSTKEY_SOCK"};
+            o.log_file = m_work / (tag + ".log");
+            runs.push_back(std::make_unique<BackgroundProcess>(argv, o));
+        }
+        for (std::size_t i = 0; i < runs.size(); ++i) {
+            const int code = runs[i]->wait_exit(std::chrono::seconds(120));
+            std::ifstream log(m_work / (tags[i] + ".log"));
+            std::stringstream text;
+            text << log.rdbuf();
+            EXPECT_EQ(code, 0) << tags[i] << ":\n" << text.str();
+        }
+        for (const std::string& tag : tags) EXPECT_NE(listed(tag).find(kDigestHex), std::string::npos) << tag;
     }
 
     NotaryServer m_notary;
@@ -185,10 +237,14 @@ TEST_F(TrustVerbsTest, SignerKeyNotInAgentFails) {
     make_self_signed_ec_cert(m_work / "eve.key", m_work / "eve.crt", "eve");
     ProcessResult add = trust({"signer", "add", "--key", (m_work / "eve.crt").string(), "eve", image()});
     ASSERT_EQ(add.exit_code, 0) << describe(add);
+    const auto cached = tree(cache_of(docker_config() / "trust"));
+    ASSERT_EQ(cached.count("targets.json"), 1u);
     ProcessResult sign = trust({"sign", image("v1"), "--digest", "sha256:" + kDigestHex, "--size", "1"});
     EXPECT_EQ(sign.exit_code, 1) << describe(sign);
     EXPECT_NE(sign.err.find("trustkeyd holds no key"), std::string::npos) << sign.err;
     EXPECT_EQ(listed("v1"), "");
+    // The failed publish left the cache byte for byte as it was.
+    EXPECT_EQ(tree(cache_of(docker_config() / "trust")), cached);
 
     ProcessResult missing = trust({"signer", "add", "--key", (m_work / "absent.pub").string(), "x", image()});
     EXPECT_EQ(missing.exit_code, 1) << describe(missing);
@@ -255,6 +311,68 @@ TEST_F(TrustVerbsTest, KeyRotateTargetsAndTimestamp) {
     EXPECT_EQ(trust({"key", "rotate", image(), "timestamp"}).exit_code, 2);
     EXPECT_EQ(trust({"key", "rotate", image(), "targets", "--server-managed"}).exit_code, 2);
     EXPECT_EQ(trust({"key", "rotate", image(), "targets/releases"}).exit_code, 2);
+}
+
+TEST_F(TrustVerbsTest, SignKeepsTheTrustDirCacheCurrentForVerify) {
+    const std::string dir = (m_work / "trust-cache").string();
+    const auto served = [&](const std::string& role) {
+        const ProcessResult r = m_notary.https_get("/v2/" + gun() + "/_trust/tuf/" + role + ".json");
+        EXPECT_EQ(r.exit_code, 0) << role << ": " << r.out;
+        return r.out;
+    };
+    for (const std::string tag : {"v1", "v2"}) {
+        ProcessResult sign =
+            trust({"--trust-dir", dir, "sign", image(tag), "--digest", "sha256:" + kDigestHex, "--size", "9"});
+        ASSERT_EQ(sign.exit_code, 0) << describe(sign);
+        // The cache holds the server's files as they are after the publish.
+        const auto cached = tree(cache_of(dir));
+        for (const std::string role : {"root", "targets", "snapshot", "timestamp"}) {
+            ASSERT_EQ(cached.count(role + ".json"), 1u) << role;
+            EXPECT_EQ(cached.at(role + ".json"), served(role)) << tag << " " << role;
+        }
+    }
+    ProcessResult verify = trust({"--trust-dir", dir, "verify", image("v2")});
+    ASSERT_EQ(verify.exit_code, 0) << describe(verify);
+    EXPECT_EQ(verify.out, "sha256:" + kDigestHex + "\n");
+    // --trust-dir kept docker's default trust directory out of it.
+    EXPECT_FALSE(std::filesystem::exists(docker_config() / "trust"));
+}
+
+TEST_F(TrustVerbsTest, SignRefusesARootReplacedOnTheServer) {
+    ProcessResult first = trust({"sign", image("v1"), "--digest", "sha256:" + kDigestHex, "--size", "3"});
+    ASSERT_EQ(first.exit_code, 0) << describe(first);
+    const auto cached = tree(cache_of(docker_config() / "trust"));
+    ASSERT_EQ(cached.count("root.json"), 1u);
+
+    // The repository is deleted on the server and made again by the notary CLI with a root of its own.
+    notary({"delete", gun(), "--remote"});
+    notary({"init", gun(), "-p"});
+    const ProcessResult before = m_notary.https_get("/v2/" + gun() + "/_trust/tuf/targets.json");
+    ASSERT_EQ(before.exit_code, 0) << before.out;
+
+    ProcessResult sign = trust({"sign", image("v2"), "--digest", "sha256:" + kDigestHex, "--size", "4"});
+    EXPECT_EQ(sign.exit_code, 1) << describe(sign);
+    EXPECT_EQ(sign.err_lines(), 1u) << sign.err;
+    EXPECT_NE(sign.err.find(gun()), std::string::npos) << sign.err;
+    EXPECT_NE(sign.err.find(m_notary.url()), std::string::npos) << sign.err;
+    EXPECT_NE(sign.err.find("root: "), std::string::npos) << sign.err;
+    EXPECT_NE(sign.err.find("not a valid rotation"), std::string::npos) << sign.err;
+    // Nothing changed on the server or in the cache.
+    EXPECT_EQ(m_notary.https_get("/v2/" + gun() + "/_trust/tuf/targets.json").out, before.out);
+    EXPECT_EQ(tree(cache_of(docker_config() / "trust")), cached);
+    EXPECT_EQ(listed("v2"), "");
+}
+
+TEST_F(TrustVerbsTest, ConcurrentSignsIntoOneRepositoryBothLand) {
+    ProcessResult first = trust({"sign", image("base"), "--digest", "sha256:" + kDigestHex, "--size", "2"});
+    ASSERT_EQ(first.exit_code, 0) << describe(first);
+    sign_concurrently({"left", "right"});
+    EXPECT_NE(listed("base").find(kDigestHex), std::string::npos);
+}
+
+TEST_F(TrustVerbsTest, ConcurrentSignsIntoANewRepositoryBothLand) {
+    // Both may find no repository and initialize it; the one that loses signs into the other's.
+    sign_concurrently({"left", "right"});
 }
 
 TEST_F(TrustVerbsTest, UsageErrors) {
