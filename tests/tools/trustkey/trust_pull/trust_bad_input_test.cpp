@@ -56,9 +56,9 @@ std::map<std::string, std::string> tree(const fs::path& dir) {
 
 // A refusal as the CLI must give it: exit 1, nothing on stdout, one line on stderr
 // holding each of `words`.
-void expect_refused(const ProcessResult& r, const std::vector<std::string>& words, bool stdout_empty = true) {
+void expect_refused(const ProcessResult& r, const std::vector<std::string>& words) {
     EXPECT_EQ(r.exit_code, 1) << describe(r);
-    if (stdout_empty) EXPECT_EQ(r.out, "") << describe(r);
+    EXPECT_EQ(r.out, "") << describe(r);
     EXPECT_EQ(r.err_lines(), 1u) << describe(r);
     for (const auto& w : words) EXPECT_NE(r.err.find(w), std::string::npos) << "\"" << w << "\" in:\n" << r.err;
 }

@@ -173,9 +173,20 @@ TEST_F(TrustInteropTest, TrustkeyReadsAndSignsIntoANotaryRepository) {
     EXPECT_NE(load.out.find("Successfully imported key from " + key_file.string()), std::string::npos) << load.out;
     EXPECT_EQ(read_file(key_file), key_pem);  // not a terminal: the file is left as it was
 
-    // trustkey signs a new tag into the notary client's delegation.
+    // `notary init` keeps the snapshot key in the notary client: a delegate cannot publish
+    // (nor can it with the notary CLI) until the owner lets the server manage it.
     const std::string digest = "sha256:" + sha256_hex(m_v3);
     const std::string size = std::to_string(m_v3.size());
+    const std::string releases_before = m_server.https_get("/v2/" + m_gun + "/_trust/tuf/targets/releases.json").out;
+    ProcessResult refused = trustkey({"sign", m_gun + ":v3", "--digest", digest, "--size", size});
+    EXPECT_EQ(refused.exit_code, 1) << describe(refused);
+    EXPECT_EQ(refused.err_lines(), 1u) << describe(refused);
+    EXPECT_NE(refused.err.find("does not hold the snapshot key"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find(m_gun), std::string::npos) << refused.err;
+    EXPECT_EQ(m_server.https_get("/v2/" + m_gun + "/_trust/tuf/targets/releases.json").out, releases_before);
+    notary({"key", "rotate", m_gun, "snapshot", "-r"});
+
+    // trustkey signs a new tag into the notary client's delegation.
     ProcessResult sign = trustkey({"sign", m_gun + ":v3", "--digest", digest, "--size", size});
     ASSERT_EQ(sign.exit_code, 0) << describe(sign) << m_server.log_tail(10);
     EXPECT_NE(sign.out.find("Successfully signed " + m_gun + ":v3"), std::string::npos) << sign.out;
