@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "daemon/core/encoding.h"
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/notary_server.h"
@@ -250,6 +252,61 @@ TEST_F(TrustBadInputTest, TlsFailureWithWrongCa) {
     ProcessResult r = trustkey({"verify", std::string(kGun) + ":v2"}, m_server.url(), m_proxy.ca_cert_path());
     expect_refused(r, {kGun, m_server.url()});
     EXPECT_FALSE(fs::exists(m_trust_dir / "tuf" / kGun));
+}
+
+// The repository's owner (holding the snapshot key, as `notary init` leaves it) publishes
+// a snapshot that lists a delegation no targets file delegates; the server accepts it
+// and signs a timestamp for it, so the snapshot and timestamp verify, and only the
+// delegation check can refuse it.
+TEST_F(TrustBadInputTest, UnknownDelegation) {
+    make_repository();
+    prime_cache();
+
+    // The snapshot key from the notary client's directory, onto a token (PEM headers kept).
+    const std::string snapshot_id = [&] {
+        const auto root = nlohmann::json::parse(server_file(kGun, "root"));
+        return root["signed"]["roles"]["snapshot"]["keyids"][0].get<std::string>();
+    }();
+    fs::path key_file;
+    for (const auto& e : fs::recursive_directory_iterator(m_publisher / "private"))
+        if (e.is_regular_file() && read_file(e.path()).find("role: snapshot\n") != std::string::npos) key_file = e.path();
+    ASSERT_FALSE(key_file.empty()) << "no snapshot key under " << (m_publisher / "private");
+    CliDaemon daemon;
+    ProcessOptions passphrase;
+    passphrase.env = {std::string("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE=") + NotaryServer::kPassphrase};
+    ProcessResult load = daemon.trustkey({"trust", "key", "load", key_file.string(), "--name", "owner-snapshot"},
+                                         passphrase);
+    ASSERT_EQ(load.exit_code, 0) << describe(load);
+
+    // snapshot version + 1, listing "targets/ghost" too, signed by that key.
+    auto snapshot = nlohmann::json::parse(server_file(kGun, "snapshot"));
+    nlohmann::json body = snapshot["signed"];
+    const std::string ghost = "a delegation nobody made\n";
+    body["version"] = body["version"].get<std::int64_t>() + 1;
+    body["meta"]["targets/ghost"] = {{"length", ghost.size()},
+                                     {"hashes", {{"sha256", to_base64(sha256(as_bytes(ghost)))}}}};
+    const std::string canonical = body.dump(); // sorted keys, no spaces, ASCII only: canonical JSON
+    const fs::path signed_path = m_work / "snapshot.signed";
+    write_file(signed_path, canonical);
+    ProcessResult sig = daemon.trustkey({"sign", "owner-snapshot", "--file", signed_path.string()});
+    ASSERT_EQ(sig.exit_code, 0) << describe(sig);
+    std::string b64 = sig.out;
+    while (!b64.empty() && (b64.back() == '\n' || b64.back() == '\r')) b64.pop_back();
+    const std::string file = "{\"signed\":" + canonical + ",\"signatures\":[{\"keyid\":\"" + snapshot_id +
+                             "\",\"method\":\"ecdsa\",\"sig\":\"" + b64 + "\"}]}";
+    const fs::path upload = m_work / "snapshot.json";
+    write_file(upload, file);
+    ProcessResult post = run_process({"curl", "--silent", "--show-error", "--fail-with-body", "--noproxy", "*",
+                                      "--cacert", m_server.ca_cert_path().string(), "-F",
+                                      "files=@" + upload.string() + ";filename=snapshot",
+                                      m_server.url() + "/v2/" + kGun + "/_trust/tuf/"});
+    ASSERT_EQ(post.exit_code, 0) << describe(post) << m_server.log_tail(5);
+    ASSERT_EQ(server_file(kGun, "snapshot"), file);
+
+    const auto before = tree(m_trust_dir);
+    expect_refused(trustkey({"verify", m_verify_v3}), {kGun, "targets/ghost", "no verified role delegates it"});
+    expect_refused(trustkey({"inspect", kGun}), {kGun, "targets/ghost"}, "[]\n");
+    EXPECT_EQ(tree(m_trust_dir), before) << "the trust directory changed";
 }
 
 // `trust sign` into the notary-made repository: the server's state must not change.
