@@ -28,7 +28,9 @@ auto Updater::from_server(const std::string& what, F&& f) -> decltype(f()) {
     try {
         return f();
     } catch (const Error& e) {
-        if (e.errc() != Errc::io) throw;
+        // An HTTP answer (NotaryClient::fail: call "notary server", code = status) already
+        // names the URL and status; only a transport failure means the server was not reached.
+        if (e.errc() != Errc::io || e.call() == "notary server") throw;
         Error wrapped(Errc::io, "cannot reach the trust server " + m_client.base_url() + " for " + what + ": " +
                                     e.message(), e.code(), e.call(), m_client.gun());
         wrapped.set_code_name(e.code_name());

@@ -6,6 +6,7 @@
 
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
+#include "tools/trust/publish/server_key.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/expiry.h"
 #include "tools/trust/tuf/json_fields.h"
@@ -203,10 +204,31 @@ std::string TargetsUpdate::sign_role(const std::string& role, const tuf::Targets
     return file.to_file();
 }
 
+void TargetsUpdate::require_server_snapshot_key() {
+    const std::string role(tuf::kSnapshotRole);
+    const std::vector<std::string>& ids = m_root->role(role).keyids;
+    const std::string listed = ids.empty() ? std::string("none") : ids.front();
+    std::string served;
+    try {
+        served = fetch_server_key(m_server, role).id();
+    } catch (const Error& e) {
+        if (e.errc() == Errc::io) throw;
+    }
+    if (std::find(ids.begin(), ids.end(), served) != ids.end()) return;
+    throw Error(Errc::denied,
+                "snapshot: trustkeyd does not hold the snapshot key " + listed + " of " + m_server.gun() +
+                    " and the notary server does not manage it; load it with `trustkey trust key load`, or make "
+                    "it server-managed (`notary key rotate " + m_server.gun() + " snapshot -r`)",
+                0, {}, role);
+}
+
 std::optional<std::string> TargetsUpdate::make_snapshot(const std::map<std::string, std::string>& files) {
     load_root();
     const std::vector<tuf::SigningKey> signing = m_signer.add_held(m_root->role_key_map(tuf::kSnapshotRole));
-    if (signing.empty()) return std::nullopt; // the server holds the snapshot key
+    if (signing.empty()) {
+        require_server_snapshot_key();
+        return std::nullopt; // the server holds the snapshot key
+    }
     if (std::cmp_less(signing.size(), m_root->role(tuf::kSnapshotRole).threshold))
         throw Error(Errc::denied, "trustkeyd holds too few snapshot keys", 0, {}, std::string(tuf::kSnapshotRole));
     const auto served = current(std::string(tuf::kSnapshotRole));

@@ -81,6 +81,9 @@ private:
     std::pair<tuf::KeyMap, std::int64_t> role_keys(const std::string& role);
     std::string sign_role(const std::string& role, const tuf::Targets& body);
     std::optional<std::string> make_snapshot(const std::map<std::string, std::string>& files);
+    // Throws Errc::denied naming the key when the server does not hold root's snapshot
+    // key (the repository keeps it elsewhere, e.g. in the notary client that made it).
+    void require_server_snapshot_key();
 
     notary::NotaryClient& m_server;
     AgentSigner m_signer;

@@ -114,15 +114,17 @@ std::vector<std::string> signable_roles(TargetsUpdate& update, AgentSigner& sign
     const tuf::Targets& top = update.staged(std::string(tuf::kTargetsRole));
     if (top.delegations.roles.empty()) return {std::string(tuf::kTargetsRole)};
     std::vector<std::string> roles;
+    std::string candidates;
     for (const tuf::DelegatedRole& role : top.delegations.roles) {
         if (!role.allows(tag)) continue;
+        candidates += (candidates.empty() ? "" : ", ") + role.name;
         const tuf::KeyMap keys = role.keys.select(top.delegations.keys);
         if (std::any_of(keys.begin(), keys.end(), [&](const auto& k) { return signer.holds(k.second); }))
             roles.push_back(role.name);
     }
     if (roles.empty())
-        throw Failure::failed(
-            fmt::format("trustkeyd holds no key of a delegation of targets that may sign \"{}\"", tag));
+        throw Failure::failed(fmt::format("trustkeyd holds no key of a delegation of targets that may sign \"{}\" ({})",
+                                          tag, candidates.empty() ? "none may" : candidates));
     return roles;
 }
 
