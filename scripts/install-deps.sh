@@ -19,8 +19,8 @@ packages=(
   docker-registry apache2-utils
   # Debian's docker CLI (20.10), to compare `trust inspect` and run trustkey as a CLI plugin
   docker.io
-  # python for small helper scripts in tests
-  python3
+  # python for small helper scripts in tests; python3-cryptography signs the test token server's JWTs
+  python3 python3-cryptography
   # clang and its sanitizer runtimes for the libFuzzer targets (scripts/fuzz.sh)
   clang libclang-rt-14-dev
 )
