@@ -92,7 +92,13 @@ http::Client& RegistryClient::client_for(const Reference& ref) {
     http::ClientOptions options = m_options.http;
     if (!plain_http(ref)) {
         // As docker: certs.d applies to registries it reaches over TLS.
-        const RegistryTls tls = m_certs.for_host(host);
+        RegistryTls tls;
+        try {
+            tls = m_certs.for_host(host);
+        } catch (const Error& e) {
+            throw Error(e.errc(), "TLS settings for registry " + host + ": " + e.message(), e.code(), e.call(),
+                        e.subject());
+        }
         options.extra_ca_files.insert(options.extra_ca_files.end(), tls.ca_files.begin(), tls.ca_files.end());
         if (tls.client_cert && !options.client_cert) {
             options.client_cert = tls.client_cert;

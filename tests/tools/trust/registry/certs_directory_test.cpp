@@ -132,7 +132,9 @@ TEST(CertsDirectoryDefaults, SystemRootIsLastAndRootUsesOnlyIt) {
     const auto roots = CertsDirectory::default_roots();
     ASSERT_FALSE(roots.empty());
     EXPECT_EQ(roots.back(), fs::path("/etc/docker/certs.d"));
-    if (::geteuid() == 0) EXPECT_EQ(roots.size(), 1u);
+    if (::geteuid() == 0) {
+        EXPECT_EQ(roots.size(), 1u);
+    }
 }
 
 } // namespace
