@@ -97,19 +97,24 @@ RegistryServer::Options token_auth() {
 TEST_F(TrustRegistryTest, SignResolvesTheDigestThroughABearerTokenRegistry) {
     RegistryServer registry(token_auth());
     const TokenServer& tokens = *registry.token_server();
-    const PushedImage pushed = registry.push_image("team/app", "v1");
+    const PushedImage v1 = registry.push_image("team/app", "v1");
+    const PushedImage v2 = registry.push_image("team/app", "v2");
     login(registry.host(), "publisher:s3cret");
     const std::size_t mark = tokens.requests().size();
 
-    const std::string image = registry.host() + "/team/app:v1";
-    const ProcessResult sign = trust(registry, {"sign", image});
+    const std::string image = registry.host() + "/team/app";
+    const ProcessResult sign = trust(registry, {"sign", image + ":v1", image + ":v2"});
     ASSERT_EQ(sign.exit_code, 0) << describe(sign);
-    EXPECT_NE(sign.out.find("Successfully signed " + image), std::string::npos) << sign.out;
-    const std::string line = listed(registry.host() + "/team/app", "v1");
-    EXPECT_NE(line.find(pushed.digest.substr(7)), std::string::npos) << line;
-    EXPECT_NE(line.find(" " + std::to_string(pushed.size) + " "), std::string::npos) << line;
+    EXPECT_NE(sign.out.find("Successfully signed " + image + ":v1"), std::string::npos) << sign.out;
+    EXPECT_NE(sign.out.find("Successfully signed " + image + ":v2"), std::string::npos) << sign.out;
+    for (const auto& [tag, pushed] : {std::pair{"v1", v1}, std::pair{"v2", v2}}) {
+        const std::string line = listed(registry.host() + "/team/app", tag);
+        EXPECT_NE(line.find(pushed.digest.substr(7)), std::string::npos) << line;
+        EXPECT_NE(line.find(" " + std::to_string(pushed.size) + " "), std::string::npos) << line;
+    }
 
-    // The token was asked with the publisher's credentials for pull on the repository.
+    // One token, asked with the publisher's credentials for pull on the repository and
+    // reused for the second tag.
     const auto all = tokens.requests();
     ASSERT_EQ(all.size(), mark + 1) << tokens.log_tail();
     EXPECT_EQ(all.back().status, 200);
