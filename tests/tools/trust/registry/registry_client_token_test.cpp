@@ -113,6 +113,55 @@ TEST(RegistryClientTokenTest, WrongPasswordIsOneLineNamingTheTokenServer) {
     EXPECT_FALSE(asked[0].account.has_value());
 }
 
+// config.json as `docker login` leaves it for a registry that issued an identity
+// (refresh) token: user "<token>", empty password, and the token.
+void use_identity_token(const test::TempDir& dir, const std::string& host, const std::string& token) {
+    std::ofstream(dir / "config.json") << R"({"auths":{")" << host << R"(":{"auth":")"
+                                       << to_base64(as_bytes(std::string("<token>:"))) << R"(","identitytoken":")"
+                                       << token << "\"}}}";
+    ASSERT_EQ(::setenv("DOCKER_CONFIG", dir.path().c_str(), 1), 0);
+}
+
+TEST(RegistryClientTokenTest, IdentityTokenUsesTheOAuthRefreshGrant) {
+    RegistryServer::Options options = token_options();
+    options.token_auth->identity_token = "refresh-4f1c2e";
+    RegistryServer server(options);
+    const test::TokenServer& tokens = *server.token_server();
+    const auto image = server.push_image("team/app", "v1");
+    test::TempDir config("trustkey-dockercfg");
+    use_identity_token(config, server.host(), "refresh-4f1c2e");
+    const std::size_t mark = tokens.requests().size();
+
+    RegistryClient client = docker_config_client(server);
+    const ManifestInfo info = client.resolve(Reference::parse(server.host() + "/team/app:v1"));
+    EXPECT_EQ(info.digest, image.digest);
+    EXPECT_EQ(info.size, image.size);
+    const auto asked = requests_since(tokens, mark);
+    ASSERT_EQ(asked.size(), 1u);
+    EXPECT_EQ(asked[0].grant, "refresh_token");
+    EXPECT_EQ(asked[0].account, "alice");
+    EXPECT_EQ(asked[0].service, tokens.service());
+    EXPECT_EQ(asked[0].scopes, std::vector<std::string>{"repository:team/app:pull"});
+}
+
+TEST(RegistryClientTokenTest, RejectedIdentityTokenNamesTheTokenServer) {
+    RegistryServer::Options options = token_options();
+    options.token_auth->identity_token = "refresh-4f1c2e";
+    RegistryServer server(options);
+    server.push_image("team/app", "v1");
+    test::TempDir config("trustkey-dockercfg");
+    use_identity_token(config, server.host(), "refresh-revoked");
+
+    RegistryClient client = docker_config_client(server);
+    const Error e = expect_error([&] { client.resolve(Reference::parse(server.host() + "/team/app:v1")); });
+    EXPECT_EQ(e.errc(), Errc::denied);
+    const std::string what = e.what();
+    EXPECT_NE(what.find(server.token_server()->realm()), std::string::npos) << what;
+    EXPECT_EQ(what.find("refresh-revoked"), std::string::npos) << what;
+    EXPECT_EQ(server.token_server()->requests().back().grant, "refresh_token");
+    EXPECT_EQ(server.token_server()->requests().back().status, 401);
+}
+
 TEST(RegistryClientTokenTest, AnonymousTokenWhenTheTokenServerAllowsPull) {
     RegistryServer server(token_options(true));
     const test::TokenServer& tokens = *server.token_server();
