@@ -19,9 +19,9 @@ packages=(
   docker-registry apache2-utils
   # Debian's docker CLI (20.10), to compare `trust inspect` and run trustkey as a CLI plugin
   docker.io
-  # python for small helper scripts in tests (the tampering proxy), and faketime to run the
-  # CLI with its clock moved past a metadata expiry
-  python3 faketime
+  # python for small helper scripts in tests (the tampering proxy; python3-cryptography signs the
+  # test token server's JWTs), and faketime to run the CLI with its clock moved past a metadata expiry
+  python3 python3-cryptography faketime
   # clang and its sanitizer runtimes for the libFuzzer targets (scripts/fuzz.sh)
   clang libclang-rt-14-dev
 )

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <exception>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <string_view>
 #include <utility>
@@ -142,15 +144,50 @@ UniqueSlist make_headers(const std::vector<std::pair<std::string, std::string>>&
 
 } // namespace
 
+bool is_tls_failure(std::uint64_t code) noexcept {
+    switch (static_cast<CURLcode>(code)) {
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_CLIENTCERT:
+        return true;
+    default:
+        return false;
+    }
+}
+
 std::optional<std::string> Response::header(const std::string& lower_name) const {
     const auto it = headers.find(lower_name);
     if (it == headers.end()) return std::nullopt;
     return it->second;
 }
 
+namespace {
+
+// The whole of a CA file, for a combined bundle.
+std::string read_ca_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in.is_open())
+        throw Error(Errc::config, "cannot open CA certificates " + path.string(), 0, "open", path.string());
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (in.bad())
+        throw Error(Errc::config, "cannot read CA certificates from " + path.string(), 0, "read", path.string());
+    if (!content.empty() && content.back() != '\n') content += '\n';
+    return content;
+}
+
+} // namespace
+
 struct Client::Impl {
     ClientOptions options;
     UniqueCurl handle;
+    // ca_file (or curl's default bundle) followed by extra_ca_files; empty when there are none.
+    std::string ca_blob;
 
     // Runs one transfer. `configure` sets the method-specific options on the handle.
     template <typename Configure>
@@ -164,6 +201,21 @@ Client::Client(ClientOptions options) : m_impl(std::make_unique<Impl>()) {
     m_impl->options = std::move(options);
     m_impl->handle.reset(curl_easy_init());
     if (!m_impl->handle) throw Error(Errc::internal, "cannot create a libcurl handle", 0, "curl_easy_init");
+    const ClientOptions& o = m_impl->options;
+    if (!o.extra_ca_files.empty()) {
+        // One bundle in memory: the base CAs (ca_file, else curl's built-in bundle),
+        // then the extra ones, as docker adds certs.d CAs to the system pool.
+        if (o.ca_file) {
+            m_impl->ca_blob = read_ca_file(*o.ca_file);
+        } else {
+            char* builtin = nullptr;
+            if (curl_easy_getinfo(m_impl->handle.get(), CURLINFO_CAINFO, &builtin) == CURLE_OK && builtin != nullptr) {
+                std::error_code ec;
+                if (std::filesystem::is_regular_file(builtin, ec)) m_impl->ca_blob = read_ca_file(builtin);
+            }
+        }
+        for (const auto& file : o.extra_ca_files) m_impl->ca_blob += read_ca_file(file);
+    }
 }
 
 Client::Client(Client&&) noexcept = default;
@@ -211,6 +263,12 @@ Response Client::Impl::perform(const std::string& method, const std::string& url
         setopt(h, CURLOPT_CAINFO, ca.c_str(), "CURLOPT_CAINFO", url);
         // Trust only this bundle, not also the system's certificate directory.
         setopt(h, CURLOPT_CAPATH, static_cast<const char*>(nullptr), "CURLOPT_CAPATH", url);
+    }
+    if (!ca_blob.empty()) {
+        // curl copies the blob; it replaces CURLOPT_CAINFO (and keeps the system CA
+        // directory unless ca_file cleared it above).
+        curl_blob blob{ca_blob.data(), ca_blob.size(), CURL_BLOB_COPY};
+        setopt(h, CURLOPT_CAINFO_BLOB, &blob, "CURLOPT_CAINFO_BLOB", url);
     }
     if (options.client_cert) {
         const std::string cert = options.client_cert->string();

@@ -1,6 +1,7 @@
 // A small HTTPS/HTTP client over libcurl for the notary server and registry APIs:
 // one request at a time per client, bounded sizes and times, TLS verified against a
-// given CA file (or the system store).
+// given CA file (or the system store), optionally with more CAs on top (docker's
+// /etc/docker/certs.d/<host>/*.crt) and a client certificate.
 #pragma once
 
 #include <chrono>
@@ -40,12 +41,18 @@ struct Response {
 
 struct ClientOptions {
     std::optional<std::filesystem::path> ca_file;      // trust only this CA bundle
+    // PEM CA files trusted in addition to ca_file or, without it, the system store.
+    std::vector<std::filesystem::path> extra_ca_files;
     std::optional<std::filesystem::path> client_cert;  // mutual TLS, PEM
     std::optional<std::filesystem::path> client_key;
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     std::chrono::milliseconds timeout{std::chrono::seconds(60)};
     std::string user_agent = "trustkey";
 };
+
+// True when `code` (Error::code() of a transport failure from Client) is a TLS
+// failure: the handshake, the peer's certificate, or the local CA/client certificate.
+bool is_tls_failure(std::uint64_t code) noexcept;
 
 class Client {
 public:
@@ -54,6 +61,8 @@ public:
     Client& operator=(Client&&) noexcept;
     ~Client();
 
+    // Throws trustkey::Error (Errc::config) naming the file when ca_file or an extra CA
+    // file cannot be read.
     // Performs the request. Transport failures (DNS, connect, TLS, timeout, size cap)
     // throw trustkey::Error (Errc::io) naming the URL and curl's reason; any HTTP
     // status is returned, not thrown.

@@ -71,26 +71,59 @@ std::string sha256_digest(std::string_view body) { return "sha256:" + to_hex(sha
 
 std::string cache_key(const Reference& ref) { return ref.api_host() + "/" + ref.repository; }
 
-// Sends `request`; a transport failure is rethrown naming the reference too.
-http::Response send_for(http::Client& client, const http::Request& request, const Reference& ref) {
+} // namespace
+
+RegistryClient::RegistryClient(RegistryClientOptions options)
+    : m_options(std::move(options)),
+      m_certs(m_options.certs_roots ? *m_options.certs_roots : CertsDirectory::default_roots()) {}
+
+bool RegistryClient::plain_http(const Reference& ref) const {
+    const auto& plain = m_options.plain_http_registries;
+    return std::find(plain.begin(), plain.end(), ref.registry) != plain.end();
+}
+
+std::string RegistryClient::base_url(const Reference& ref) const {
+    return std::string(plain_http(ref) ? "http://" : "https://") + ref.api_host();
+}
+
+http::Client& RegistryClient::client_for(const Reference& ref) {
+    const std::string host = ref.api_host();
+    if (const auto it = m_clients.find(host); it != m_clients.end()) return it->second;
+    http::ClientOptions options = m_options.http;
+    if (!plain_http(ref)) {
+        // As docker: certs.d applies to registries it reaches over TLS.
+        RegistryTls tls;
+        try {
+            tls = m_certs.for_host(host);
+        } catch (const Error& e) {
+            throw Error(e.errc(), "TLS settings for registry " + host + ": " + e.message(), e.code(), e.call(),
+                        e.subject());
+        }
+        options.extra_ca_files.insert(options.extra_ca_files.end(), tls.ca_files.begin(), tls.ca_files.end());
+        if (tls.client_cert && !options.client_cert) {
+            options.client_cert = tls.client_cert;
+            options.client_key = tls.client_key;
+        }
+    }
+    return m_clients.emplace(host, http::Client(std::move(options))).first->second;
+}
+
+// Sends `request`; a transport failure is rethrown naming the reference too, and a TLS
+// failure says where docker (and trustkey) look for the registry's CA.
+http::Response RegistryClient::send_for(const Reference& ref, const http::Request& request) {
+    http::Client& client = client_for(ref);
     try {
         return client.send(request);
     } catch (const Error& e) {
         if (e.errc() != Errc::io) throw;
+        if (http::is_tls_failure(e.code()))
+            throw Error(Errc::io,
+                        "TLS failure with registry " + ref.api_host() + " for " + ref.str() + ": " + e.message() +
+                            " (a registry CA goes in " + m_certs.ca_hint(ref.api_host()).string() + ")",
+                        e.code(), e.call(), ref.str());
         throw Error(Errc::io, "cannot reach registry " + ref.api_host() + " for " + ref.str() + ": " + e.message(),
                     e.code(), e.call(), ref.str());
     }
-}
-
-} // namespace
-
-RegistryClient::RegistryClient(RegistryClientOptions options)
-    : m_options(std::move(options)), m_http(m_options.http) {}
-
-std::string RegistryClient::base_url(const Reference& ref) const {
-    const auto& plain = m_options.plain_http_registries;
-    const bool http = std::find(plain.begin(), plain.end(), ref.registry) != plain.end();
-    return std::string(http ? "http://" : "https://") + ref.api_host();
 }
 
 std::optional<Credentials> RegistryClient::credentials_for(const Reference& ref) {
@@ -138,7 +171,7 @@ bool RegistryClient::answer_challenge(const Reference& ref, const http::Response
         if (creds && !creds->username.empty())
             token_request.headers.emplace_back("Authorization", basic_authorization(*creds));
     }
-    http::Response answer = send_for(m_http, token_request, ref);
+    http::Response answer = send_for(ref, token_request);
     wipe(token_request.body);
     for (auto& [name, value] : token_request.headers) wipe(value);
     if (answer.status == 401 || answer.status == 403)
@@ -172,12 +205,12 @@ http::Response RegistryClient::send_authorized(const Reference& ref, http::Reque
             r.headers.emplace_back("Authorization", it->second);
         return r;
     };
-    http::Response response = send_for(m_http, with_auth(request), ref);
+    http::Response response = send_for(ref, with_auth(request));
     if (response.status != 401) return response;
     const auto before = m_authorization.find(key);
     const std::string old = before == m_authorization.end() ? std::string() : before->second;
     if (!answer_challenge(ref, response) || m_authorization[key] == old) return response;
-    return send_for(m_http, with_auth(std::move(request)), ref);
+    return send_for(ref, with_auth(std::move(request)));
 }
 
 namespace {

@@ -1,15 +1,20 @@
 // Resolving an image reference to its manifest digest and size over the Docker
 // Registry HTTP API v2: HEAD /v2/<repo>/manifests/<tag|digest> (GET and a sha256 of
 // the body when the registry gives no Docker-Content-Digest), answering Basic and
-// Bearer (token server) challenges with credentials from docker's config.json.
+// Bearer (token server) challenges with credentials from docker's config.json. HTTPS
+// registries are trusted as docker trusts them: the system store plus the CAs and
+// client certificate in <certs root>/<host[:port]>/ (CertsDirectory); the token
+// server is reached with the same TLS settings as its registry, as docker does.
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
 
 #include "tools/trust/http/http_client.h"
+#include "tools/trust/registry/certs_directory.h"
 #include "tools/trust/registry/credentials.h"
 #include "tools/trust/registry/docker_config.h"
 #include "tools/trust/registry/reference.h"
@@ -23,7 +28,12 @@ struct ManifestInfo {
 };
 
 struct RegistryClientOptions {
+    // Base HTTP settings; for an HTTPS registry its certs directory adds CAs and a
+    // client certificate (unless client_cert is set here).
     http::ClientOptions http{};
+    // Roots of docker's per-registry TLS directories; CertsDirectory::default_roots()
+    // (/etc/docker/certs.d, and the user's rootless one) when unset.
+    std::optional<std::vector<std::filesystem::path>> certs_roots{};
     // Speak plain HTTP to these registries ("host:port" as in references), as docker's
     // insecure-registries; all others are HTTPS.
     std::vector<std::string> plain_http_registries{};
@@ -45,18 +55,25 @@ public:
     // reference: Errc::not_found (unknown repository or tag), Errc::denied (401/403:
     // missing or rejected credentials), Errc::io (transport failures, other statuses),
     // Errc::malformed (a digest that does not match the manifest bytes, a bad token
-    // answer), Errc::config (docker config or credential helper problems).
+    // answer), Errc::config (docker config, credential helper or certs directory
+    // problems).
     ManifestInfo resolve(const Reference& ref);
 
 private:
+    bool plain_http(const Reference& ref) const;
     std::string base_url(const Reference& ref) const;
+    // The HTTP client for ref's registry (and its token server), made on first use.
+    http::Client& client_for(const Reference& ref);
+    http::Response send_for(const Reference& ref, const http::Request& request);
     http::Response send_authorized(const Reference& ref, http::Request request);
     bool answer_challenge(const Reference& ref, const http::Response& response);
     std::optional<Credentials> credentials_for(const Reference& ref);
     ManifestInfo resolve_by_get(const Reference& ref, const std::string& url);
 
     RegistryClientOptions m_options;
-    http::Client m_http;
+    CertsDirectory m_certs;
+    // One client per registry host (api_host()), each with that host's TLS settings.
+    std::map<std::string, http::Client> m_clients;
     // Authorization header value per registry host, once a challenge was answered.
     std::map<std::string, std::string> m_authorization;
 };

@@ -7,6 +7,7 @@
 #include <iterator>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 
@@ -454,6 +455,8 @@ void PublisherCommands::sign() const {
     }
     const bool terminal = ::isatty(STDOUT_FILENO) == 1;
     proto::Client agent = m_context.connect();
+    // One registry client for every tag, so answered challenges (tokens) are reused.
+    std::optional<registry::RegistryClient> registry;
     for (const auto& gun : guns) {
         const auto& tags = by_gun.at(gun);
         struct Entry {
@@ -473,8 +476,8 @@ void PublisherCommands::sign() const {
                 continue;
             }
             run_step(fmt::format("resolving {} in the registry", target.reference.str()), [&] {
-                registry::RegistryClient registry = registry_client(*m_options);
-                const registry::ManifestInfo manifest = registry.resolve(target.reference);
+                if (!registry) registry.emplace(registry_client(*m_options));
+                const registry::ManifestInfo manifest = registry->resolve(target.reference);
                 entries.push_back({target.reference.tag, parse_digest(manifest.digest),
                                    static_cast<std::int64_t>(manifest.size)});
             });

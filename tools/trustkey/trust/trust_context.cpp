@@ -84,6 +84,8 @@ notary::NotaryClient notary_client(const TrustOptions& options, const Repository
 registry::RegistryClient registry_client(const TrustOptions& options) {
     registry::RegistryClientOptions o;
     o.plain_http_registries = options.insecure_registries;
+    // HTTPS registries: the system CAs plus docker's certs.d directories.
+    o.certs_roots = registry::CertsDirectory::default_roots();
     return registry::RegistryClient(std::move(o));
 }
 

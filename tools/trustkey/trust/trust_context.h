@@ -34,6 +34,9 @@ std::string server_url(const TrustOptions& options, const registry::Reference& r
 std::optional<std::filesystem::path> server_ca(const TrustOptions& options, const std::string& url);
 
 notary::NotaryClient notary_client(const TrustOptions& options, const RepositoryTarget& target);
+// A registry client as docker reaches registries: --insecure-registry hosts over plain
+// HTTP, others over HTTPS trusted through /etc/docker/certs.d/<host:port>/ (and the
+// user's rootless certs.d), credentials from docker's config.json.
 registry::RegistryClient registry_client(const TrustOptions& options);
 
 } // namespace trustkey::tools::trust

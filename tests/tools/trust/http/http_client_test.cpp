@@ -123,6 +123,40 @@ TEST(HttpClient, CaFileReplacesTheSystemStore) {
     EXPECT_EQ(e.code(), static_cast<std::uint64_t>(CURLE_PEER_FAILED_VERIFICATION)) << e.what();
 }
 
+TEST(HttpClient, ExtraCaFilesAreTrustedBesideTheCaFile) {
+    NotaryServer server;
+    TempDir other("trustkey-http-other-ca");
+    make_self_signed_ec_cert(other / "ca.key", other / "ca.crt", "trustkey other CA");
+    const std::string url = server.url() + "/v2/";
+    // The base CA does not know the server; the extra one (as from certs.d) does.
+    ClientOptions options;
+    options.ca_file = other / "ca.crt";
+    options.extra_ca_files = {server.ca_cert_path()};
+    Client client(options);
+    EXPECT_EQ(client.send(get(url)).status, 200);
+    // Without the base CA file: curl's own bundle plus the extra CA.
+    ClientOptions system;
+    system.extra_ca_files = {server.ca_cert_path()};
+    Client on_system(system);
+    EXPECT_EQ(on_system.send(get(url)).status, 200);
+    // An unrelated extra CA changes nothing: still a TLS failure.
+    ClientOptions unrelated;
+    unrelated.extra_ca_files = {other / "ca.crt"};
+    Client refused(unrelated);
+    const Error e = expect_error([&] { refused.send(get(url)); });
+    EXPECT_TRUE(http::is_tls_failure(e.code())) << e.what();
+    EXPECT_FALSE(http::is_tls_failure(static_cast<std::uint64_t>(CURLE_COULDNT_CONNECT)));
+}
+
+TEST(HttpClient, UnreadableExtraCaFileIsAConfigErrorNamingIt) {
+    TempDir dir("trustkey-http-extra-ca");
+    ClientOptions options;
+    options.extra_ca_files = {dir / "absent.crt"};
+    const Error e = expect_error([&] { Client client(options); });
+    EXPECT_EQ(e.errc(), Errc::config);
+    EXPECT_NE(e.message().find((dir / "absent.crt").string()), std::string::npos) << e.what();
+}
+
 TEST(HttpClient, MissingClientCertificateIsAnError) {
     NotaryServer server;
     ClientOptions options;
