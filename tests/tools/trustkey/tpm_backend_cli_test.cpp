@@ -155,5 +155,47 @@ TEST_F(TpmCli, TpmTablesInTheConfigFile) {
                                         (listed[0]["id"].get<std::string>() + ".tpmkey")));
 }
 
+TEST_F(TpmCli, KeyLoadMovesAnExistingKeyIntoTheTpm) {
+    CliDaemon daemon(with_tpm(swtpm().tcti()));
+    for (const std::string type : {"ecdsa", "rsa"}) {
+        SCOPED_TRACE(type);
+        const auto key_file = daemon.dir() / (type + "-key.pem");
+        const std::string alg = type == "ecdsa" ? "EC" : "RSA";
+        const std::string opt = type == "ecdsa" ? "ec_paramgen_curve:P-256" : "rsa_keygen_bits:2048";
+        ASSERT_EQ(run_process({"openssl", "genpkey", "-algorithm", alg, "-pkeyopt", opt, "-out", key_file.string()})
+                      .exit_code,
+                  0);
+        const std::string name = "moved-" + type;
+        const auto load = daemon.trustkey({"key", "load", key_file.string(), "--name", name, "--backend", "tpm"});
+        ASSERT_TRUE(succeeded(load));
+        const std::string id = chomp(load.out);
+        // The id is the TUF id of the file's public key, and the key is listed on the TPM.
+        EXPECT_EQ(id, expected_tuf_key_id(type, public_der_of_private_key(key_file)));
+        const auto listed = nlohmann::json::parse(daemon.trustkey({"key", "list", "--json"}).out);
+        bool on_tpm = false;
+        for (const auto& k : listed)
+            if (k["id"] == id && k["backend"] == "tpm") on_tpm = true;
+        EXPECT_TRUE(on_tpm) << listed.dump();
+        // Its signatures verify with the public key from the original file.
+        const auto pub_file = daemon.dir() / (type + "-file.pub.pem");
+        ASSERT_EQ(run_process({"openssl", "pkey", "-in", key_file.string(), "-pubout", "-out", pub_file.string()})
+                      .exit_code,
+                  0);
+        const ByteVec digest = sha256_bytes("moved " + type);
+        const auto r = daemon.trustkey({"sign", name, "--digest", hex(digest)});
+        ASSERT_TRUE(succeeded(r));
+        EXPECT_TRUE(openssl_verify(type, pub_file, digest, base64_decode(chomp(r.out)), daemon.dir()));
+        // Loading it again is refused.
+        EXPECT_TRUE(failed_with_one_line(
+            daemon.trustkey({"key", "load", key_file.string(), "--name", name + "-2", "--backend", "tpm"}), 1));
+    }
+    // Ed25519 cannot move into a TPM: one clear line.
+    const auto ed_file = daemon.dir() / "ed.pem";
+    ASSERT_EQ(run_process({"openssl", "genpkey", "-algorithm", "ED25519", "-out", ed_file.string()}).exit_code, 0);
+    const auto ed = daemon.trustkey({"key", "load", ed_file.string(), "--name", "ed", "--backend", "tpm"});
+    EXPECT_TRUE(failed_with_one_line(ed, 1));
+    EXPECT_NE(ed.err.find("cannot be moved into a TPM"), std::string::npos) << ed.err;
+}
+
 } // namespace
 } // namespace trustkey::test
