@@ -116,6 +116,12 @@ Tpm2Config parse_tpm(const toml::table& table, std::size_t index, const fs::path
             out.parent = static_cast<std::uint32_t>(get_int(v, key, kPersistentFirst, kPersistentLast, origin));
         } else if (key == "loaded_keys") {
             out.loaded_keys = static_cast<std::size_t>(get_int(v, key, 0, kMaxLoadedKeys, origin));
+        } else if (key == "key_auth_env" || key == "key_auth_file") {
+            if (out.key_auth.kind != backend::tpm2::AuthSource::Kind::none)
+                fail(origin, where + ": set at most one of \"key_auth_env\" and \"key_auth_file\"");
+            out.key_auth = {key == "key_auth_env" ? backend::tpm2::AuthSource::Kind::env
+                                                  : backend::tpm2::AuthSource::Kind::file,
+                            get_string(v, key, origin)};
         } else {
             fail(origin, where + ": unknown key " + log::quoted(key));
         }

@@ -159,7 +159,7 @@ void describe_key(const PrivateKey& key, TPM2B_PUBLIC& pub, TPMT_SENSITIVE& sens
 
 ImportWrap::~ImportWrap() { OPENSSL_cleanse(&duplicate, sizeof duplicate); }
 
-ImportWrap wrap_for_import(const PrivateKey& key, const TPMT_PUBLIC& parent) {
+ImportWrap wrap_for_import(const PrivateKey& key, const TPMT_PUBLIC& parent, const TPM2B_AUTH& auth) {
     if (parent.type != TPM2_ALG_ECC || parent.nameAlg != TPM2_ALG_SHA256 ||
         parent.parameters.eccDetail.curveID != TPM2_ECC_NIST_P256 ||
         parent.parameters.eccDetail.symmetric.algorithm != TPM2_ALG_AES ||
@@ -174,6 +174,7 @@ ImportWrap wrap_for_import(const PrivateKey& key, const TPMT_PUBLIC& parent) {
         ~Wipe() { OPENSSL_cleanse(&s, sizeof s); }
     } wipe{sens};
     describe_key(key, out.pub, sens);
+    sens.authValue = auth;
 
     // The object's name: nameAlg || SHA-256(TPMT_PUBLIC).
     std::array<std::uint8_t, sizeof(TPMT_PUBLIC)> pub_buf{};

@@ -19,7 +19,8 @@ struct ImportWrap {
 };
 
 // Wraps `key` (ECDSA P-256 or RSA-2048) to `parent`, an ECC P-256 restricted decryption
-// key with SHA-256 names and AES-128-CFB. Throws unsupported_algorithm for other keys.
-ImportWrap wrap_for_import(const PrivateKey& key, const TPMT_PUBLIC& parent);
+// key with SHA-256 names and AES-128-CFB; `auth` becomes the key's authorization value.
+// Throws unsupported_algorithm for other keys.
+ImportWrap wrap_for_import(const PrivateKey& key, const TPMT_PUBLIC& parent, const TPM2B_AUTH& auth);
 
 } // namespace trustkey::backend::tpm2

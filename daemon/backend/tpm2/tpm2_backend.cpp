@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include <openssl/crypto.h>
 
 #include <tss2/tss2_esys.h>
 
@@ -168,6 +172,70 @@ KeyInfo Tpm2Backend::info_of(const std::string& id, const KeyBlob& blob) const {
     return k;
 }
 
+std::optional<TPM2B_AUTH> Tpm2Backend::key_auth(const std::string& subject) {
+    const AuthSource& src = m_config.key_auth;
+    if (src.kind == AuthSource::Kind::none) return std::nullopt;
+    SecureBytes value;
+    if (src.kind == AuthSource::Kind::env) {
+        const char* v = std::getenv(src.ref.c_str());
+        if (v == nullptr)
+            throw Error(Errc::pin_required,
+                        "backend '" + m_config.name + "': the key authorization variable " + src.ref + " is not set",
+                        0, {}, subject);
+        value.assign(v, v + std::strlen(v));
+    } else {
+        std::ifstream in(src.ref, std::ios::binary);
+        std::string line;
+        if (!in || !std::getline(in, line)) {
+            OPENSSL_cleanse(line.data(), line.size());
+            throw Error(Errc::pin_required,
+                        "backend '" + m_config.name + "': cannot read the key authorization file " + src.ref, 0, {},
+                        subject);
+        }
+        value.assign(line.begin(), line.end());
+        OPENSSL_cleanse(line.data(), line.size());
+    }
+    TPM2B_AUTH auth{};
+    if (value.size() > sizeof auth.buffer)
+        throw Error(Errc::config, "backend '" + m_config.name + "': the key authorization value is longer than " +
+                                      std::to_string(sizeof auth.buffer) + " bytes", 0, {}, subject);
+    auth.size = static_cast<UINT16>(value.size());
+    std::copy(value.begin(), value.end(), auth.buffer);
+    if (m_refused_auth && m_refused_auth->size == auth.size &&
+        CRYPTO_memcmp(m_refused_auth->buffer, auth.buffer, auth.size) == 0) {
+        OPENSSL_cleanse(&auth, sizeof auth);
+        throw Error(Errc::pin_incorrect,
+                    "backend '" + m_config.name + "': the TPM refused this key authorization value before; it is "
+                    "not sent again (dictionary-attack protection) until it changes",
+                    0, {}, subject);
+    }
+    return auth;
+}
+
+void Tpm2Backend::note_refused(const TPM2B_AUTH& auth) noexcept { m_refused_auth = auth; }
+
+ESYS_TR Tpm2Backend::auth_session(Connection& c, bool encrypt_first_parameter, const std::string& subject) {
+    ESYS_CONTEXT* ctx = c.ctx->get();
+    if (!c.session) {
+        // Salted to the storage primary: the session key never crosses the bus, and with it
+        // neither the authorization value nor (when asked) the first command parameter.
+        TPMT_SYM_DEF sym{};
+        sym.algorithm = TPM2_ALG_AES;
+        sym.keyBits.aes = 128;
+        sym.mode.aes = TPM2_ALG_CFB;
+        ESYS_TR session = ESYS_TR_NONE;
+        check_rc("Esys_StartAuthSession",
+                 Esys_StartAuthSession(ctx, c.primary.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       nullptr, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &session),
+                 subject);
+        c.session = TrHandle(ctx, session, TrHandle::Kind::transient);
+    }
+    const TPMA_SESSION attrs =
+        TPMA_SESSION_CONTINUESESSION | (encrypt_first_parameter ? TPMA_SESSION_DECRYPT : TPMA_SESSION(0));
+    check_rc("Esys_TRSess_SetAttributes", Esys_TRSess_SetAttributes(ctx, c.session.get(), attrs, 0xff), subject);
+    return c.session.get();
+}
+
 std::vector<KeyInfo> Tpm2Backend::list_keys() {
     std::vector<std::string> skipped;
     std::map<std::string, KeyInfo> fresh;
@@ -247,7 +315,13 @@ KeyInfo Tpm2Backend::generate(std::string_view name, KeyType type) {
     EsysPtr<TPM2B_PUBLIC> pub;
     EsysPtr<TPM2B_PRIVATE> priv;
     run(subject, [&](Connection& c) {
-        const TPM2B_SENSITIVE_CREATE sensitive{};
+        TPM2B_SENSITIVE_CREATE sensitive{};
+        const std::optional<TPM2B_AUTH> auth = key_auth(subject);
+        if (auth) sensitive.sensitive.userAuth = *auth;
+        struct Wipe {
+            TPM2B_SENSITIVE_CREATE& s;
+            ~Wipe() { OPENSSL_cleanse(&s, sizeof s); }
+        } wipe{sensitive};
         const TPM2B_DATA outside{};
         const TPML_PCR_SELECTION pcrs{};
         c.loaded.clear();  // TPM2_Create needs a free object slot
@@ -262,8 +336,10 @@ KeyInfo Tpm2Backend::generate(std::string_view name, KeyType type) {
                         "this TPM does not make " + std::string(key_type_name(type)) + " keys (" +
                             rc_text(tested) + ")",
                         tested, "Esys_TestParms", subject);
+        // With an auth value, the command's first parameter (which holds it) goes encrypted.
+        const ESYS_TR parent_session = auth ? auth_session(c, true, subject) : ESYS_TR_PASSWORD;
         check_rc("Esys_Create",
-                 Esys_Create(c.ctx->get(), c.primary.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                 Esys_Create(c.ctx->get(), c.primary.get(), parent_session, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
                              &templ, &outside, &pcrs, out_ptr(priv), out_ptr(pub), nullptr, nullptr, nullptr),
                  subject);
         return 0;
@@ -288,7 +364,9 @@ KeyInfo Tpm2Backend::import_key(std::string_view name, const PrivateKey& key) {
     TPM2B_PUBLIC pub{};
     EsysPtr<TPM2B_PRIVATE> priv;
     run(subject, [&](Connection& c) {
-        const ImportWrap wrap = wrap_for_import(key, c.primary_public.publicArea);
+        std::optional<TPM2B_AUTH> auth = key_auth(subject);
+        const ImportWrap wrap = wrap_for_import(key, c.primary_public.publicArea, auth.value_or(TPM2B_AUTH{}));
+        if (auth) OPENSSL_cleanse(&*auth, sizeof *auth);
         c.loaded.clear();  // TPM2_Import needs a free object slot
         pub = wrap.pub;
         const TPM2B_DATA no_inner_key{};
@@ -344,8 +422,8 @@ ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std:
     return tr;
 }
 
-Bytes Tpm2Backend::sign_loaded(Connection& c, ESYS_TR key, const KeyInfo& info, std::span<const std::uint8_t> digest,
-                               const std::string& subject) {
+Bytes Tpm2Backend::sign_loaded(Connection& c, ESYS_TR key, ESYS_TR session, const KeyInfo& info,
+                               std::span<const std::uint8_t> digest, const std::string& subject) {
     TPM2B_DIGEST d{};
     d.size = static_cast<UINT16>(digest.size());
     std::copy(digest.begin(), digest.end(), d.buffer);
@@ -356,7 +434,7 @@ Bytes Tpm2Backend::sign_loaded(Connection& c, ESYS_TR key, const KeyInfo& info, 
     ticket.hierarchy = TPM2_RH_NULL;
     EsysPtr<TPMT_SIGNATURE> sig;
     check_rc("Esys_Sign",
-             Esys_Sign(c.ctx->get(), key, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
+             Esys_Sign(c.ctx->get(), key, session, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
                        out_ptr(sig)),
              subject);
     return tuf_signature(*sig, info.type);
@@ -376,9 +454,27 @@ std::vector<Bytes> Tpm2Backend::sign_batch(const KeyInfo& key, HashAlg hash, std
     return run(subject, [&](Connection& c) {
         std::vector<Bytes> out;
         out.reserve(items.size());
+        std::optional<TPM2B_AUTH> auth = key_auth(subject);
+        struct Wipe {
+            std::optional<TPM2B_AUTH>& a;
+            ~Wipe() {
+                if (a) OPENSSL_cleanse(&*a, sizeof *a);
+            }
+        } wipe{auth};
         for (const auto& item : items) {
             const ESYS_TR tr = loaded_key(c, key.id, subject);
-            out.push_back(sign_loaded(c, tr, key, item, subject));
+            ESYS_TR session = ESYS_TR_PASSWORD;
+            if (auth) {
+                check_rc("Esys_TR_SetAuth", Esys_TR_SetAuth(c.ctx->get(), tr, &*auth), subject);
+                session = auth_session(c, false, subject);
+            }
+            try {
+                out.push_back(sign_loaded(c, tr, session, key, item, subject));
+            } catch (const Error& e) {
+                if (auth && e.errc() == Errc::pin_incorrect) note_refused(*auth);
+                c.session.reset();  // after a failed authorization the session is not reused
+                throw;
+            }
             if (m_config.loaded_keys == 0) c.loaded.clear();
         }
         return out;

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "daemon/backend/backend.h"
 #include "daemon/backend/tpm2/esys_context.h"
@@ -43,9 +44,11 @@ private:
         std::unique_ptr<EsysContext> ctx;
         TrHandle primary;
         TPM2B_PUBLIC primary_public{};  // to wrap imported keys to
+        TrHandle session;               // HMAC session salted to the primary, for keys with auth values
         std::list<std::pair<std::string, TrHandle>> loaded;
         ~Connection() {
             loaded.clear();
+            session.reset();
             primary.reset();
         }
     };
@@ -57,8 +60,14 @@ private:
     template <typename Op>
     auto run(const std::string& subject, Op&& op);
     ESYS_TR loaded_key(Connection& c, const std::string& id, const std::string& subject);
-    Bytes sign_loaded(Connection& c, ESYS_TR key, const KeyInfo& info, std::span<const std::uint8_t> digest,
-                      const std::string& subject);
+    Bytes sign_loaded(Connection& c, ESYS_TR key, ESYS_TR session, const KeyInfo& info,
+                      std::span<const std::uint8_t> digest, const std::string& subject);
+    // The keys' authorization value from its source; nullopt when none is configured.
+    // Throws pin_required when the source cannot be read, and pin_incorrect for a value the
+    // TPM refused before (it is not sent again, so repeated requests cannot lock the TPM out).
+    std::optional<TPM2B_AUTH> key_auth(const std::string& subject);
+    void note_refused(const TPM2B_AUTH& auth) noexcept;
+    ESYS_TR auth_session(Connection& c, bool encrypt_first_parameter, const std::string& subject);
     KeyInfo info_of(const std::string& id, const KeyBlob& blob) const;
     std::string subject_of(const KeyInfo& key) const;
     void check_name_free(std::string_view name);
@@ -70,6 +79,7 @@ private:
     std::mutex m_tpm_mutex;  // m_conn, m_tpm_error: one thread uses the ESYS context at a time
     std::unique_ptr<Connection> m_conn;
     std::string m_tpm_error;
+    std::optional<TPM2B_AUTH> m_refused_auth;  // guarded by m_tpm_mutex
 
     std::mutex m_write_mutex;  // generate / import / remove, so name checks hold
     std::mutex m_cache_mutex;  // m_keys

@@ -135,6 +135,7 @@ tcti = "device:/dev/tpmrm0"
 state_dir = "/var/lib/trustkey/tpm"
 parent = 0x81000001
 loaded_keys = 0
+key_auth_file = "/run/credentials/trustkeyd/tpm-auth"
 
 [[tpm]]
 name = "sim"
@@ -149,6 +150,9 @@ tcti = "swtpm:host=127.0.0.1,port=2321"
     ASSERT_TRUE(c.tpm[0].parent.has_value());
     EXPECT_EQ(*c.tpm[0].parent, 0x81000001u);
     EXPECT_EQ(c.tpm[0].loaded_keys, 0u);
+    EXPECT_EQ(c.tpm[0].key_auth.kind, backend::tpm2::AuthSource::Kind::file);
+    EXPECT_EQ(c.tpm[0].key_auth.ref, "/run/credentials/trustkeyd/tpm-auth");
+    EXPECT_EQ(c.tpm[1].key_auth.kind, backend::tpm2::AuthSource::Kind::none);
     EXPECT_EQ(c.tpm[1].tcti, "swtpm:host=127.0.0.1,port=2321");
     EXPECT_FALSE(c.tpm[1].parent.has_value());
     EXPECT_EQ(c.tpm[1].loaded_keys, 2u);
@@ -167,6 +171,8 @@ TEST(ConfigTpmTest, BadTpmTablesRefused) {
     EXPECT_EQ(tpm_errc_of("[[tpm]]\nname=\"t\"\ntcti=\"tabrmd\"\nslot=1\n", &msg), Errc::config);
     EXPECT_NE(msg.find("slot"), std::string::npos) << msg;
     EXPECT_EQ(tpm_errc_of("tpm = \"device\"\n"), Errc::config);
+    EXPECT_EQ(tpm_errc_of("[[tpm]]\nname=\"t\"\ntcti=\"tabrmd\"\nkey_auth_env=\"A\"\nkey_auth_file=\"/f\"\n"),
+              Errc::config);
     // Backend names are unique across kinds.
     EXPECT_EQ(tpm_errc_of("[[pkcs11]]\nname=\"a\"\nmodule=\"/m\"\n[[tpm]]\nname=\"a\"\ntcti=\"tabrmd\"\n", &msg),
               Errc::config);

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/backend/private_key.h"
 #include "daemon/backend/public_key.h"
 #include "daemon/backend/tpm2/key_blob.h"
 #include "daemon/core/error.h"
@@ -244,6 +245,77 @@ TEST_F(Tpm2BackendTest, NoObjectsLeftLoadedBeyondTheCache) {
     backend.reset();
     // Everything this backend loaded is flushed: no transient objects remain.
     EXPECT_EQ(swtpm().tool({"tpm2_getcap", "handles-transient"}).find("0x80"), std::string::npos);
+}
+
+TEST_F(Tpm2BackendTest, KeyAuthValueThroughAnHmacSession) {
+    // Room for the failures below before dictionary-attack lockout.
+    swtpm().tool({"tpm2_dictionarylockout", "--setup-parameters", "--max-tries=32", "--recovery-time=600",
+                  "--lockout-recovery-time=1"});
+    ::setenv("TRUSTKEY_TEST_TPM_AUTH", "key-secret", 1);
+    Tpm2Config c = config();
+    c.key_auth = {AuthSource::Kind::env, "TRUSTKEY_TEST_TPM_AUTH"};
+    KeyInfo k, moved;
+    {
+        auto backend = make_tpm2_backend(c);
+        k = backend->generate("guarded", KeyType::ecdsa_p256);
+        EXPECT_TRUE(signs(*backend, k));
+        // A key loaded with the value set needs it too.
+        test::generate_pem("ecdsa", dir / "k.pem");
+        moved = backend->import_key("moved", PrivateKey::from_pem(test::read_text(dir / "k.pem"), nullptr));
+        EXPECT_TRUE(signs(*backend, moved));
+    }
+    {
+        // The same keys through a backend without the value: the TPM refuses them.
+        auto without = open();
+        Error e0 = error_of([&] { without->sign(k, HashAlg::sha256, digest("no auth")); });
+        EXPECT_EQ(e0.errc(), Errc::pin_incorrect) << e0.what();
+        EXPECT_TRUE(mentions(e0, "guarded")) << e0.what();
+        EXPECT_EQ(error_of([&] { without->sign(moved, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_incorrect);
+    }
+    auto backend = make_tpm2_backend(c);
+    // A wrong value is refused once by the TPM, then not sent again.
+    ::setenv("TRUSTKEY_TEST_TPM_AUTH", "wrong", 1);
+    Error e1 = error_of([&] { backend->sign(k, HashAlg::sha256, digest("wrong")); });
+    EXPECT_EQ(e1.errc(), Errc::pin_incorrect) << e1.what();
+    EXPECT_TRUE(mentions(e1, "refused the authorization value")) << e1.what();
+    EXPECT_TRUE(mentions(e1, "backend 'tpm'")) << e1.what();
+    const std::string counter_before = swtpm().tool({"tpm2_getcap", "properties-variable"});
+    Error e2 = error_of([&] { backend->sign(k, HashAlg::sha256, digest("wrong again")); });
+    EXPECT_EQ(e2.errc(), Errc::pin_incorrect) << e2.what();
+    EXPECT_TRUE(mentions(e2, "not sent again")) << e2.what();
+    EXPECT_EQ(swtpm().tool({"tpm2_getcap", "properties-variable"}), counter_before);  // no new DA failure
+
+    ::setenv("TRUSTKEY_TEST_TPM_AUTH", "key-secret", 1);
+    EXPECT_TRUE(signs(*backend, k));
+    EXPECT_TRUE(signs(*backend, moved));
+    ::unsetenv("TRUSTKEY_TEST_TPM_AUTH");
+    EXPECT_EQ(error_of([&] { backend->sign(k, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_required);
+}
+
+TEST_F(Tpm2BackendTest, LockoutIsReportedClearly) {
+    // One failure locks this TPM out.
+    swtpm().tool({"tpm2_dictionarylockout", "--setup-parameters", "--max-tries=1", "--recovery-time=600",
+                  "--lockout-recovery-time=1"});
+    ::setenv("TRUSTKEY_TEST_TPM_AUTH", "key-secret", 1);
+    Tpm2Config c = config();
+    c.key_auth = {AuthSource::Kind::env, "TRUSTKEY_TEST_TPM_AUTH"};
+    auto backend = make_tpm2_backend(c);
+    KeyInfo k = backend->generate("guarded", KeyType::ecdsa_p256);
+    EXPECT_TRUE(signs(*backend, k));
+    EXPECT_FALSE(backend->status().pin_locked);
+    ::setenv("TRUSTKEY_TEST_TPM_AUTH", "wrong-1", 1);
+    EXPECT_EQ(error_of([&] { backend->sign(k, HashAlg::sha256, digest("a")); }).errc(), Errc::pin_incorrect);
+    ::setenv("TRUSTKEY_TEST_TPM_AUTH", "key-secret", 1);
+    Error e = error_of([&] { backend->sign(k, HashAlg::sha256, digest("b")); });
+    EXPECT_EQ(e.errc(), Errc::pin_locked) << e.what();
+    EXPECT_TRUE(mentions(e, "dictionary-attack lockout")) << e.what();
+    EXPECT_TRUE(mentions(e, "guarded")) << e.what();
+    EXPECT_TRUE(backend->status().pin_locked);
+    // Cleared with the lockout authorization: the right value works again.
+    swtpm().tool({"tpm2_dictionarylockout", "--clear-lockout"});
+    EXPECT_FALSE(backend->status().pin_locked);
+    EXPECT_TRUE(signs(*backend, k));
+    ::unsetenv("TRUSTKEY_TEST_TPM_AUTH");
 }
 
 } // namespace
