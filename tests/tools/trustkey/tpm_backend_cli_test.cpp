@@ -7,6 +7,8 @@
 #include <map>
 #include <regex>
 
+#include <unistd.h>
+
 #include "tests/fixtures/swtpm.h"
 #include "tests/tools/trustkey/cli_daemon.h"
 #include "tests/tools/trustkey/cli_expect.h"
@@ -153,6 +155,31 @@ TEST_F(TpmCli, TpmTablesInTheConfigFile) {
     ASSERT_EQ(listed.size(), 1u);
     EXPECT_TRUE(std::filesystem::exists(daemon.dir() / "data" / "trustkey" / "tpm2" / "laptop-tpm" /
                                         (listed[0]["id"].get<std::string>() + ".tpmkey")));
+}
+
+TEST_F(TpmCli, WrongKeyAuthorizationIsOneClearLine) {
+    CliDaemon::Options o;
+    const auto auth_file = std::filesystem::path(::testing::TempDir()) / ("tpm-auth-" + std::to_string(::getpid()));
+    write_file(auth_file, std::string("right-value\n"));
+    o.config_toml = "[[tpm]]\nname = \"tpm\"\ntcti = \"" + swtpm().tcti() + "\"\nkey_auth_file = \"" +
+                    auth_file.string() + "\"\n";
+    CliDaemon daemon(o);
+    ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "guarded", "--backend", "tpm"})));
+    EXPECT_TRUE(signs(daemon, "guarded", "ecdsa"));
+
+    write_file(auth_file, std::string("wrong-value\n"));
+    const auto wrong = daemon.trustkey({"sign", "guarded", "--digest", hex(sha256_bytes("w"))});
+    EXPECT_TRUE(failed_with_one_line(wrong, 1));
+    EXPECT_NE(wrong.err.find("refused the authorization value"), std::string::npos) << wrong.err;
+    EXPECT_NE(wrong.err.find("guarded"), std::string::npos) << wrong.err;
+    EXPECT_NE(wrong.err.find("backend 'tpm'"), std::string::npos) << wrong.err;
+    const auto again = daemon.trustkey({"sign", "guarded", "--digest", hex(sha256_bytes("w2"))});
+    EXPECT_TRUE(failed_with_one_line(again, 1));
+    EXPECT_NE(again.err.find("not sent again"), std::string::npos) << again.err;
+
+    write_file(auth_file, std::string("right-value\n"));
+    EXPECT_TRUE(signs(daemon, "guarded", "ecdsa"));
+    std::filesystem::remove(auth_file);
 }
 
 TEST_F(TpmCli, KeyLoadMovesAnExistingKeyIntoTheTpm) {
