@@ -3,7 +3,10 @@
 // persistent storage primary, and status.
 #include "daemon/backend/tpm2/tpm2_backend.h"
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 
 #include <gtest/gtest.h>
@@ -134,8 +137,15 @@ TEST_F(Tpm2BackendTest, TpmKilledAndRestartedOnTheSameState) {
     BackendStatus st = backend->status();
     EXPECT_FALSE(st.present);
     EXPECT_TRUE(mentions(Error(Errc::internal, st.error), "unreachable")) << st.error;
-    // Listing still works from the state directory; nothing was half-written.
+    // Listing still works from the state directory; nothing was half-written: the two key
+    // files and no temporary or partial file from the failed generate.
     EXPECT_EQ(backend->list_keys().size(), 2u);
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir / "state")) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    std::vector<std::string> expected{ec.id + ".tpmkey", rsa.id + ".tpmkey"};
+    std::sort(expected.begin(), expected.end());
+    EXPECT_EQ(names, expected);
 
     swtpm().start();
     // The same backend object connects again; the primary is recreated and the blobs load.
@@ -316,6 +326,32 @@ TEST_F(Tpm2BackendTest, LockoutIsReportedClearly) {
     EXPECT_FALSE(backend->status().pin_locked);
     EXPECT_TRUE(signs(*backend, k));
     ::unsetenv("TRUSTKEY_TEST_TPM_AUTH");
+}
+
+TEST_F(Tpm2BackendTest, ConcurrentSigningSharesOneContext) {
+    // Threads take turns on the one ESYS context; every signature is from the right key.
+    auto backend = open();
+    KeyInfo ec = backend->generate("ec", KeyType::ecdsa_p256);
+    KeyInfo rsa = backend->generate("rsa", KeyType::rsa_2048);
+    constexpr int kThreads = 4, kPerThread = 15;
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&, t] {
+            const KeyInfo& k = t % 2 == 0 ? ec : rsa;
+            for (int i = 0; i < kPerThread; ++i) {
+                const Bytes d = digest("thread " + std::to_string(t) + " item " + std::to_string(i));
+                try {
+                    if (!verify_signature(k.type, k.spki_der, HashAlg::sha256, d, backend->sign(k, HashAlg::sha256, d)))
+                        ++failures;
+                } catch (const std::exception&) {
+                    ++failures;
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
 }
 
 } // namespace
