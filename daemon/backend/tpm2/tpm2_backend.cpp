@@ -26,26 +26,29 @@ bool is_tss_call(const Error& e) {
 
 std::string short_id(const std::string& id) { return id.substr(0, 12); }
 
-// The error to report: the TPM's words with what they mean for the user.
+// The error to report: the TPM's words with what they mean for the user. The backend's own
+// errors (not from a TSS call) already say what they mean and keep their message.
 Error explained(const Error& e, const std::string& backend, const std::string& tcti, const std::string& subject) {
-    std::string msg;
-    switch (e.errc()) {
-    case Errc::token_absent:
-        msg = "the TPM of backend '" + backend + "' (" + tcti + ") is unreachable: " + e.message();
-        break;
-    case Errc::pin_locked:
-        msg = "the TPM of backend '" + backend + "' is in dictionary-attack lockout; it refuses authorizations "
-              "until the lockout time passes or the lockout is reset (" + e.message() + ")";
-        break;
-    case Errc::pin_incorrect:
-        msg = "the TPM of backend '" + backend + "' refused the authorization value (" + e.message() + ")";
-        break;
-    default:
-        msg = "backend '" + backend + "': " + e.message();
-        if (e.call().rfind("Esys_", 0) == 0 && base_rc(static_cast<TSS2_RC>(e.code())) == TPM2_RC_OBJECT_MEMORY)
-            msg += "; other programs hold the TPM's object slots (use a resource manager: device:/dev/tpmrm0 "
-                   "or tabrmd)";
-        break;
+    std::string msg = e.message();
+    if (is_tss_call(e)) {
+        switch (e.errc()) {
+        case Errc::token_absent:
+            msg = "the TPM of backend '" + backend + "' (" + tcti + ") is unreachable: " + e.message();
+            break;
+        case Errc::pin_locked:
+            msg = "the TPM of backend '" + backend + "' is in dictionary-attack lockout; it refuses authorizations "
+                  "until the lockout time passes or the lockout is reset (" + e.message() + ")";
+            break;
+        case Errc::pin_incorrect:
+            msg = "the TPM of backend '" + backend + "' refused the authorization value (" + e.message() + ")";
+            break;
+        default:
+            msg = "backend '" + backend + "': " + e.message();
+            if (base_rc(static_cast<TSS2_RC>(e.code())) == TPM2_RC_OBJECT_MEMORY)
+                msg += "; other programs hold the TPM's object slots (use a resource manager: device:/dev/tpmrm0 "
+                       "or tabrmd)";
+            break;
+        }
     }
     if (!subject.empty() && !e.subject().empty() && e.subject() != subject && e.subject() != tcti)
         msg += " (" + e.subject() + ")";
