@@ -300,10 +300,12 @@ TEST_F(Tpm2BackendTest, KeyAuthValueThroughAnHmacSession) {
     EXPECT_TRUE(signs(*backend, moved));
     ::unsetenv("TRUSTKEY_TEST_TPM_AUTH");
     EXPECT_EQ(error_of([&] { backend->sign(k, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_required);
+    swtpm().tool({"tpm2_dictionarylockout", "--clear-lockout"});  // the failures above, for the next case
 }
 
 TEST_F(Tpm2BackendTest, LockoutIsReportedClearly) {
-    // One failure locks this TPM out.
+    // One failure locks this TPM out (counting from zero).
+    swtpm().tool({"tpm2_dictionarylockout", "--clear-lockout"});
     swtpm().tool({"tpm2_dictionarylockout", "--setup-parameters", "--max-tries=1", "--recovery-time=600",
                   "--lockout-recovery-time=1"});
     ::setenv("TRUSTKEY_TEST_TPM_AUTH", "key-secret", 1);
@@ -326,6 +328,8 @@ TEST_F(Tpm2BackendTest, LockoutIsReportedClearly) {
     EXPECT_FALSE(backend->status().pin_locked);
     EXPECT_TRUE(signs(*backend, k));
     ::unsetenv("TRUSTKEY_TEST_TPM_AUTH");
+    swtpm().tool({"tpm2_dictionarylockout", "--setup-parameters", "--max-tries=32", "--recovery-time=600",
+                  "--lockout-recovery-time=1"});
 }
 
 TEST_F(Tpm2BackendTest, ConcurrentSigningSharesOneContext) {
