@@ -102,6 +102,16 @@ TEST_F(TpmCli, GenerateListSignOnTheTpmBesideTheToken) {
     EXPECT_EQ(st["present"], true);
     EXPECT_EQ(st["key_count"], 2);
     EXPECT_EQ(st["location"], swtpm().tcti());
+
+    // Deleting a TPM key removes its blob; the other keys stay.
+    const auto blob = daemon.dir() / "data" / "trustkey" / "tpm2" / "tpm" / (ec_id + ".tpmkey");
+    EXPECT_TRUE(std::filesystem::exists(blob));
+    ASSERT_TRUE(succeeded(daemon.trustkey({"key", "delete", "tpm-ec", "--yes"})));
+    EXPECT_FALSE(std::filesystem::exists(blob));
+    const auto after = daemon.trustkey({"key", "list"});
+    EXPECT_EQ(after.out.find("tpm-ec"), std::string::npos) << after.out;
+    EXPECT_NE(after.out.find("tpm-rsa"), std::string::npos) << after.out;
+    EXPECT_TRUE(signs(daemon, "tpm-rsa", "rsa"));
 }
 
 TEST_F(TpmCli, TpmGoneMidRunThenBackWithoutRestartingTheDaemon) {
