@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 
@@ -67,16 +68,21 @@ void report(int fd, const std::string& text) {
 
 int main(int argc, char** argv) {
     harden_process();
+    // tpm2-tss writes its own error lines to stderr; trustkeyd reports TPM errors itself.
+    ::setenv("TSS2_LOG", "all+none", 0);
 
-    CLI::App app{"trustkeyd: keeps signing keys on PKCS#11 tokens and signs for Docker Content Trust"};
+    CLI::App app{"trustkeyd: keeps signing keys on PKCS#11 tokens and TPMs and signs for Docker Content Trust"};
     bool foreground = false;
     std::optional<std::string> socket;
     std::optional<std::string> config_file;
     std::optional<std::string> log_level;
+    std::optional<std::string> tpm;
     app.add_flag("-f,--foreground", foreground, "Stay in the foreground");
     app.add_option("--socket", socket, "Listen on this Unix socket path");
     app.add_option("--config", config_file, "Read this TOML configuration file");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+    app.add_option("--tpm", tpm, "Also keep keys in this TPM 2.0, as backend \"tpm\" (a TCTI: device:/dev/tpmrm0, "
+                                 "tabrmd, swtpm:host=H,port=P)");
     app.set_version_flag("--version", trustkey::server::Dispatcher::server_name());
     CLI11_PARSE(app, argc, argv);
 
@@ -84,7 +90,8 @@ int main(int argc, char** argv) {
     try {
         std::optional<std::filesystem::path> cfg_path;
         if (config_file) cfg_path = *config_file;
-        const auto config = trustkey::config::Config::load_default(cfg_path);
+        auto config = trustkey::config::Config::load_default(cfg_path);
+        if (tpm) trustkey::config::add_cli_tpm(config, *tpm);
         const std::string level = log_level.value_or(config.log_level.value_or("info"));
         if (!trustkey::log::valid_level(level))
             throw trustkey::Error(trustkey::Errc::config, "--log-level must be one of trace, debug, info, warn, "

@@ -13,6 +13,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tokens and tools used at run time and in tests
   softhsm2 opensc p11-kit p11-kit-modules openssl
+  # TPM 2.0: tpm2-tss (ESYS, TCTIs), a software TPM for tests and benchmarks, and tpm2-tools
+  libtss2-dev swtpm swtpm-tools tpm2-tools
   # real notary-server, notary-signer and notary CLI (trust tests), and curl to query them
   notary curl libcurl4-openssl-dev
   # real Docker registry (distribution 2.8) and htpasswd for its basic auth (registry tests)

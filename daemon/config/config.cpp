@@ -23,6 +23,7 @@ namespace trustkey::config {
 namespace fs = std::filesystem;
 using backend::pkcs11::PinSource;
 using backend::pkcs11::Pkcs11Config;
+using backend::tpm2::Tpm2Config;
 
 namespace {
 
@@ -96,6 +97,41 @@ Pkcs11Config parse_pkcs11(const toml::table& table, std::size_t index, const fs:
     return out;
 }
 
+constexpr std::int64_t kMaxLoadedKeys = 16;
+constexpr std::int64_t kPersistentFirst = 0x81000000;
+constexpr std::int64_t kPersistentLast = 0x81FFFFFF;
+
+Tpm2Config parse_tpm(const toml::table& table, std::size_t index, const fs::path& origin) {
+    Tpm2Config out;
+    const std::string where = "[[tpm]] #" + std::to_string(index + 1);
+    for (auto&& [k, v] : table) {
+        const std::string key(k.str());
+        if (key == "name") {
+            out.name = get_string(v, key, origin);
+        } else if (key == "tcti") {
+            out.tcti = get_string(v, key, origin);
+        } else if (key == "state_dir") {
+            out.state_dir = get_string(v, key, origin);
+        } else if (key == "parent") {
+            out.parent = static_cast<std::uint32_t>(get_int(v, key, kPersistentFirst, kPersistentLast, origin));
+        } else if (key == "loaded_keys") {
+            out.loaded_keys = static_cast<std::size_t>(get_int(v, key, 0, kMaxLoadedKeys, origin));
+        } else if (key == "key_auth_env" || key == "key_auth_file") {
+            if (out.key_auth.kind != backend::tpm2::AuthSource::Kind::none)
+                fail(origin, where + ": set at most one of \"key_auth_env\" and \"key_auth_file\"");
+            out.key_auth = {key == "key_auth_env" ? backend::tpm2::AuthSource::Kind::env
+                                                  : backend::tpm2::AuthSource::Kind::file,
+                            get_string(v, key, origin)};
+        } else {
+            fail(origin, where + ": unknown key " + log::quoted(key));
+        }
+    }
+    if (out.name.empty()) fail(origin, where + ": key \"name\" is required");
+    if (out.tcti.empty()) fail(origin, where + ": key \"tcti\" is required (e.g. \"device:/dev/tpmrm0\")");
+    if (out.state_dir.empty()) out.state_dir = backend::tpm2::default_tpm2_state_dir(out.name);
+    return out;
+}
+
 } // namespace
 
 Config Config::parse(std::string_view toml_text, const fs::path& origin) {
@@ -132,6 +168,11 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
                 fail(origin, "key \"pkcs11\" must be an array of tables ([[pkcs11]])");
             for (std::size_t i = 0; i < arr->size(); ++i)
                 cfg.pkcs11.push_back(parse_pkcs11(*(*arr)[i].as_table(), i, origin));
+        } else if (key == "tpm") {
+            const auto* arr = v.as_array();
+            if (!arr || !arr->is_array_of_tables()) fail(origin, "key \"tpm\" must be an array of tables ([[tpm]])");
+            for (std::size_t i = 0; i < arr->size(); ++i)
+                cfg.tpm.push_back(parse_tpm(*(*arr)[i].as_table(), i, origin));
         } else {
             fail(origin, "unknown key " + log::quoted(key));
         }
@@ -140,6 +181,8 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
     std::set<std::string> names;
     for (const auto& p : cfg.pkcs11)
         if (!names.insert(p.name).second) fail(origin, "two [[pkcs11]] tables are named " + log::quoted(p.name));
+    for (const auto& t : cfg.tpm)
+        if (!names.insert(t.name).second) fail(origin, "two backend tables are named " + log::quoted(t.name));
     return cfg;
 }
 
@@ -181,6 +224,20 @@ std::vector<Pkcs11Config> backends_to_open(const Config& config) {
     if (!config.pkcs11.empty()) return config.pkcs11;
     return {backend::pkcs11::ensure_embedded_token(backend::pkcs11::default_data_dir(),
                                                    fs::path(TRUSTKEY_SOFTHSM2_MODULE))};
+}
+
+void add_cli_tpm(Config& config, const std::string& tcti) {
+    if (tcti.empty()) throw Error(Errc::config, "--tpm needs a TCTI, e.g. device:/dev/tpmrm0");
+    const std::string name = "tpm";
+    for (const auto& p : config.pkcs11)
+        if (p.name == name) throw Error(Errc::config, "--tpm: a backend named \"tpm\" is already configured");
+    for (const auto& t : config.tpm)
+        if (t.name == name) throw Error(Errc::config, "--tpm: a backend named \"tpm\" is already configured");
+    Tpm2Config t;
+    t.name = name;
+    t.tcti = tcti;
+    t.state_dir = backend::tpm2::default_tpm2_state_dir(name);
+    config.tpm.push_back(std::move(t));
 }
 
 } // namespace trustkey::config

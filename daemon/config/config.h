@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "daemon/backend/pkcs11/pkcs11_config.h"
+#include "daemon/backend/tpm2/tpm2_config.h"
 
 namespace trustkey::config {
 
@@ -23,6 +24,7 @@ struct Config {
     bool allow_root = true;                       // uid 0 may connect, as ssh-agent allows
     unsigned frame_timeout_seconds = kDefaultFrameTimeoutSeconds;  // a partial frame may stall this long
     std::vector<backend::pkcs11::Pkcs11Config> pkcs11;  // empty: the embedded default token
+    std::vector<backend::tpm2::Tpm2Config> tpm;         // TPM 2.0 backends, opened after the PKCS#11 ones
     std::filesystem::path source;                 // the file it was read from, empty for defaults
 
     // Parses TOML text; `origin` names the file in errors. Throws Errc::config on a syntax
@@ -41,8 +43,13 @@ std::filesystem::path default_config_path();
 // > /run/user/<uid>/trustkey/agent.sock.
 std::filesystem::path resolve_socket_path(const std::optional<std::filesystem::path>& cli, const Config& config);
 
-// The backends to open: the configured ones, or the embedded default token (created on
-// first use under $XDG_DATA_HOME/trustkey) when none is configured.
+// The PKCS#11 backends to open: the configured ones, or the embedded default token (created
+// on first use under $XDG_DATA_HOME/trustkey) when no [[pkcs11]] is configured. TPM
+// backends (config.tpm) are opened beside them.
 std::vector<backend::pkcs11::Pkcs11Config> backends_to_open(const Config& config);
+
+// Adds the TPM that `trustkeyd --tpm TCTI` names, as backend "tpm" with its state under
+// $XDG_DATA_HOME/trustkey/tpm2/tpm. Throws config when a backend of that name is configured.
+void add_cli_tpm(Config& config, const std::string& tcti);
 
 } // namespace trustkey::config

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "daemon/backend/pkcs11/pkcs11_config.h"
+#include "daemon/backend/tpm2/tpm2_config.h"
 #include "daemon/core/error.h"
 #include "daemon/core/log.h"
 #include "daemon/server/peer_credentials.h"
@@ -50,6 +51,16 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
         spdlog::info("event=backend_open backend={} module={} token={}", log::quoted(pc.name),
                      log::quoted(pc.module.string()), log::quoted(pc.token_uri));
         m_ring.add(backend::pkcs11::make_pkcs11_backend(pc));
+    }
+    for (const auto& tc : config.tpm) {
+        spdlog::info("event=backend_open backend={} tcti={} state_dir={}", log::quoted(tc.name), log::quoted(tc.tcti),
+                     log::quoted(tc.state_dir.string()));
+        m_ring.add(backend::tpm2::make_tpm2_backend(tc));
+        // An unreachable TPM does not stop the daemon: it serves the other backends.
+        const backend::BackendStatus st = m_ring.backend(tc.name).status();
+        if (!st.present)
+            spdlog::warn("event=backend_down backend={} error={}, serving the other backends", log::quoted(tc.name),
+                         log::quoted(st.error));
     }
     Dispatcher::Options dopt;
     dopt.max_frame = m_connection_options.max_frame;

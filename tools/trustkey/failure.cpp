@@ -29,6 +29,10 @@ std::string candidate_list(const std::vector<std::string>& candidates) {
     return out;
 }
 
+// A TPM's authorization value and lockout are not a token PIN: the TPM backend's own line
+// (naming the key and the backend) says what happened.
+bool from_tpm(const proto::ClientError& e) { return std::string_view(e.what()).find("TPM") != std::string_view::npos; }
+
 // The daemon's own one-line message, or a fallback when it sent none.
 std::string detail(const proto::ClientError& e, std::string_view fallback) {
     std::string_view msg = e.what();
@@ -61,8 +65,10 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
         return failed(fmt::format("'{}' is ambiguous: {}", key, candidate_list(e.candidates())));
     case pb::STATUS_KEY_EXISTS: return failed(detail(e, "a key with that name already exists"));
     case pb::STATUS_PIN_INCORRECT:
+        if (from_tpm(e)) return failed(e.what());
         return failed(fmt::format("wrong PIN for token '{}'{}", token, pin_hint(e.pin())));
     case pb::STATUS_PIN_LOCKED:
+        if (from_tpm(e)) return failed(e.what());
         return failed(fmt::format("the PIN of token '{}' is locked; unblock it with the security officer PIN",
                                   token));
     case pb::STATUS_PIN_REQUIRED:

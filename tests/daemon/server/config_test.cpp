@@ -108,3 +108,91 @@ TEST(ConfigTest, MissingFileIsAConfigError) {
 
 } // namespace
 } // namespace trustkey::config
+
+namespace trustkey::config {
+namespace {
+
+Errc tpm_errc_of(const std::string& toml, std::string* message = nullptr) {
+    try {
+        Config::parse(toml, "tpm.toml");
+    } catch (const Error& e) {
+        if (message) *message = e.what();
+        return e.errc();
+    }
+    ADD_FAILURE() << "no error for:\n" << toml;
+    return Errc::internal;
+}
+
+TEST(ConfigTpmTest, TpmTables) {
+    Config c = Config::parse(R"(
+[[pkcs11]]
+name = "yubikey"
+module = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
+
+[[tpm]]
+name = "laptop"
+tcti = "device:/dev/tpmrm0"
+state_dir = "/var/lib/trustkey/tpm"
+parent = 0x81000001
+loaded_keys = 0
+key_auth_file = "/run/credentials/trustkeyd/tpm-auth"
+
+[[tpm]]
+name = "sim"
+tcti = "swtpm:host=127.0.0.1,port=2321"
+)",
+                             "full.toml");
+    ASSERT_EQ(c.pkcs11.size(), 1u);
+    ASSERT_EQ(c.tpm.size(), 2u);
+    EXPECT_EQ(c.tpm[0].name, "laptop");
+    EXPECT_EQ(c.tpm[0].tcti, "device:/dev/tpmrm0");
+    EXPECT_EQ(c.tpm[0].state_dir, "/var/lib/trustkey/tpm");
+    ASSERT_TRUE(c.tpm[0].parent.has_value());
+    EXPECT_EQ(*c.tpm[0].parent, 0x81000001u);
+    EXPECT_EQ(c.tpm[0].loaded_keys, 0u);
+    EXPECT_EQ(c.tpm[0].key_auth.kind, backend::tpm2::AuthSource::Kind::file);
+    EXPECT_EQ(c.tpm[0].key_auth.ref, "/run/credentials/trustkeyd/tpm-auth");
+    EXPECT_EQ(c.tpm[1].key_auth.kind, backend::tpm2::AuthSource::Kind::none);
+    EXPECT_EQ(c.tpm[1].tcti, "swtpm:host=127.0.0.1,port=2321");
+    EXPECT_FALSE(c.tpm[1].parent.has_value());
+    EXPECT_EQ(c.tpm[1].loaded_keys, 2u);
+    // No state_dir: under XDG_DATA_HOME, named for the backend.
+    EXPECT_EQ(c.tpm[1].state_dir.filename(), "sim");
+    EXPECT_EQ(c.tpm[1].state_dir.parent_path().filename(), "tpm2");
+}
+
+TEST(ConfigTpmTest, BadTpmTablesRefused) {
+    std::string msg;
+    EXPECT_EQ(tpm_errc_of("[[tpm]]\nname=\"t\"\n", &msg), Errc::config);
+    EXPECT_NE(msg.find("tcti"), std::string::npos) << msg;
+    EXPECT_EQ(tpm_errc_of("[[tpm]]\ntcti=\"tabrmd\"\n"), Errc::config);
+    EXPECT_EQ(tpm_errc_of("[[tpm]]\nname=\"t\"\ntcti=\"tabrmd\"\nparent=0x80000001\n"), Errc::config);
+    EXPECT_EQ(tpm_errc_of("[[tpm]]\nname=\"t\"\ntcti=\"tabrmd\"\nloaded_keys=99\n"), Errc::config);
+    EXPECT_EQ(tpm_errc_of("[[tpm]]\nname=\"t\"\ntcti=\"tabrmd\"\nslot=1\n", &msg), Errc::config);
+    EXPECT_NE(msg.find("slot"), std::string::npos) << msg;
+    EXPECT_EQ(tpm_errc_of("tpm = \"device\"\n"), Errc::config);
+    EXPECT_EQ(tpm_errc_of("[[tpm]]\nname=\"t\"\ntcti=\"tabrmd\"\nkey_auth_env=\"A\"\nkey_auth_file=\"/f\"\n"),
+              Errc::config);
+    // Backend names are unique across kinds.
+    EXPECT_EQ(tpm_errc_of("[[pkcs11]]\nname=\"a\"\nmodule=\"/m\"\n[[tpm]]\nname=\"a\"\ntcti=\"tabrmd\"\n", &msg),
+              Errc::config);
+    EXPECT_NE(msg.find("\"a\""), std::string::npos) << msg;
+}
+
+TEST(ConfigTpmTest, CliTpm) {
+    Config c;
+    add_cli_tpm(c, "swtpm:host=127.0.0.1,port=2321");
+    ASSERT_EQ(c.tpm.size(), 1u);
+    EXPECT_EQ(c.tpm[0].name, "tpm");
+    EXPECT_EQ(c.tpm[0].state_dir.filename(), "tpm");
+    // A second one of the same name is refused.
+    try {
+        add_cli_tpm(c, "tabrmd");
+        ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.errc(), Errc::config);
+    }
+}
+
+} // namespace
+} // namespace trustkey::config

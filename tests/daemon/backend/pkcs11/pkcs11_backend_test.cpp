@@ -5,7 +5,6 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <openssl/ecdsa.h>
 
 #include "daemon/backend/private_key.h"
 #include "daemon/backend/public_key.h"
@@ -16,15 +15,10 @@
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"
 
-namespace trustkey::backend {
-static void PrintTo(KeyType t, std::ostream* os) { *os << key_type_name(t); }
-} // namespace trustkey::backend
-
 namespace trustkey::backend::pkcs11 {
 namespace {
 
 using test::must_run;
-using test::shell_quote;
 
 constexpr const char* kPinVar = "TRUSTKEY_TEST_PIN";
 
@@ -60,207 +54,13 @@ protected:
         if (type == KeyType::ed25519) return {HashAlg::none, Bytes(message.begin(), message.end())};
         return {HashAlg::sha256, sha256(as_bytes(message))};
     }
-    // Verifies with the openssl command line on the key's public PEM.
-    void cli_verify(const KeyInfo& k, std::string_view message, const Bytes& sig) {
-        auto pub = dir / "pub.pem", msg = dir / "msg", sig_path = dir / "sig";
-        {
-            std::string pem = spki_to_pem(k.spki_der);
-            test::write_bytes(pub, as_bytes(pem));
-        }
-        test::write_bytes(msg, as_bytes(message));
-        std::string p = shell_quote(pub.string()), m = shell_quote(msg.string()), s = shell_quote(sig_path.string());
-        if (k.type == KeyType::ecdsa_p256) {
-            ASSERT_EQ(sig.size(), 64u);
-            ECDSA_SIG* es = ECDSA_SIG_new();
-            ECDSA_SIG_set0(es, BN_bin2bn(sig.data(), 32, nullptr), BN_bin2bn(sig.data() + 32, 32, nullptr));
-            unsigned char* der = nullptr;
-            int len = i2d_ECDSA_SIG(es, &der);
-            ECDSA_SIG_free(es);
-            ASSERT_GT(len, 0);
-            test::write_bytes(sig_path, std::span<const std::uint8_t>(der, static_cast<std::size_t>(len)));
-            OPENSSL_free(der);
-            EXPECT_NE(must_run("openssl dgst -sha256 -verify " + p + " -signature " + s + " " + m).find("Verified OK"),
-                      std::string::npos);
-        } else if (k.type == KeyType::ed25519) {
-            test::write_bytes(sig_path, sig);
-            EXPECT_NE(must_run("openssl pkeyutl -verify -pubin -inkey " + p + " -rawin -in " + m + " -sigfile " + s)
-                          .find("Signature Verified Successfully"),
-                      std::string::npos);
-        } else {
-            test::write_bytes(sig_path, sig);
-            EXPECT_NE(must_run("openssl dgst -sha256 -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32 "
-                               "-sigopt rsa_mgf1_md:sha256 -verify " + p + " -signature " + s + " " + m)
-                          .find("Verified OK"),
-                      std::string::npos);
-        }
-    }
-    static bool listed(const std::vector<KeyInfo>& keys, const KeyInfo& k) {
-        for (const auto& x : keys)
-            if (x.id == k.id && x.name == k.name && x.type == k.type && x.spki_der == k.spki_der) return true;
-        return false;
-    }
 
     test::SoftHsmToken token;
     test::TempDir dir;
 };
 
-class GenerateEachType : public Pkcs11BackendTest, public ::testing::WithParamInterface<KeyType> {};
-
-TEST_P(GenerateEachType, GenerateListSignVerify) {
-    KeyType type = GetParam();
-    auto backend = open();
-    KeyInfo k = backend->generate("key-" + std::string(key_type_name(type)), type);
-    EXPECT_EQ(k.type, type);
-    EXPECT_EQ(k.backend, "test");
-    EXPECT_EQ(key_type_of_spki(k.spki_der), type);
-    // The id computed by the openssl CLI from the public key the token holds.
-    test::write_bytes(dir / "gen.pem", as_bytes(spki_to_pem(k.spki_der)));
-    EXPECT_EQ(k.id, test::cli_key_id(dir / "gen.pem", true, std::string(tuf_key_type(type))));
-    EXPECT_TRUE(listed(backend->list_keys(), k));
-
-    std::string message = "{\"_type\":\"Targets\",\"version\":1}";
-    auto [hash, data] = input_for(type, message);
-    Bytes sig = backend->sign(k, hash, data);
-    EXPECT_EQ(sig.size(), signature_size(type));
-    EXPECT_TRUE(verify_signature(type, k.spki_der, hash, data, sig));
-    Bytes other = data;
-    other[0] ^= 1;
-    EXPECT_FALSE(verify_signature(type, k.spki_der, hash, other, sig));
-    cli_verify(k, message, sig);
-
-    // A second backend instance (fresh cache) finds the key by its CKA_ID-tagged objects.
-    auto again = open();
-    EXPECT_TRUE(listed(again->list_keys(), k));
-    // The objects carry CKA_ID = the raw key id, visible to other PKCS#11 tools.
-    std::string objects = must_run("pkcs11-tool --module " + test::SoftHsmToken::module() + " --login --pin " +
-                                   token.user_pin() + " --list-objects");
-    EXPECT_NE(objects.find(k.id), std::string::npos) << objects;
-}
-
-INSTANTIATE_TEST_SUITE_P(Types, GenerateEachType,
-                         ::testing::Values(KeyType::ecdsa_p256, KeyType::rsa_2048, KeyType::rsa_4096,
-                                           KeyType::ed25519),
-                         [](const auto& info) { return std::string(key_type_name(info.param)); });
-
-struct ImportCase {
-    const char* name;
-    const char* kind;
-    const char* convert;  // openssl command turning k.pem into in.pem ("" = use as is)
-    bool encrypted;
-};
-
-void PrintTo(const ImportCase& c, std::ostream* os) { *os << c.name; }
-
-class ImportEachForm : public Pkcs11BackendTest, public ::testing::WithParamInterface<ImportCase> {};
-
-TEST_P(ImportEachForm, ImportThenSign) {
-    const ImportCase& c = GetParam();
-    test::generate_pem(c.kind, dir / "k.pem");
-    std::string in = (dir / "in.pem").string();
-    std::string kpem = (dir / "k.pem").string();
-    if (*c.convert)
-        must_run(std::string("openssl ") + c.convert + " -in " + shell_quote(kpem) + " -out " + shell_quote(in));
-    else
-        must_run("cp " + shell_quote(kpem) + " " + shell_quote(in));
-    std::string pem = test::read_text(in);
-    auto eol = pem.find('\n');
-    pem = pem.substr(0, eol + 1) + "role: targets/releases\n\n" + pem.substr(eol + 1);
-    SecureBytes pass = secure_from("pw1234");
-    PrivateKey key = PrivateKey::from_pem(pem, c.encrypted ? &pass : nullptr);
-
-    auto backend = open();
-    KeyInfo k = backend->import_key("imported", key);
-    EXPECT_EQ(k.id, test::cli_key_id(dir / "k.pem", false, std::string(tuf_key_type(key.type()))));
-    EXPECT_EQ(k.spki_der, key.spki_der());
-    EXPECT_TRUE(listed(backend->list_keys(), k));
-    std::string message = "imported key message";
-    auto [hash, data] = input_for(k.type, message);
-    Bytes sig = backend->sign(k, hash, data);
-    EXPECT_TRUE(verify_signature(k.type, k.spki_der, hash, data, sig));
-    cli_verify(k, message, sig);
-    // Importing the same key again under another name is refused.
-    EXPECT_EQ(errc_of([&] { backend->import_key("again", key); }), Errc::already_exists);
-}
-
-INSTANTIATE_TEST_SUITE_P(
-    Forms, ImportEachForm,
-    ::testing::Values(ImportCase{"pkcs8_ecdsa", "ecdsa", "", false}, ImportCase{"pkcs8_rsa", "rsa", "", false},
-                      ImportCase{"pkcs8_ed25519", "ed25519", "", false},
-                      ImportCase{"encrypted_ecdsa", "ecdsa", "pkcs8 -topk8 -v2 aes-256-cbc -passout pass:pw1234", true},
-                      ImportCase{"encrypted_ed25519", "ed25519", "pkcs8 -topk8 -v2 aes-256-cbc -passout pass:pw1234",
-                                 true},
-                      ImportCase{"sec1_ecdsa", "ecdsa", "ec", false},
-                      ImportCase{"pkcs1_rsa", "rsa", "rsa -traditional", false}),
-    [](const auto& info) { return std::string(info.param.name); });
-
-TEST_F(Pkcs11BackendTest, RemoveDeletesBothObjects) {
-    auto backend = open();
-    KeyInfo k = backend->generate("doomed", KeyType::ecdsa_p256);
-    KeyInfo keep = backend->generate("kept", KeyType::ecdsa_p256);
-    backend->remove(k);
-    auto keys = backend->list_keys();
-    EXPECT_FALSE(listed(keys, k));
-    EXPECT_TRUE(listed(keys, keep));
-    EXPECT_EQ(errc_of([&] { backend->sign(k, HashAlg::sha256, sha256(as_bytes("x"))); }), Errc::not_found);
-    std::string objects = must_run("pkcs11-tool --module " + test::SoftHsmToken::module() + " --login --pin " +
-                                   token.user_pin() + " --list-objects");
-    EXPECT_EQ(objects.find("doomed"), std::string::npos) << objects;
-    EXPECT_NE(objects.find("kept"), std::string::npos) << objects;
-    // The name is free again.
-    EXPECT_NO_THROW(backend->generate("doomed", KeyType::ed25519));
-}
-
-TEST_F(Pkcs11BackendTest, KeyRemovedElsewhereIsNotFound) {
-    auto signer = open();
-    auto other = open();
-    KeyInfo k = signer->generate("shared", KeyType::ecdsa_p256);
-    Bytes digest = sha256(as_bytes("before"));
-    EXPECT_TRUE(verify_signature(k.type, k.spki_der, HashAlg::sha256, digest, signer->sign(k, HashAlg::sha256, digest)));
-    other->remove(k);
-    EXPECT_EQ(errc_of([&] { signer->sign(k, HashAlg::sha256, digest); }), Errc::not_found);
-    EXPECT_TRUE(signer->list_keys().empty());
-}
-
-TEST_F(Pkcs11BackendTest, NameClashAndBadNames) {
-    auto backend = open();
-    backend->generate("release", KeyType::ecdsa_p256);
-    EXPECT_EQ(errc_of([&] { backend->generate("release", KeyType::ed25519); }), Errc::already_exists);
-    test::generate_pem("ecdsa", dir / "k.pem");
-    PrivateKey key = PrivateKey::from_pem(test::read_text(dir / "k.pem"), nullptr);
-    EXPECT_EQ(errc_of([&] { backend->import_key("release", key); }), Errc::already_exists);
-    EXPECT_EQ(errc_of([&] { backend->generate("", KeyType::ecdsa_p256); }), Errc::invalid_argument);
-    EXPECT_EQ(errc_of([&] { backend->generate("a/b", KeyType::ecdsa_p256); }), Errc::invalid_argument);
-    EXPECT_EQ(errc_of([&] { backend->generate("line\nbreak", KeyType::ecdsa_p256); }), Errc::invalid_argument);
-    EXPECT_EQ(errc_of([&] { backend->generate(std::string(129, 'n'), KeyType::ecdsa_p256); }),
-              Errc::invalid_argument);
-    EXPECT_NO_THROW(backend->generate(std::string(128, 'n'), KeyType::ecdsa_p256));
-    EXPECT_EQ(backend->list_keys().size(), 2u);
-}
-
-TEST_F(Pkcs11BackendTest, WrongHashOrDigestLength) {
-    auto backend = open();
-    KeyInfo ec = backend->generate("ec", KeyType::ecdsa_p256);
-    KeyInfo ed = backend->generate("ed", KeyType::ed25519);
-    Bytes short_digest(31, 1), long_digest(33, 1);
-    EXPECT_EQ(errc_of([&] { backend->sign(ec, HashAlg::sha256, short_digest); }), Errc::bad_digest_length);
-    EXPECT_EQ(errc_of([&] { backend->sign(ec, HashAlg::sha256, long_digest); }), Errc::bad_digest_length);
-    EXPECT_EQ(errc_of([&] { backend->sign(ec, HashAlg::none, Bytes(32, 1)); }), Errc::unsupported_algorithm);
-    EXPECT_EQ(errc_of([&] { backend->sign(ed, HashAlg::sha256, Bytes(32, 1)); }), Errc::unsupported_algorithm);
-    std::vector<Bytes> batch{Bytes(32, 1), Bytes(5, 1)};
-    EXPECT_EQ(errc_of([&] { backend->sign_batch(ec, HashAlg::sha256, batch); }), Errc::bad_digest_length);
-}
-
-TEST_F(Pkcs11BackendTest, SignBatch) {
-    auto backend = open();
-    KeyInfo k = backend->generate("batch", KeyType::ecdsa_p256);
-    std::vector<Bytes> digests;
-    for (int i = 0; i < 20; ++i) digests.push_back(sha256(as_bytes("item " + std::to_string(i))));
-    auto sigs = backend->sign_batch(k, HashAlg::sha256, digests);
-    ASSERT_EQ(sigs.size(), digests.size());
-    for (std::size_t i = 0; i < sigs.size(); ++i)
-        EXPECT_TRUE(verify_signature(k.type, k.spki_der, HashAlg::sha256, digests[i], sigs[i])) << i;
-    EXPECT_FALSE(verify_signature(k.type, k.spki_der, HashAlg::sha256, digests[1], sigs[0]));
-}
+// Generate, list, sign, import, delete and bad inputs are in backend_conformance_test.cpp,
+// which runs them against this backend and the TPM backend alike.
 
 TEST_F(Pkcs11BackendTest, StatusOfAPresentToken) {
     auto backend = open();

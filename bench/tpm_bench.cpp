@@ -1,0 +1,285 @@
+// tpm_bench: signatures per second with a TPM key, in-process through raw ESYS and
+// through trustkeyd's socket (`trustkeyd --tpm`), on the same swtpm in one run, for
+// ECDSA P-256 and RSA-PSS 2048. Prints figures and the socket/raw ratios; not a test.
+//
+// The swtpm TCTI opens a TCP connection per command, so each measurement is short
+// (1 s by default) to keep TIME-WAIT sockets on the loopback bounded.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <tss2/tss2_esys.h>
+
+#include "bench/child_process.h"
+#include "bench/temp_dir.h"
+#include "daemon/backend/public_key.h"
+#include "daemon/backend/tpm2/esys_context.h"
+#include "daemon/backend/tpm2/esys_ptr.h"
+#include "daemon/backend/tpm2/key_templates.h"
+#include "daemon/backend/tpm2/tr_handle.h"
+#include "daemon/backend/tpm2/tss_error.h"
+#include "daemon/core/error.h"
+#include "trustkey/proto/client.h"
+
+namespace trustkey::bench {
+namespace {
+
+using backend::KeyType;
+using namespace backend::tpm2;
+namespace pb = proto::pb;
+using Clock = std::chrono::steady_clock;
+
+struct Options {
+    double seconds = 1.0;
+    std::string trustkeyd;
+};
+
+// Two adjacent free loopback ports (server, control), as the swtpm TCTI expects.
+std::uint16_t free_port_pair() {
+    for (int attempt = 0; attempt < 64; ++attempt) {
+        const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        socklen_t len = sizeof a;
+        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+        ::close(fd);
+        const std::uint16_t port = ntohs(a.sin_port);
+        if (port == 0 || port == 65535) continue;
+        const int fd2 = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_in b = a;
+        b.sin_port = htons(static_cast<std::uint16_t>(port + 1));
+        const bool free = ::bind(fd2, reinterpret_cast<sockaddr*>(&b), sizeof b) == 0;
+        ::close(fd2);
+        if (free) return port;
+    }
+    throw Error(Errc::io, "no two adjacent free loopback ports");
+}
+
+template <typename Ready>
+void wait_ready(ChildProcess& p, Ready ready, const std::string& what) {
+    const auto deadline = Clock::now() + std::chrono::seconds(20);
+    while (!ready()) {
+        if (p.wait_exit(std::chrono::milliseconds(20)))
+            throw Error(Errc::io, what + " exited during start-up: " + p.log_tail());
+        if (Clock::now() > deadline) throw Error(Errc::io, what + " not ready in time: " + p.log_tail());
+    }
+}
+
+Bytes digest_of(std::uint64_t i) { return sha256(as_bytes("tpm bench " + std::to_string(i))); }
+
+struct Rate {
+    std::uint64_t signatures = 0;
+    double seconds = 0;
+    double per_second() const { return seconds > 0 ? static_cast<double>(signatures) / seconds : 0; }
+};
+
+// Runs `sign(i)` until `seconds` pass.
+template <typename Sign>
+Rate timed(double seconds, Sign&& sign) {
+    Rate r;
+    const auto start = Clock::now();
+    const auto end = start + std::chrono::duration<double>(seconds);
+    while (Clock::now() < end) sign(r.signatures++);
+    r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return r;
+}
+
+// Raw ESYS in-process: storage primary, one key created and loaded, then Esys_Sign in a loop.
+Rate raw_esys(const std::string& tcti, KeyType type, double seconds) {
+    auto ctx = EsysContext::open(tcti);
+    ESYS_CONTEXT* c = ctx->get();
+    const TPM2B_SENSITIVE_CREATE sensitive{};
+    const TPM2B_DATA outside{};
+    const TPML_PCR_SELECTION pcrs{};
+    const TPM2B_PUBLIC primary_templ = storage_primary_template();
+    ESYS_TR primary_tr = ESYS_TR_NONE;
+    check_rc("Esys_CreatePrimary", Esys_CreatePrimary(c, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                                      &sensitive, &primary_templ, &outside, &pcrs, &primary_tr, nullptr,
+                                                      nullptr, nullptr, nullptr));
+    TrHandle primary(c, primary_tr, TrHandle::Kind::transient);
+    const TPM2B_PUBLIC templ = signing_key_template(type);
+    EsysPtr<TPM2B_PUBLIC> pub;
+    EsysPtr<TPM2B_PRIVATE> priv;
+    check_rc("Esys_Create", Esys_Create(c, primary.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                                        &templ, &outside, &pcrs, out_ptr(priv), out_ptr(pub), nullptr, nullptr, nullptr));
+    ESYS_TR key_tr = ESYS_TR_NONE;
+    check_rc("Esys_Load",
+             Esys_Load(c, primary.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, priv.get(), pub.get(), &key_tr));
+    TrHandle key(c, key_tr, TrHandle::Kind::transient);
+    const Bytes spki = spki_of_public(pub->publicArea);
+    const TPMT_SIG_SCHEME scheme = signature_scheme(type);
+    TPMT_TK_HASHCHECK ticket{};
+    ticket.tag = TPM2_ST_HASHCHECK;
+    ticket.hierarchy = TPM2_RH_NULL;
+    auto sign = [&](std::uint64_t i) {
+        const Bytes d = digest_of(i);
+        TPM2B_DIGEST digest{};
+        digest.size = static_cast<UINT16>(d.size());
+        std::copy(d.begin(), d.end(), digest.buffer);
+        EsysPtr<TPMT_SIGNATURE> sig;
+        check_rc("Esys_Sign", Esys_Sign(c, key.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &digest, &scheme,
+                                        &ticket, out_ptr(sig)));
+        return tuf_signature(*sig, type);
+    };
+    // One signature outside the clock, checked.
+    if (!backend::verify_signature(type, spki, backend::HashAlg::sha256, digest_of(0), sign(0)))
+        throw Error(Errc::internal, "raw ESYS signature does not verify");
+    return timed(seconds, [&](std::uint64_t i) { sign(i); });
+}
+
+// Generates the key through trustkeyd and checks one signature; returns its id.
+std::string daemon_key(const std::string& socket, KeyType type) {
+    auto client = proto::Client::connect(socket);
+    const std::string name = std::string("bench-") + std::string(backend::key_type_name(type));
+    const pb::KeyInfo k =
+        client.generate_key(name, type == KeyType::ecdsa_p256 ? pb::KEY_TYPE_ECDSA_P256 : pb::KEY_TYPE_RSA_2048, "tpm");
+    const Bytes spki(k.public_key().begin(), k.public_key().end());
+    const Bytes d0 = digest_of(0);
+    const auto first = client.sign(k.id(), pb::HASH_SHA256, d0);
+    const Bytes sig0(first.signature().begin(), first.signature().end());
+    if (!backend::verify_signature(type, spki, backend::HashAlg::sha256, d0, sig0))
+        throw Error(Errc::internal, "trustkeyd's signature does not verify");
+    return k.id();
+}
+
+// `clients` connections signing at once (each waits for its reply), for `seconds`.
+Rate through_trustkeyd(const std::string& socket, const std::string& key, std::size_t clients, double seconds) {
+    std::vector<Rate> rates(clients);
+    std::vector<std::thread> threads;
+    std::atomic<bool> failed{false};
+    for (std::size_t t = 0; t < clients; ++t) {
+        threads.emplace_back([&, t] {
+            try {
+                auto client = proto::Client::connect(socket);
+                rates[t] = timed(seconds, [&](std::uint64_t i) {
+                    client.sign(key, pb::HASH_SHA256, digest_of(i * clients + t));
+                });
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "tpm_bench: client %zu: %s\n", t, e.what());
+                failed = true;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    if (failed) throw Error(Errc::internal, "a benchmark client failed");
+    Rate total;
+    for (const auto& r : rates) {
+        total.signatures += r.signatures;
+        total.seconds = std::max(total.seconds, r.seconds);
+    }
+    return total;
+}
+
+int run(const Options& o) {
+    TempDir dir("trustkey-tpm-bench-");
+    const std::uint16_t port = free_port_pair();
+    const std::string tcti = fmt::format("swtpm:host=127.0.0.1,port={}", port);
+    std::filesystem::create_directories(dir.path() / "swtpm");
+    ChildProcess swtpm({"swtpm", "socket", "--tpm2", "--tpmstate", "dir=" + (dir.path() / "swtpm").string(), "--server",
+                        fmt::format("type=tcp,port={},bindaddr=127.0.0.1", port), "--ctrl",
+                        fmt::format("type=tcp,port={},bindaddr=127.0.0.1", port + 1), "--flags",
+                        "not-need-init,startup-clear"},
+                       {}, dir.path() / "swtpm.log");
+    wait_ready(
+        swtpm,
+        [port] {
+            const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in a{};
+            a.sin_family = AF_INET;
+            a.sin_port = htons(port);
+            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+            const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+            ::close(fd);
+            return ok;
+        },
+        "swtpm");
+    std::printf("tpm_bench: swtpm at %s, %.1f s per measurement\n\n", tcti.c_str(), o.seconds);
+
+    const KeyType types[] = {KeyType::ecdsa_p256, KeyType::rsa_2048};
+    Rate raw[2], daemon[2];
+    // Raw first, each context gone (objects flushed) before trustkeyd starts: without a
+    // resource manager the TPM has three object slots.
+    for (int i = 0; i < 2; ++i) raw[i] = raw_esys(tcti, types[i], o.seconds);
+
+    const std::string socket = (dir.path() / "agent.sock").string();
+    const std::vector<std::string> env{"HOME=" + dir.path().string(),
+                                       "XDG_CONFIG_HOME=" + (dir.path() / "config").string(),
+                                       "XDG_DATA_HOME=" + (dir.path() / "data").string(),
+                                       "XDG_RUNTIME_DIR=" + dir.path().string()};
+    ChildProcess trustkeyd({o.trustkeyd, "--foreground", "--socket", socket, "--tpm", tcti, "--log-level", "warn"}, env,
+                           dir.path() / "trustkeyd.log");
+    wait_ready(
+        trustkeyd,
+        [&socket] {
+            try {
+                proto::Client::connect(socket, std::chrono::seconds(5));
+                return true;
+            } catch (const proto::ClientError& e) {
+                if (e.kind() == proto::ClientError::Kind::not_running) return false;
+                throw;
+            }
+        },
+        "trustkeyd");
+    Rate daemon2[2];
+    for (int i = 0; i < 2; ++i) {
+        const std::string key = daemon_key(socket, types[i]);
+        daemon[i] = through_trustkeyd(socket, key, 1, o.seconds);
+        daemon2[i] = through_trustkeyd(socket, key, 2, o.seconds);
+    }
+
+    std::printf("%-12s %-12s %7s %11s %9s %9s\n", "key", "path", "clients", "signatures", "seconds", "sig/s");
+    auto row = [](const char* key, const char* path, int clients, const Rate& r) {
+        std::printf("%-12s %-12s %7d %11llu %9.2f %9.0f\n", key, path, clients,
+                    static_cast<unsigned long long>(r.signatures), r.seconds, r.per_second());
+    };
+    for (int i = 0; i < 2; ++i) {
+        const char* name = i == 0 ? "ECDSA P-256" : "RSA-PSS 2048";
+        row(name, "raw ESYS", 1, raw[i]);
+        row(name, "trustkeyd", 1, daemon[i]);
+        row(name, "trustkeyd", 2, daemon2[i]);
+    }
+    std::printf("\nTargets\n");
+    auto ratio_row = [](const std::string& what, const Rate& num, const Rate& den) {
+        const double ratio = den.per_second() > 0 ? num.per_second() / den.per_second() : 0;
+        std::printf("%-46s %6.3f  target >= 0.9  %s\n", what.c_str(), ratio, ratio >= 0.9 ? "PASS" : "MISS");
+    };
+    for (int i = 0; i < 2; ++i) {
+        const char* name = i == 0 ? "ECDSA P-256" : "RSA-PSS 2048";
+        ratio_row(fmt::format("trustkeyd 1 client / raw ESYS, {}", name), daemon[i], raw[i]);
+        ratio_row(fmt::format("trustkeyd 2 clients / raw ESYS, {}", name), daemon2[i], raw[i]);
+    }
+    return 0;
+}
+
+} // namespace
+} // namespace trustkey::bench
+
+int main(int argc, char** argv) {
+    trustkey::bench::Options o;
+#ifdef TRUSTKEY_BENCH_TRUSTKEYD
+    o.trustkeyd = TRUSTKEY_BENCH_TRUSTKEYD;
+#endif
+    CLI::App app{"tpm_bench: TPM signatures per second, raw ESYS vs through trustkeyd, on one swtpm"};
+    app.add_option("--seconds", o.seconds, "Length of each measurement")->capture_default_str()->check(CLI::Range(0.1, 10.0));
+    app.add_option("--trustkeyd", o.trustkeyd, "trustkeyd binary")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    ::setenv("TSS2_LOG", "all+none", 0);
+    try {
+        return trustkey::bench::run(o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "tpm_bench: %s\n", e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,26 @@
+// One TPM key as kept on disk: its name and the public and private areas the TPM
+// returned (TPM2B_PUBLIC, TPM2B_PRIVATE, in TPM wire form). The private area is
+// encrypted by the TPM under its storage primary: useless off that TPM.
+#pragma once
+
+#include <span>
+#include <string>
+
+#include <tss2/tss2_tpm2_types.h>
+
+#include "daemon/core/encoding.h"
+
+namespace trustkey::backend::tpm2 {
+
+struct KeyBlob {
+    std::string name;
+    TPM2B_PUBLIC pub{};
+    TPM2B_PRIVATE priv{};
+};
+
+// "TKT2", format version 1, u16 name length, name, TPM2B_PUBLIC, TPM2B_PRIVATE.
+Bytes encode_key_blob(const KeyBlob& blob);
+// Throws bad_key_format (naming `subject`) for anything but a whole, well-formed blob.
+KeyBlob decode_key_blob(std::span<const std::uint8_t> data, const std::string& subject);
+
+} // namespace trustkey::backend::tpm2

@@ -1,0 +1,42 @@
+// The state directory of a TPM backend: one file per key, named by its TUF key id.
+// The directory is 0700 and each file 0600; files are written atomically (a
+// temporary file in the same directory, fsync, rename, fsync of the directory).
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/backend/tpm2/key_blob.h"
+
+namespace trustkey::backend::tpm2 {
+
+class KeyStore {
+public:
+    struct Entry {
+        std::string id;
+        KeyBlob blob;
+    };
+
+    // Creates the directory (0700) when missing; removes temporary files a crash left.
+    // Throws io when it cannot be made or is not a directory.
+    explicit KeyStore(std::filesystem::path dir);
+
+    const std::filesystem::path& dir() const noexcept { return m_dir; }
+    // Every well-formed key file; corrupt ones are skipped (and named in `skipped`).
+    std::vector<Entry> load_all(std::vector<std::string>* skipped = nullptr) const;
+    // The key with this id; nullopt when its file is missing; throws bad_key_format
+    // when it is corrupt.
+    std::optional<KeyBlob> read(const std::string& id) const;
+    // Writes the key's file; throws already_exists when it is there.
+    void write(const std::string& id, const KeyBlob& blob) const;
+    // Deletes the key's file; false when it was not there.
+    bool remove(const std::string& id) const;
+    std::filesystem::path path_of(const std::string& id) const;
+
+private:
+    std::filesystem::path m_dir;
+};
+
+} // namespace trustkey::backend::tpm2

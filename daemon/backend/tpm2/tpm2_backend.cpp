@@ -1,0 +1,575 @@
+#include "daemon/backend/tpm2/tpm2_backend.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+
+#include <openssl/crypto.h>
+
+#include <tss2/tss2_esys.h>
+
+#include "daemon/backend/public_key.h"
+#include "daemon/backend/tpm2/esys_ptr.h"
+#include "daemon/backend/tpm2/key_import.h"
+#include "daemon/backend/tpm2/key_templates.h"
+#include "daemon/backend/tpm2/tss_error.h"
+#include "daemon/core/log.h"
+
+namespace trustkey::backend::tpm2 {
+
+namespace {
+
+bool is_tss_call(const Error& e) {
+    return e.call().rfind("Esys_", 0) == 0 || e.call().rfind("Tss2_", 0) == 0;
+}
+
+std::string short_id(const std::string& id) { return id.substr(0, 12); }
+
+// The error to report: the TPM's words with what they mean for the user. The backend's own
+// errors (not from a TSS call) already say what they mean and keep their message.
+Error explained(const Error& e, const std::string& backend, const std::string& tcti, const std::string& subject) {
+    std::string msg = e.message();
+    if (is_tss_call(e)) {
+        switch (e.errc()) {
+        case Errc::token_absent:
+            msg = "the TPM of backend '" + backend + "' (" + tcti + ") is unreachable: " + e.message();
+            break;
+        case Errc::pin_locked:
+            msg = "the TPM of backend '" + backend + "' is in dictionary-attack lockout; it refuses authorizations "
+                  "until the lockout time passes or the lockout is reset (" + e.message() + ")";
+            break;
+        case Errc::pin_incorrect:
+            msg = "the TPM of backend '" + backend + "' refused the authorization value (" + e.message() + ")";
+            break;
+        default:
+            msg = "backend '" + backend + "': " + e.message();
+            if (base_rc(static_cast<TSS2_RC>(e.code())) == TPM2_RC_OBJECT_MEMORY)
+                msg += "; other programs hold the TPM's object slots (use a resource manager: device:/dev/tpmrm0 "
+                       "or tabrmd)";
+            break;
+        }
+    }
+    if (!subject.empty() && !e.subject().empty() && e.subject() != subject && e.subject() != tcti)
+        msg += " (" + e.subject() + ")";
+    Error out(e.errc(), std::move(msg), e.code(), e.call(), subject.empty() ? e.subject() : subject);
+    out.set_code_name(e.code_name());
+    return out;
+}
+
+} // namespace
+
+Tpm2Backend::Tpm2Backend(Tpm2Config config) : m_config(std::move(config)), m_store(m_config.state_dir) {
+    if (m_config.name.empty()) throw Error(Errc::config, "a TPM backend needs a name");
+    if (m_config.tcti.empty()) throw Error(Errc::config, "a TPM backend needs a TCTI", 0, {}, m_config.name);
+    try {
+        std::lock_guard lock(m_tpm_mutex);
+        connection();
+    } catch (const Error& e) {
+        // Unreachable now: status() and the next operations say so, and connect again.
+        spdlog::debug("backend={} event=tpm_unreachable error={}", log::quoted(m_config.name), log::quoted(e.what()));
+    }
+}
+
+Tpm2Backend::~Tpm2Backend() {
+    std::lock_guard lock(m_tpm_mutex);
+    m_conn.reset();
+}
+
+Tpm2Backend::Connection& Tpm2Backend::connection() {
+    if (m_conn) return *m_conn;
+    try {
+        auto c = std::make_unique<Connection>();
+        c->ctx = EsysContext::open(m_config.tcti);
+        ESYS_CONTEXT* ctx = c->ctx->get();
+        // A TPM that was just switched on needs TPM2_Startup; one already started says so, ignored.
+        Esys_Startup(ctx, TPM2_SU_CLEAR);
+
+        if (m_config.parent) {
+            ESYS_TR tr = ESYS_TR_NONE;
+            TSS2_RC rc = Esys_TR_FromTPMPublic(ctx, *m_config.parent, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &tr);
+            if (rc == TSS2_RC_SUCCESS) {
+                c->primary = TrHandle(ctx, tr, TrHandle::Kind::persistent);
+                EsysPtr<TPM2B_PUBLIC> pub;
+                check_rc("Esys_ReadPublic",
+                         Esys_ReadPublic(ctx, tr, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, out_ptr(pub), nullptr,
+                                         nullptr),
+                         "storage primary");
+                c->primary_public = *pub;
+                m_conn = std::move(c);
+                m_tpm_error.clear();
+                return *m_conn;
+            }
+            if (base_rc(rc) != TPM2_RC_HANDLE) throw tss_error("Esys_TR_FromTPMPublic", rc, m_config.tcti);
+        }
+        const TPM2B_SENSITIVE_CREATE sensitive{};
+        const TPM2B_PUBLIC templ = storage_primary_template();
+        const TPM2B_DATA outside{};
+        const TPML_PCR_SELECTION pcrs{};
+        ESYS_TR primary = ESYS_TR_NONE;
+        EsysPtr<TPM2B_PUBLIC> primary_public;
+        check_rc("Esys_CreatePrimary",
+                 Esys_CreatePrimary(ctx, ESYS_TR_RH_OWNER, ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                                    &templ, &outside, &pcrs, &primary, out_ptr(primary_public), nullptr, nullptr,
+                                    nullptr),
+                 "storage primary");
+        TrHandle transient(ctx, primary, TrHandle::Kind::transient);
+        c->primary_public = *primary_public;
+        if (m_config.parent) {
+            ESYS_TR persistent = ESYS_TR_NONE;
+            check_rc("Esys_EvictControl",
+                     Esys_EvictControl(ctx, ESYS_TR_RH_OWNER, transient.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE,
+                                       ESYS_TR_NONE, *m_config.parent, &persistent),
+                     "storage primary");
+            c->primary = TrHandle(ctx, persistent, TrHandle::Kind::persistent);
+        } else {
+            c->primary = std::move(transient);
+        }
+        m_conn = std::move(c);
+        m_tpm_error.clear();
+        return *m_conn;
+    } catch (const Error& e) {
+        m_tpm_error = explained(e, m_config.name, m_config.tcti, {}).message();
+        throw;
+    }
+}
+
+void Tpm2Backend::drop_connection() noexcept { m_conn.reset(); }
+
+template <typename Op>
+auto Tpm2Backend::run(const std::string& subject, Op&& op) {
+    std::lock_guard lock(m_tpm_mutex);
+    for (int attempt = 0;; ++attempt) {
+        try {
+            return op(connection());
+        } catch (const Error& e) {
+            const bool from_tss = is_tss_call(e);
+            const auto rc = static_cast<TSS2_RC>(e.code());
+            const bool gone = e.errc() == Errc::token_absent || (from_tss && is_unreachable(rc));
+            const bool lost = from_tss && is_state_lost(rc);
+            if (gone || lost) {
+                drop_connection();
+                if (attempt == 0) continue;
+            }
+            Error out = explained(e, m_config.name, m_config.tcti, subject);
+            if (gone) m_tpm_error = out.message();
+            throw out;
+        }
+    }
+}
+
+std::string Tpm2Backend::subject_of(const KeyInfo& key) const {
+    return "key '" + key.name + "' " + short_id(key.id) + " on backend '" + m_config.name + "'";
+}
+
+KeyInfo Tpm2Backend::info_of(const std::string& id, const KeyBlob& blob) const {
+    KeyInfo k;
+    k.type = key_type_of_public(blob.pub.publicArea);
+    k.spki_der = spki_of_public(blob.pub.publicArea);
+    k.id = tuf_key_id(k.type, k.spki_der);
+    if (k.id != id)
+        throw Error(Errc::bad_key_format, "the key blob holds another key than its file name says", 0, {},
+                    m_store.path_of(id).string());
+    k.name = blob.name;
+    k.backend = m_config.name;
+    return k;
+}
+
+std::optional<TPM2B_AUTH> Tpm2Backend::key_auth(const std::string& subject) {
+    const AuthSource& src = m_config.key_auth;
+    if (src.kind == AuthSource::Kind::none) return std::nullopt;
+    SecureBytes value;
+    if (src.kind == AuthSource::Kind::env) {
+        const char* v = std::getenv(src.ref.c_str());
+        if (v == nullptr)
+            throw Error(Errc::pin_required,
+                        "backend '" + m_config.name + "': the key authorization variable " + src.ref + " is not set",
+                        0, {}, subject);
+        value.assign(v, v + std::strlen(v));
+    } else {
+        std::ifstream in(src.ref, std::ios::binary);
+        std::string line;
+        if (!in || !std::getline(in, line)) {
+            OPENSSL_cleanse(line.data(), line.size());
+            throw Error(Errc::pin_required,
+                        "backend '" + m_config.name + "': cannot read the key authorization file " + src.ref, 0, {},
+                        subject);
+        }
+        value.assign(line.begin(), line.end());
+        OPENSSL_cleanse(line.data(), line.size());
+    }
+    TPM2B_AUTH auth{};
+    if (value.size() > sizeof auth.buffer)
+        throw Error(Errc::config, "backend '" + m_config.name + "': the key authorization value is longer than " +
+                                      std::to_string(sizeof auth.buffer) + " bytes", 0, {}, subject);
+    auth.size = static_cast<UINT16>(value.size());
+    std::copy(value.begin(), value.end(), auth.buffer);
+    if (m_refused_auth && m_refused_auth->size == auth.size &&
+        CRYPTO_memcmp(m_refused_auth->buffer, auth.buffer, auth.size) == 0) {
+        OPENSSL_cleanse(&auth, sizeof auth);
+        throw Error(Errc::pin_incorrect,
+                    "backend '" + m_config.name + "': the TPM refused this key authorization value before; it is "
+                    "not sent again (dictionary-attack protection) until it changes",
+                    0, {}, subject);
+    }
+    return auth;
+}
+
+void Tpm2Backend::note_refused(const TPM2B_AUTH& auth) noexcept { m_refused_auth = auth; }
+
+ESYS_TR Tpm2Backend::auth_session(Connection& c, bool encrypt_first_parameter, const std::string& subject) {
+    ESYS_CONTEXT* ctx = c.ctx->get();
+    if (!c.session) {
+        // Salted to the storage primary: the session key never crosses the bus, and with it
+        // neither the authorization value nor (when asked) the first command parameter.
+        TPMT_SYM_DEF sym{};
+        sym.algorithm = TPM2_ALG_AES;
+        sym.keyBits.aes = 128;
+        sym.mode.aes = TPM2_ALG_CFB;
+        ESYS_TR session = ESYS_TR_NONE;
+        check_rc("Esys_StartAuthSession",
+                 Esys_StartAuthSession(ctx, c.primary.get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE,
+                                       nullptr, TPM2_SE_HMAC, &sym, TPM2_ALG_SHA256, &session),
+                 subject);
+        c.session = TrHandle(ctx, session, TrHandle::Kind::transient);
+    }
+    const TPMA_SESSION attrs =
+        TPMA_SESSION_CONTINUESESSION | (encrypt_first_parameter ? TPMA_SESSION_DECRYPT : TPMA_SESSION(0));
+    check_rc("Esys_TRSess_SetAttributes", Esys_TRSess_SetAttributes(ctx, c.session.get(), attrs, 0xff), subject);
+    return c.session.get();
+}
+
+std::vector<KeyInfo> Tpm2Backend::list_keys() {
+    std::vector<std::string> skipped;
+    std::map<std::string, KeyInfo> fresh;
+    std::vector<KeyInfo> out;
+    for (const auto& entry : m_store.load_all(&skipped)) {
+        try {
+            KeyInfo k = info_of(entry.id, entry.blob);
+            fresh.emplace(k.id, k);
+            out.push_back(std::move(k));
+        } catch (const Error& e) {
+            skipped.push_back(entry.id);
+        }
+    }
+    for (const auto& s : skipped)
+        spdlog::debug("backend={} event=key_file_unreadable file={}, ignoring", log::quoted(m_config.name),
+                      log::quoted(s));
+    std::lock_guard lock(m_cache_mutex);
+    m_keys = std::move(fresh);
+    m_keys_scanned = true;
+    return out;
+}
+
+std::vector<KeyInfo> Tpm2Backend::known_keys() {
+    {
+        std::lock_guard lock(m_cache_mutex);
+        if (m_keys_scanned) {
+            std::vector<KeyInfo> out;
+            out.reserve(m_keys.size());
+            for (const auto& [id, k] : m_keys) out.push_back(k);
+            return out;
+        }
+    }
+    return list_keys();
+}
+
+std::optional<KeyInfo> Tpm2Backend::find_known(std::string_view id) {
+    {
+        std::lock_guard lock(m_cache_mutex);
+        if (m_keys_scanned) {
+            auto it = m_keys.find(std::string(id));
+            if (it == m_keys.end()) return std::nullopt;
+            return it->second;
+        }
+    }
+    return Backend::find_known(id);
+}
+
+void Tpm2Backend::check_name_free(std::string_view name) {
+    for (const auto& k : list_keys())
+        if (k.name == name)
+            throw Error(Errc::already_exists, "a key with this name is already on the TPM", 0, {},
+                        "key '" + std::string(name) + "' on backend '" + m_config.name + "'");
+}
+
+KeyInfo Tpm2Backend::store_new_key(std::string_view name, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv) {
+    KeyBlob blob{std::string(name), pub, priv};
+    const KeyType type = key_type_of_public(pub.publicArea);
+    const std::string id = tuf_key_id(type, spki_of_public(pub.publicArea));
+    m_store.write(id, blob);
+    KeyInfo info = info_of(id, blob);
+    std::lock_guard lock(m_cache_mutex);
+    m_keys[info.id] = info;
+    return info;
+}
+
+KeyInfo Tpm2Backend::generate(std::string_view name, KeyType type) {
+    check_key_name(name);
+    const std::string subject = "key '" + std::string(name) + "' on backend '" + m_config.name + "'";
+    TPM2B_PUBLIC templ;
+    try {
+        templ = signing_key_template(type);
+    } catch (const Error& e) {
+        throw explained(e, m_config.name, m_config.tcti, subject);
+    }
+    std::lock_guard write(m_write_mutex);
+    check_name_free(name);
+    EsysPtr<TPM2B_PUBLIC> pub;
+    EsysPtr<TPM2B_PRIVATE> priv;
+    run(subject, [&](Connection& c) {
+        TPM2B_SENSITIVE_CREATE sensitive{};
+        const std::optional<TPM2B_AUTH> auth = key_auth(subject);
+        if (auth) sensitive.sensitive.userAuth = *auth;
+        struct Wipe {
+            TPM2B_SENSITIVE_CREATE& s;
+            ~Wipe() { OPENSSL_cleanse(&s, sizeof s); }
+        } wipe{sensitive};
+        const TPM2B_DATA outside{};
+        const TPML_PCR_SELECTION pcrs{};
+        c.loaded.clear();  // TPM2_Create needs a free object slot
+        // Ask first whether this TPM makes such keys at all (swtpm has no RSA-4096).
+        TPMT_PUBLIC_PARMS parms{};
+        parms.type = templ.publicArea.type;
+        parms.parameters = templ.publicArea.parameters;
+        const TSS2_RC tested = Esys_TestParms(c.ctx->get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, &parms);
+        if (tested != TSS2_RC_SUCCESS && (tested & TSS2_RC_LAYER_MASK) == TSS2_TPM_RC_LAYER &&
+            !is_state_lost(tested))
+            throw Error(Errc::unsupported_algorithm,
+                        "this TPM does not make " + std::string(key_type_name(type)) + " keys (" +
+                            rc_text(tested) + ")",
+                        tested, "Esys_TestParms", subject);
+        // With an auth value, the command's first parameter (which holds it) goes encrypted.
+        const ESYS_TR parent_session = auth ? auth_session(c, true, subject) : ESYS_TR_PASSWORD;
+        check_rc("Esys_Create",
+                 Esys_Create(c.ctx->get(), c.primary.get(), parent_session, ESYS_TR_NONE, ESYS_TR_NONE, &sensitive,
+                             &templ, &outside, &pcrs, out_ptr(priv), out_ptr(pub), nullptr, nullptr, nullptr),
+                 subject);
+        return 0;
+    });
+    return store_new_key(name, *pub, *priv);
+}
+
+KeyInfo Tpm2Backend::import_key(std::string_view name, const PrivateKey& key) {
+    check_key_name(name);
+    const std::string subject = "key '" + std::string(name) + "' on backend '" + m_config.name + "'";
+    if (key.type() != KeyType::ecdsa_p256 && key.type() != KeyType::rsa_2048)
+        throw Error(Errc::unsupported_algorithm,
+                    "backend '" + m_config.name + "': a " + std::string(key_type_name(key.type())) +
+                        " key cannot be moved into a TPM (ECDSA P-256 and RSA-2048 can)",
+                    0, {}, subject);
+    const std::string id = tuf_key_id(key.type(), key.spki_der());
+    std::lock_guard write(m_write_mutex);
+    check_name_free(name);
+    std::error_code ec;
+    if (std::filesystem::exists(m_store.path_of(id), ec))
+        throw Error(Errc::already_exists, "this key is already on the TPM", 0, {}, subject);
+    TPM2B_PUBLIC pub{};
+    EsysPtr<TPM2B_PRIVATE> priv;
+    run(subject, [&](Connection& c) {
+        std::optional<TPM2B_AUTH> auth = key_auth(subject);
+        const ImportWrap wrap = wrap_for_import(key, c.primary_public.publicArea, auth.value_or(TPM2B_AUTH{}));
+        if (auth) OPENSSL_cleanse(&*auth, sizeof *auth);
+        c.loaded.clear();  // TPM2_Import needs a free object slot
+        pub = wrap.pub;
+        const TPM2B_DATA no_inner_key{};
+        TPMT_SYM_DEF_OBJECT no_inner{};
+        no_inner.algorithm = TPM2_ALG_NULL;
+        check_rc("Esys_Import",
+                 Esys_Import(c.ctx->get(), c.primary.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE, &no_inner_key,
+                             &wrap.pub, &wrap.duplicate, &wrap.sym_seed, &no_inner, out_ptr(priv)),
+                 subject);
+        return 0;
+    });
+    KeyInfo info = store_new_key(name, pub, *priv);
+    if (info.id != id) throw Error(Errc::internal, "imported key reads back with another key id", 0, {}, subject);
+    return info;
+}
+
+ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std::string& subject) {
+    const auto missing = [&] {
+        return Error(Errc::not_found,
+                     "backend '" + m_config.name + "': the key's file is missing from the state directory (" +
+                         m_store.path_of(id).string() + ")",
+                     0, {}, subject);
+    };
+    for (auto it = c.loaded.begin(); it != c.loaded.end(); ++it) {
+        if (it->first != id) continue;
+        // Still loaded, but deleted (by another trustkeyd or by hand): it is gone.
+        std::error_code ec;
+        if (!std::filesystem::exists(m_store.path_of(id), ec)) {
+            c.loaded.erase(it);
+            throw missing();
+        }
+        c.loaded.splice(c.loaded.begin(), c.loaded, it);
+        return c.loaded.front().second.get();
+    }
+    std::optional<KeyBlob> blob = m_store.read(id);
+    if (!blob) throw missing();
+    // Room for one more: flush the least recently used beyond the cache size.
+    while (!c.loaded.empty() && c.loaded.size() >= std::max<std::size_t>(m_config.loaded_keys, 1))
+        c.loaded.pop_back();
+    ESYS_TR tr = ESYS_TR_NONE;
+    const TSS2_RC rc = Esys_Load(c.ctx->get(), c.primary.get(), ESYS_TR_PASSWORD, ESYS_TR_NONE, ESYS_TR_NONE,
+                                 &blob->priv, &blob->pub, &tr);
+    if (rc != TSS2_RC_SUCCESS) {
+        Error e = tss_error("Esys_Load", rc, subject);
+        if (e.errc() == Errc::token_error && !is_state_lost(rc) && !is_unreachable(rc))
+            throw Error(Errc::bad_key_format,
+                        "the TPM refused the key's blob (corrupt, or made on another TPM or under another "
+                        "primary key): " + e.message(), rc, "Esys_Load", subject);
+        throw e;
+    }
+    c.loaded.emplace_front(id, TrHandle(c.ctx->get(), tr, TrHandle::Kind::transient));
+    if (m_config.loaded_keys == 0) return c.loaded.front().second.get();
+    return tr;
+}
+
+Bytes Tpm2Backend::sign_loaded(Connection& c, ESYS_TR key, ESYS_TR session, const KeyInfo& info,
+                               std::span<const std::uint8_t> digest, const std::string& subject) {
+    TPM2B_DIGEST d{};
+    d.size = static_cast<UINT16>(digest.size());
+    std::copy(digest.begin(), digest.end(), d.buffer);
+    const TPMT_SIG_SCHEME scheme = signature_scheme(info.type);
+    // An unrestricted key signs any digest; the ticket only matters for restricted keys.
+    TPMT_TK_HASHCHECK ticket{};
+    ticket.tag = TPM2_ST_HASHCHECK;
+    ticket.hierarchy = TPM2_RH_NULL;
+    EsysPtr<TPMT_SIGNATURE> sig;
+    check_rc("Esys_Sign",
+             Esys_Sign(c.ctx->get(), key, session, ESYS_TR_NONE, ESYS_TR_NONE, &d, &scheme, &ticket,
+                       out_ptr(sig)),
+             subject);
+    return tuf_signature(*sig, info.type);
+}
+
+Bytes Tpm2Backend::sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) {
+    check_sign_input(key, hash, data);
+    Bytes item(data.begin(), data.end());
+    return sign_batch(key, hash, std::span<const Bytes>(&item, 1)).front();
+}
+
+std::vector<Bytes> Tpm2Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
+    for (const auto& item : items) check_sign_input(key, hash, item);
+    const std::string subject = subject_of(key);
+    if (key.type == KeyType::ed25519)
+        throw Error(Errc::unsupported_algorithm, "Ed25519 is not a TPM 2.0 algorithm", 0, {}, subject);
+    return run(subject, [&](Connection& c) {
+        std::vector<Bytes> out;
+        out.reserve(items.size());
+        std::optional<TPM2B_AUTH> auth = key_auth(subject);
+        struct Wipe {
+            std::optional<TPM2B_AUTH>& a;
+            ~Wipe() {
+                if (a) OPENSSL_cleanse(&*a, sizeof *a);
+            }
+        } wipe{auth};
+        for (const auto& item : items) {
+            const ESYS_TR tr = loaded_key(c, key.id, subject);
+            ESYS_TR session = ESYS_TR_PASSWORD;
+            if (auth) {
+                check_rc("Esys_TR_SetAuth", Esys_TR_SetAuth(c.ctx->get(), tr, &*auth), subject);
+                session = auth_session(c, false, subject);
+            }
+            try {
+                out.push_back(sign_loaded(c, tr, session, key, item, subject));
+            } catch (const Error& e) {
+                if (auth && e.errc() == Errc::pin_incorrect) note_refused(*auth);
+                c.session.reset();  // after a failed authorization the session is not reused
+                throw;
+            }
+            if (m_config.loaded_keys == 0) c.loaded.clear();
+        }
+        return out;
+    });
+}
+
+void Tpm2Backend::remove(const KeyInfo& key) {
+    std::lock_guard write(m_write_mutex);
+    {
+        std::lock_guard lock(m_tpm_mutex);
+        if (m_conn)
+            m_conn->loaded.remove_if([&](const auto& entry) { return entry.first == key.id; });
+    }
+    {
+        std::lock_guard lock(m_cache_mutex);
+        m_keys.erase(key.id);
+    }
+    if (!m_store.remove(key.id))
+        throw Error(Errc::not_found, "the key is not on the TPM", 0, {}, subject_of(key));
+}
+
+void Tpm2Backend::login(const SecureBytes&) {
+    throw Error(Errc::invalid_argument, "backend '" + m_config.name + "' is a TPM and takes no PIN");
+}
+
+BackendStatus Tpm2Backend::status() {
+    BackendStatus st;
+    st.name = m_config.name;
+    st.kind = "tpm2";
+    st.location = m_config.tcti;
+    st.token_label = "TPM 2.0";
+    st.sessions = 1;
+    try {
+        st.key_count = known_keys().size();
+    } catch (const Error& e) {
+        st.error = e.what();
+    }
+    try {
+        run("backend '" + m_config.name + "'", [&](Connection& c) {
+            EsysPtr<TPMS_CAPABILITY_DATA> data;
+            TPMI_YES_NO more = TPM2_NO;
+            check_rc("Esys_GetCapability",
+                     Esys_GetCapability(c.ctx->get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                        TPM2_PT_MANUFACTURER, 8, &more, out_ptr(data)));
+            std::string vendor;
+            const auto& props = data->data.tpmProperties;
+            auto text = [](UINT32 v) {
+                std::string s;
+                for (int shift = 24; shift >= 0; shift -= 8) {
+                    const char ch = static_cast<char>((v >> shift) & 0xff);
+                    if (ch != '\0' && ch != ' ') s.push_back(ch);
+                }
+                return s;
+            };
+            for (UINT32 i = 0; i < props.count; ++i) {
+                const auto& p = props.tpmProperty[i];
+                if (p.property == TPM2_PT_MANUFACTURER) st.manufacturer = text(p.value);
+                if (p.property >= TPM2_PT_VENDOR_STRING_1 && p.property <= TPM2_PT_VENDOR_STRING_4)
+                    vendor += text(p.value);
+                if (p.property == TPM2_PT_FIRMWARE_VERSION_1) st.serial = "firmware " + std::to_string(p.value >> 16) +
+                                                                          "." + std::to_string(p.value & 0xffff);
+            }
+            st.model = vendor;
+            EsysPtr<TPMS_CAPABILITY_DATA> perm;
+            check_rc("Esys_GetCapability",
+                     Esys_GetCapability(c.ctx->get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
+                                        TPM2_PT_PERMANENT, 1, &more, out_ptr(perm)));
+            if (perm->data.tpmProperties.count == 1 &&
+                perm->data.tpmProperties.tpmProperty[0].property == TPM2_PT_PERMANENT)
+                st.pin_locked = (perm->data.tpmProperties.tpmProperty[0].value & TPMA_PERMANENT_INLOCKOUT) != 0;
+            return 0;
+        });
+        st.present = true;
+        st.logged_in = true;
+    } catch (const Error& e) {
+        st.error = e.message();
+    }
+    return st;
+}
+
+std::unique_ptr<Backend> make_tpm2_backend(const Tpm2Config& config) { return std::make_unique<Tpm2Backend>(config); }
+
+std::filesystem::path default_tpm2_state_dir(const std::string& name) {
+    std::filesystem::path base;
+    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) {
+        base = x;
+    } else if (const char* home = std::getenv("HOME"); home && *home) {
+        base = std::filesystem::path(home) / ".local/share";
+    } else {
+        throw Error(Errc::config, "no state directory for TPM backend '" + name + "': set state_dir, or HOME");
+    }
+    return base / "trustkey" / "tpm2" / name;
+}
+
+} // namespace trustkey::backend::tpm2
