@@ -1,0 +1,29 @@
+#include "tests/tools/ceremony/ceremony_run.h"
+
+#include <stdexcept>
+
+#include "tests/fixtures/command.h"
+#include "tests/fixtures/softhsm_token.h"
+
+namespace trustkey::test {
+
+ProcessResult run_ceremony(const std::vector<std::string>& args, const CeremonyRun& run) {
+    std::vector<std::string> argv;
+    if (run.isolated) argv = {"unshare", "-n", "--"};
+    argv.emplace_back(TRUSTKEY_CEREMONY_PATH);
+    argv.insert(argv.end(), args.begin(), args.end());
+    ProcessOptions options;
+    options.env = {"TRUSTKEY_PKCS11_MODULE=" + SoftHsmToken::module(), "TRUSTKEY_CEREMONY_OPERATOR=test operator"};
+    options.env.insert(options.env.end(), run.env.begin(), run.env.end());
+    options.unset = run.unset;
+    options.stdin_data = run.stdin_data;
+    return run_process(argv, options);
+}
+
+void add_softhsm_token(const std::string& label, const std::string& user_pin, const std::string& so_pin) {
+    const CommandResult r = run_command("softhsm2-util --init-token --free --label " + shell_quote(label) +
+                                        " --pin " + shell_quote(user_pin) + " --so-pin " + shell_quote(so_pin));
+    if (r.exit_code != 0) throw std::runtime_error("softhsm2-util --init-token failed: " + r.output);
+}
+
+} // namespace trustkey::test

@@ -1,0 +1,187 @@
+// `root generate` and the network check, through the real binary on real SoftHSM2 tokens,
+// run in a network namespace of their own.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/fixtures/command.h"
+#include "tests/fixtures/softhsm_token.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/tools/ceremony/ceremony_run.h"
+
+namespace trustkey::test {
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::vector<nlohmann::json> transcript_lines(const std::filesystem::path& p) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(p);
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+}
+
+// Labels of the objects on a token, listed by pkcs11-tool (independent of trustkey).
+std::string token_objects(const std::string& label, const std::string& pin) {
+    return run_command("pkcs11-tool --module " + SoftHsmToken::module() + " --token-label " + shell_quote(label) +
+                       " --login --pin " + shell_quote(pin) + " --list-objects 2>&1")
+        .output;
+}
+
+class RootGenerateTest : public ::testing::Test {
+protected:
+    void SetUp() override { add_softhsm_token("root-b", "2222"); }
+
+    std::vector<std::string> generate_args(const std::string& threshold = "2") const {
+        return {"--transcript", m_transcript.string(), "root", "generate", "--gun", kGun,
+                "--token", m_a.uri(), "--token", "pkcs11:token=root-b", "--threshold", threshold,
+                "--out", m_out.string()};
+    }
+
+    static constexpr const char* kGun = "registry.example.com/org/app";
+    SoftHsmToken m_a{"root-a", "1111"};
+    TempDir m_dir{"ceremony-out"};
+    std::filesystem::path m_out = m_dir / "keys";
+    std::filesystem::path m_transcript = m_dir / "transcript.jsonl";
+    CeremonyRun m_pins{.env = {"TRUSTKEY_CEREMONY_PIN_1=1111", "TRUSTKEY_CEREMONY_PIN_2=2222"}};
+};
+
+TEST_F(RootGenerateTest, KeyAndCertificateOnEachToken) {
+    const ProcessResult r = run_ceremony(generate_args(), m_pins);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    const auto keys = nlohmann::json::parse(slurp(m_out / "root-keys.json"));
+    EXPECT_EQ(keys["gun"], kGun);
+    EXPECT_EQ(keys["threshold"], 2);
+    ASSERT_EQ(keys["keys"].size(), 2u);
+    for (int i = 0; i < 2; ++i) {
+        const auto& k = keys["keys"][i];
+        const std::string cert = (m_out / k["certificate"].get<std::string>()).string();
+        // CN = GUN, ~10 years, the certificate's key is the public key written beside it.
+        const CommandResult subject = run_command("openssl x509 -in " + shell_quote(cert) + " -noout -subject");
+        EXPECT_NE(subject.output.find("CN = " + std::string(kGun)), std::string::npos) << subject.output;
+        const CommandResult ten_years =
+            run_command("openssl x509 -in " + shell_quote(cert) + " -noout -checkend " + std::to_string(9L * 365 * 86400));
+        EXPECT_EQ(ten_years.exit_code, 0) << ten_years.output;
+        const CommandResult eleven = run_command("openssl x509 -in " + shell_quote(cert) + " -noout -checkend " +
+                                                 std::to_string(11L * 365 * 86400));
+        EXPECT_NE(eleven.exit_code, 0) << eleven.output;
+        const CommandResult pub = run_command("openssl x509 -in " + shell_quote(cert) + " -noout -pubkey");
+        EXPECT_EQ(pub.output, slurp(m_out / k["public_key"].get<std::string>()));
+        // The self-signature verifies with the certificate's own key.
+        const CommandResult sig = run_command("openssl x509 -in " + shell_quote(cert) +
+                                              " -noout -text | grep -c 'ecdsa-with-SHA256'");
+        EXPECT_EQ(sig.output, "2\n");
+        const CommandResult self = run_command("openssl verify -no-CApath -no-CAstore -partial_chain -CAfile " +
+                                               shell_quote(cert) + " " + shell_quote(cert));
+        EXPECT_NE(self.output.find(": OK"), std::string::npos) << self.output;
+    }
+    EXPECT_NE(keys["keys"][0]["token_serial"], keys["keys"][1]["token_serial"]);
+    EXPECT_NE(token_objects("root-a", "1111").find(keys["keys"][0]["key_name"].get<std::string>()), std::string::npos);
+    EXPECT_NE(token_objects("root-b", "2222").find(keys["keys"][1]["key_name"].get<std::string>()), std::string::npos);
+
+    const auto lines = transcript_lines(m_transcript);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines.front()["step"], "start");
+    EXPECT_EQ(lines.front()["details"]["allow_network"], false);
+    EXPECT_EQ(lines.back()["step"], "root generate: done");
+    EXPECT_EQ(lines.back()["tokens"], nlohmann::json::array({keys["keys"][0]["token_serial"],
+                                                             keys["keys"][1]["token_serial"]}));
+    EXPECT_EQ(lines.back()["keys"], nlohmann::json::array({keys["keys"][0]["x509_key_id"],
+                                                           keys["keys"][1]["x509_key_id"]}));
+    const std::string all = slurp(m_transcript);
+    EXPECT_EQ(all.find("1111"), std::string::npos);
+    EXPECT_EQ(all.find("2222"), std::string::npos);
+
+    const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string()}, {.isolated = false});
+    EXPECT_EQ(v.exit_code, 0) << v.err;
+    EXPECT_NE(v.out.find(std::to_string(lines.size()) + " lines, hash chain intact"), std::string::npos) << v.out;
+}
+
+TEST_F(RootGenerateTest, PinsFromStandardInput) {
+    CeremonyRun run{.unset = {"TRUSTKEY_CEREMONY_PIN", "TRUSTKEY_CEREMONY_PIN_1", "TRUSTKEY_CEREMONY_PIN_2"},
+                    .stdin_data = "1111\n2222\n"};
+    const ProcessResult r = run_ceremony(generate_args("1"), run);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(std::filesystem::exists(m_out / "root-keys.json"));
+}
+
+TEST_F(RootGenerateTest, ThresholdLargerThanKeysIsRefused) {
+    const ProcessResult r = run_ceremony(generate_args("3"), m_pins);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("threshold 3 is larger than the 2 root keys"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_out));
+    EXPECT_EQ(token_objects("root-a", "1111").find("root-"), std::string::npos);
+}
+
+TEST_F(RootGenerateTest, WrongPinMakesNoKey) {
+    CeremonyRun run{.env = {"TRUSTKEY_CEREMONY_PIN_1=1111", "TRUSTKEY_CEREMONY_PIN_2=9999"}};
+    const ProcessResult r = run_ceremony(generate_args(), run);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("wrong PIN for token root-b (serial "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("tries left"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_out / "root-keys.json"));
+    EXPECT_EQ(token_objects("root-a", "1111").find("root-"), std::string::npos);
+    const auto lines = transcript_lines(m_transcript);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines.back()["step"], "failed");
+    EXPECT_EQ(slurp(m_transcript).find("9999"), std::string::npos);
+}
+
+TEST_F(RootGenerateTest, AbsentTokenIsNamed) {
+    auto args = generate_args("1");
+    args[9] = "pkcs11:token=not-plugged-in";
+    const ProcessResult r = run_ceremony(args, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("token pkcs11:token=not-plugged-in is not present"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_out / "root-keys.json"));
+}
+
+TEST_F(RootGenerateTest, RefusedWhileTheNetworkIsUp) {
+    CeremonyRun run = m_pins;
+    run.isolated = false;
+    const ProcessResult r = run_ceremony(generate_args(), run);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find(" up; take the machine off the network"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_transcript));
+    EXPECT_FALSE(std::filesystem::exists(m_out));
+}
+
+TEST_F(RootGenerateTest, AllowNetworkIsRecorded) {
+    CeremonyRun run = m_pins;
+    run.isolated = false;
+    auto args = generate_args("1");
+    args.insert(args.begin(), "--allow-network");
+    const ProcessResult r = run_ceremony(args, run);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto lines = transcript_lines(m_transcript);
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines.front()["details"]["allow_network"], true);
+    EXPECT_FALSE(lines.front()["details"]["interfaces_up"].empty());
+}
+
+TEST_F(RootGenerateTest, ExistingKeyNameIsRefusedBeforeAnyKeyIsMade) {
+    ASSERT_EQ(run_ceremony(generate_args("1"), m_pins).exit_code, 0);
+    TempDir other("ceremony-out2");
+    auto args = generate_args("1");
+    args.back() = (other / "keys").string();
+    const ProcessResult r = run_ceremony(args, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("token root-a (serial "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("already has a key named root-"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(other / "keys"));
+}
+
+} // namespace
+} // namespace trustkey::test

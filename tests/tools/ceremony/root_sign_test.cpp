@@ -1,0 +1,225 @@
+// `root sign` through the real binary on real SoftHSM2 tokens (in a network namespace of
+// its own): root.json signed by K of N root keys, checked with the TUF library and then
+// uploaded to the real notary-server and read by the real notary client.
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "daemon/backend/key_ring.h"
+#include "daemon/backend/pkcs11/pkcs11_config.h"
+#include "daemon/backend/public_key.h"
+#include "daemon/core/encoding.h"
+#include "daemon/core/error.h"
+#include "tests/fixtures/notary_server.h"
+#include "tests/fixtures/softhsm_token.h"
+#include "tests/fixtures/temp_dir.h"
+#include "tests/tools/ceremony/ceremony_run.h"
+#include "tools/trust/notary/notary_client.h"
+#include "tools/trust/tuf/canonical_json.h"
+#include "tools/trust/tuf/expiry.h"
+#include "tools/trust/tuf/root.h"
+#include "tools/trust/tuf/signed.h"
+#include "tools/trust/tuf/targets.h"
+
+namespace trustkey::test {
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void write_text(const std::filesystem::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+}
+
+// The online side's targets key: a key on its own token, opened in-process.
+class OnlineTargetsKey {
+public:
+    OnlineTargetsKey() {
+        add_softhsm_token("online", "3333");
+        ::setenv("CEREMONY_TEST_ONLINE_PIN", "3333", 1);
+        backend::pkcs11::Pkcs11Config config;
+        config.name = "online";
+        config.module = SoftHsmToken::module();
+        config.token_uri = "pkcs11:token=online";
+        config.pin = {backend::pkcs11::PinSource::Kind::env, "CEREMONY_TEST_ONLINE_PIN"};
+        m_backend = backend::pkcs11::make_pkcs11_backend(config);
+        m_key = m_backend->generate("targets", backend::KeyType::ecdsa_p256);
+    }
+    std::string public_pem() const { return backend::spki_to_pem(m_key.spki_der); }
+    // targets.json version 1, no targets, signed by this key.
+    std::string targets_file() {
+        tuf::Targets targets;
+        targets.common.version = 1;
+        targets.common.expires = tuf::expiry_after(std::chrono::hours(24 * 365));
+        tuf::Signed file("targets", targets.to_json());
+        const tuf::SigningKey key{m_key.id, "ecdsa"};
+        file.sign(std::span(&key, 1), [&](const std::string&, std::string_view, std::span<const std::uint8_t> msg) {
+            return m_backend->sign(m_key, backend::HashAlg::sha256, sha256(msg));
+        });
+        return file.to_file();
+    }
+
+private:
+    std::unique_ptr<backend::Backend> m_backend;
+    backend::KeyInfo m_key;
+};
+
+class RootSignTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        add_softhsm_token("root-b", "2222");
+        write_text(m_dir / "targets.pub", m_online.public_pem());
+    }
+
+    ProcessResult generate(const std::string& threshold) {
+        return run_ceremony({"--transcript", m_transcript.string(), "root", "generate", "--gun", m_gun, "--token",
+                             "pkcs11:token=root-a", "--token", "pkcs11:token=root-b", "--threshold", threshold,
+                             "--out", m_keys.string()},
+                            m_pins);
+    }
+    // Server-held snapshot and timestamp keys, as the notary server gives them out.
+    void fetch_server_keys(const NotaryServer& server) {
+        for (const char* role : {"snapshot", "timestamp"}) {
+            const ProcessResult r = server.https_get("/v2/" + m_gun + "/_trust/tuf/" + role + ".key");
+            ASSERT_EQ(r.exit_code, 0) << r.err;
+            write_text(m_dir / (std::string(role) + ".key.json"), r.out);
+        }
+    }
+    void write_local_role_keys() {
+        // No server: the online side's snapshot and timestamp keys as certificates.
+        make_self_signed_ec_cert(m_dir / "snapshot.key", m_dir / "snapshot.key.json", "snapshot");
+        make_self_signed_ec_cert(m_dir / "timestamp.key", m_dir / "timestamp.key.json", "timestamp");
+    }
+    ProcessResult sign(const std::vector<std::string>& tokens, const CeremonyRun& run) {
+        std::vector<std::string> args = {"--transcript", m_transcript.string(), "root", "sign", "--keys",
+                                         m_keys.string(), "--targets", (m_dir / "targets.pub").string(),
+                                         "--snapshot", (m_dir / "snapshot.key.json").string(), "--timestamp",
+                                         (m_dir / "timestamp.key.json").string()};
+        for (const auto& t : tokens) {
+            args.push_back("--token");
+            args.push_back(t);
+        }
+        return run_ceremony(args, run);
+    }
+    tuf::Signed root_file() const { return tuf::Signed::parse(slurp(m_keys / "root.json"), "root"); }
+
+    SoftHsmToken m_a{"root-a", "1111"};
+    OnlineTargetsKey m_online;
+    TempDir m_dir{"ceremony-sign"};
+    std::filesystem::path m_keys = m_dir / "keys";
+    std::filesystem::path m_transcript = m_dir / "transcript.jsonl";
+    std::string m_gun = "registry.example.com/ceremony/app";
+    CeremonyRun m_pins{.env = {"TRUSTKEY_CEREMONY_PIN_1=1111", "TRUSTKEY_CEREMONY_PIN_2=2222"}};
+};
+
+TEST_F(RootSignTest, TwoOfTwoIsAcceptedByNotary) {
+    NotaryServer server;
+    fetch_server_keys(server);
+    ASSERT_EQ(generate("2").exit_code, 0);
+    const ProcessResult r = sign({"pkcs11:token=root-a", "pkcs11:token=root-b"}, m_pins);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    const tuf::Signed file = root_file();
+    const tuf::Root root = tuf::Root::from_json(file.body());
+    EXPECT_EQ(root.common.version, 1);
+    EXPECT_EQ(root.role("root").threshold, 2);
+    EXPECT_EQ(root.role("root").keyids.size(), 2u);
+    EXPECT_EQ(file.verify(root.role_key_map("root"), 2).size(), 2u);
+    const auto keys = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    for (const auto& k : keys["keys"])
+        EXPECT_EQ(root.keys.at(k["x509_key_id"].get<std::string>()).keytype(), "ecdsa-x509");
+
+    // The real notary-server takes root.json with a targets.json from the online side …
+    http::ClientOptions tls;
+    tls.ca_file = server.ca_cert_path();
+    notary::NotaryClient client(server.url(), m_gun, tls);
+    client.publish({{"root", slurp(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
+    // … and the real notary client trusts it on first use and reads the repository.
+    TempDir trust("ceremony-notary-client");
+    const ProcessResult list = server.run_notary(trust.path(), {"list", m_gun});
+    EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
+    EXPECT_NE(list.out.find("No targets present in this repository"), std::string::npos) << list.out << list.err;
+    EXPECT_EQ(slurp(trust / ("tuf/" + m_gun + "/metadata/root.json")), slurp(m_keys / "root.json"));
+
+    const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string()}, {.isolated = false});
+    EXPECT_EQ(v.exit_code, 0) << v.err;
+    EXPECT_NE(v.out.find("root sign: done"), std::string::npos) << v.out;
+}
+
+TEST_F(RootSignTest, NotaryRefusesARootShortOfItsThreshold) {
+    // The control for the test above: the same kind of root.json with one of its two
+    // signatures removed is refused by the real server, so acceptance above means something.
+    NotaryServer server;
+    fetch_server_keys(server);
+    ASSERT_EQ(generate("2").exit_code, 0);
+    ASSERT_EQ(sign({"pkcs11:token=root-a", "pkcs11:token=root-b"}, m_pins).exit_code, 0);
+    const tuf::Signed full = root_file();
+    ASSERT_EQ(full.signatures().size(), 2u);
+    const std::string short_file = tuf::file_form(full.canonical(), std::vector{full.signatures()[0]});
+    http::ClientOptions tls;
+    tls.ca_file = server.ca_cert_path();
+    notary::NotaryClient client(server.url(), m_gun, tls);
+    try {
+        client.publish({{"root", short_file}, {"targets", m_online.targets_file()}});
+        ADD_FAILURE() << "the server took a root.json with 1 of 2 signatures";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.code_name(), "INVALID_UPDATE") << e.what();
+    }
+}
+
+TEST_F(RootSignTest, OneOfTwoWithTheSecondToken) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("1").exit_code, 0);
+    const ProcessResult r = sign({"pkcs11:token=root-b"}, {.env = {"TRUSTKEY_CEREMONY_PIN_1=2222"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const tuf::Signed file = root_file();
+    const tuf::Root root = tuf::Root::from_json(file.body());
+    const auto keys = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    const auto valid = file.verify(root.role_key_map("root"), 1);
+    ASSERT_EQ(valid.size(), 1u);
+    EXPECT_EQ(valid[0], keys["keys"][1]["x509_key_id"]);
+    EXPECT_EQ(root.role("snapshot").keyids.size(), 1u);
+    EXPECT_EQ(root.keys.at(root.role("snapshot").keyids[0]).keytype(), "ecdsa-x509");
+}
+
+TEST_F(RootSignTest, FewerTokensThanTheThresholdIsRefused) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("2").exit_code, 0);
+    const ProcessResult r = sign({"pkcs11:token=root-a"}, m_pins);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("needs 2 root signatures; only 1 --token given"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_keys / "root.json"));
+}
+
+TEST_F(RootSignTest, TokenWithoutARootKeyIsNamed) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("1").exit_code, 0);
+    const ProcessResult r = sign({"pkcs11:token=online"}, {.env = {"TRUSTKEY_CEREMONY_PIN=3333"}});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("token online (serial "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("holds none of the root keys of " + m_gun), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_keys / "root.json"));
+}
+
+TEST_F(RootSignTest, BadRoleKeyFileIsNamed) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("1").exit_code, 0);
+    write_text(m_dir / "timestamp.key.json", "not a key\n");
+    const ProcessResult r = sign({"pkcs11:token=root-a"}, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("timestamp key " + (m_dir / "timestamp.key.json").string()), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_keys / "root.json"));
+}
+
+} // namespace
+} // namespace trustkey::test

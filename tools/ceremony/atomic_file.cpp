@@ -1,0 +1,51 @@
+#include "tools/ceremony/atomic_file.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "daemon/core/error.h"
+#include "daemon/core/unique_fd.h"
+
+namespace trustkey::ceremony {
+
+void write_file_atomically(const std::filesystem::path& path, std::string_view content, mode_t mode) {
+    const std::filesystem::path dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    std::filesystem::path tmp = path;
+    tmp += ".tmp-" + std::to_string(::getpid());
+    try {
+        {
+            UniqueFd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+            if (fd.get() < 0) throw_errno("open", errno, tmp.string());
+            while (!content.empty()) {
+                const ssize_t n = ::write(fd.get(), content.data(), content.size());
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) throw_errno("write", errno, tmp.string());
+                content.remove_prefix(static_cast<std::size_t>(n));
+            }
+            if (::fsync(fd.get()) != 0) throw_errno("fsync", errno, tmp.string());
+        }
+        if (::rename(tmp.c_str(), path.c_str()) != 0) throw_errno("rename", errno, path.string());
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove(tmp, ignored);
+        throw;
+    }
+    UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dfd.get() < 0) throw_errno("open", errno, dir.string());
+    if (::fsync(dfd.get()) != 0) throw_errno("fsync", errno, dir.string());
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Error(Errc::io, "cannot read " + path.string(), static_cast<std::uint64_t>(errno));
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+} // namespace trustkey::ceremony

@@ -1,0 +1,138 @@
+// trustkey-ceremony: offline root-key ceremonies on PKCS#11 tokens, without a daemon and
+// without a network. Exit status: 0 success, 1 failure, 2 usage error.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "daemon/core/error.h"
+#include "tools/ceremony/ceremony_context.h"
+#include "tools/ceremony/root_generate.h"
+#include "tools/ceremony/root_sign.h"
+#include "tools/ceremony/transcript.h"
+
+namespace {
+
+using namespace trustkey;
+using namespace trustkey::ceremony;
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+void no_core_dumps() {
+    const rlimit none{0, 0};
+    ::setrlimit(RLIMIT_CORE, &none);
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
+// Runs a command that writes the transcript; a failure is recorded there before it is reported.
+template <typename F>
+void with_context(const GlobalOptions& global, const std::string& command, F&& body) {
+    CeremonyContext context(global, command);
+    try {
+        body(context);
+    } catch (const std::exception& e) {
+        context.record_failure(e.what());
+        throw;
+    }
+}
+
+void print_transcript_summary(const std::vector<nlohmann::json>& lines) {
+    for (const nlohmann::json& line : lines) {
+        std::cout << line["seq"].get<std::uint64_t>() << "  " << line["time"].get<std::string>() << "  "
+                  << line["operator"].get<std::string>() << "  " << line["step"].get<std::string>();
+        for (const auto& serial : line["tokens"]) std::cout << "  token " << serial.get<std::string>();
+        for (const auto& id : line["keys"]) std::cout << "  key " << id.get<std::string>().substr(0, 12);
+        std::cout << "\n";
+    }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    no_core_dumps();
+    CLI::App app{"trustkey-ceremony: offline root-key ceremonies on PKCS#11 tokens (no daemon, no network)"};
+    app.require_subcommand(1);
+    app.fallthrough();
+    GlobalOptions global;
+    app.add_flag("--allow-network", global.allow_network,
+                 "run although a network interface is up (recorded in the transcript)");
+    app.add_option("--transcript", global.transcript, "the transcript file (JSON lines, appended)")
+        ->capture_default_str();
+    app.add_option("--operator", global.operator_name, "the operator's name (else $TRUSTKEY_CEREMONY_OPERATOR)");
+    app.add_option("--module", global.module, "PKCS#11 module of the tokens (else $TRUSTKEY_PKCS11_MODULE)");
+
+    auto* root = app.add_subcommand("root", "root keys and root.json")->require_subcommand(1);
+
+    RootGenerateOptions gen;
+    std::vector<std::string> gen_tokens;
+    int validity_days = 3650;
+    auto* generate = root->add_subcommand("generate", "an ECDSA P-256 root key and certificate on each token");
+    generate->add_option("--gun", gen.gun, "the repository (certificate CN)")->required();
+    generate->add_option("--token", gen_tokens, "RFC 7512 URI of a token (one per root key)")->required();
+    generate->add_option("--threshold", gen.threshold, "signatures root.json needs")->capture_default_str();
+    generate->add_option("--validity-days", validity_days, "certificate validity in days")->capture_default_str();
+    generate->add_option("--key-name", gen.key_name, "key label on the tokens (default root-<gun hash>)");
+    generate->add_option("--out", gen.out_dir, "directory for certificates, public keys and root-keys.json")
+        ->required();
+
+    RootSignOptions sign;
+    auto* sign_cmd = root->add_subcommand("sign", "root.json signed by the root keys on the tokens given");
+    sign_cmd->add_option("--keys", sign.keys_dir, "directory `root generate` wrote")->required();
+    sign_cmd->add_option("--targets", sign.targets_key, "targets public key (PEM key, certificate or TUF key JSON)")
+        ->required();
+    sign_cmd->add_option("--snapshot", sign.snapshot_key, "snapshot public key")->required();
+    sign_cmd->add_option("--timestamp", sign.timestamp_key, "timestamp public key")->required();
+    sign_cmd->add_option("--version", sign.version, "root.json version")->capture_default_str();
+    sign_cmd->add_option("--expires-days", sign.expires_days, "root.json expiry in days")->capture_default_str();
+    sign_cmd->add_option("--token", sign.tokens, "token URI holding a root key, in the order they are inserted")
+        ->required();
+    sign_cmd->add_option("--out", sign.out, "output file (default: <keys>/root.json)");
+
+    auto* transcript = app.add_subcommand("transcript", "the ceremony transcript")->require_subcommand(1);
+    std::filesystem::path verify_path;
+    auto* verify = transcript->add_subcommand("verify", "check a transcript's hash chain (needs no air gap)");
+    verify->add_option("FILE", verify_path, "transcript file")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+
+    try {
+        if (verify->parsed()) {
+            const auto lines = verify_transcript(verify_path);
+            print_transcript_summary(lines);
+            std::cout << verify_path.string() << ": " << lines.size() << " lines, hash chain intact\n";
+        } else if (generate->parsed()) {
+            gen.validity = std::chrono::hours(24) * validity_days;
+            check_root_generate(gen, gen_tokens.size());
+            with_context(global, "root generate", [&](CeremonyContext& context) {
+                std::vector<CeremonyToken> tokens = context.open_tokens(gen_tokens);
+                const RootKeys keys = root_generate(gen, tokens, context.transcript());
+                for (const RootKeyRecord& k : keys.keys)
+                    std::cout << k.x509_key_id << "  token " << k.token_label << " (serial " << k.token_serial
+                              << ")  " << (gen.out_dir / k.certificate).string() << "\n";
+                std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold "
+                          << keys.threshold << "; written to " << gen.out_dir.string() << "\n";
+            });
+        } else if (sign_cmd->parsed()) {
+            with_context(global, "root sign", [&](CeremonyContext& context) {
+                const std::filesystem::path out = root_sign(sign, context);
+                std::cout << "root.json written to " << out.string() << "\n";
+            });
+        }
+    } catch (const Error& e) {
+        std::cerr << "trustkey-ceremony: " << e.what() << "\n";
+        return e.errc() == Errc::invalid_argument ? kExitUsage : kExitFailure;
+    } catch (const std::exception& e) {
+        std::cerr << "trustkey-ceremony: " << e.what() << "\n";
+        return kExitFailure;
+    }
+    return 0;
+}

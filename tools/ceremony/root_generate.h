@@ -1,0 +1,36 @@
+// `root generate`: an ECDSA P-256 root key on each token and a self-signed certificate
+// for it (CN = GUN), written with the public keys and root-keys.json into a new directory.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tools/ceremony/ceremony_token.h"
+#include "tools/ceremony/root_keys.h"
+#include "tools/ceremony/transcript.h"
+
+namespace trustkey::ceremony {
+
+struct RootGenerateOptions {
+    std::string gun;
+    std::int64_t threshold = 1;
+    std::chrono::seconds validity = std::chrono::hours(24 * 365 * 10);
+    std::string key_name;               // empty: "root-" + the first 8 hex digits of SHA-256(gun)
+    std::filesystem::path out_dir;      // must not hold a root-keys.json yet
+};
+
+// The key name used when none is given.
+std::string default_root_key_name(const std::string& gun);
+
+// Checks the options before any token is touched: GUN, threshold against the number of
+// tokens, out_dir. Throws Error(invalid_argument) with one line.
+void check_root_generate(const RootGenerateOptions& options, std::size_t token_count);
+
+// Every token must be logged in. Checks first that no token already holds a key of that
+// name, then generates the keys one token after another; each key and certificate is
+// recorded in the transcript as it is made. root-keys.json is written last.
+RootKeys root_generate(const RootGenerateOptions& options, std::vector<CeremonyToken>& tokens, Transcript& transcript);
+
+} // namespace trustkey::ceremony
