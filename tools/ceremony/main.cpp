@@ -101,7 +101,8 @@ int main(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        const int code = app.exit(e);  // prints help, or the one-line error
+        return code == 0 ? 0 : kExitUsage;
     }
 
     try {

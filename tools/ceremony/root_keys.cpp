@@ -4,6 +4,7 @@
 
 #include "daemon/core/error.h"
 #include "tools/ceremony/atomic_file.h"
+#include "tools/trust/client/root_certificate_policy.h"
 #include "tools/trust/tuf/canonical_json.h"
 
 namespace trustkey::ceremony {
@@ -61,6 +62,11 @@ RootKeys RootKeys::load(const std::filesystem::path& dir) {
         if (cert.id() != r.x509_key_id || cert.canonical_id() != r.key_id)
             throw Error(Errc::malformed, (dir / r.certificate).string() + " is not the certificate of root key " +
                                              r.key_id + " that " + file.string() + " records");
+        const std::string problem = trust::RootCertificatePolicy(out.gun).problem(
+            cert, std::chrono::time_point_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now()), true);
+        if (!problem.empty())
+            throw Error(Errc::bad_key_format,
+                        "root certificate " + (dir / r.certificate).string() + " " + problem);
         out.keys.push_back(std::move(r));
     }
     if (out.threshold < 1 || static_cast<std::size_t>(out.threshold) > out.keys.size())

@@ -32,7 +32,8 @@ struct RootKeys {
 
     std::string to_json_text() const;
     // Reads DIR/root-keys.json and each certificate, checking that every certificate is the
-    // key recorded (its x509 id) and names the GUN. Throws Error(malformed) naming the file.
+    // key recorded (its x509 id; else Error(malformed)) and one notary counts as a root key
+    // of the GUN now: CN = GUN, valid today (else Error(bad_key_format) naming the file).
     static RootKeys load(const std::filesystem::path& dir);
 };
 

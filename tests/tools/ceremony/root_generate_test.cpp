@@ -183,5 +183,35 @@ TEST_F(RootGenerateTest, ExistingKeyNameIsRefusedBeforeAnyKeyIsMade) {
     EXPECT_FALSE(std::filesystem::exists(other / "keys"));
 }
 
+TEST_F(RootGenerateTest, TranscriptEditedAfterTheFactIsNamed) {
+    ASSERT_EQ(run_ceremony(generate_args(), m_pins).exit_code, 0);
+    std::vector<std::string> lines;
+    {
+        std::ifstream in(m_transcript);
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+    }
+    ASSERT_GE(lines.size(), 4u);
+    const auto at = lines[2].find("test operator");
+    ASSERT_NE(at, std::string::npos) << lines[2];
+    lines[2].replace(at, 13, "other person!");
+    {
+        std::ofstream out(m_transcript, std::ios::trunc);
+        for (const auto& line : lines) out << line << "\n";
+    }
+    const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string()}, {.isolated = false});
+    EXPECT_EQ(v.exit_code, 1);
+    EXPECT_EQ(v.err_lines(), 1u) << v.err;
+    EXPECT_NE(v.err.find(m_transcript.string() + " line 3: its content does not match its hash"), std::string::npos)
+        << v.err;
+    // A ceremony does not go on from an edited transcript.
+    TempDir other("ceremony-out2");
+    auto args = generate_args("1");
+    args.back() = (other / "keys").string();
+    const ProcessResult r = run_ceremony(args, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("line 3: its content does not match its hash"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(other / "keys"));
+}
+
 } // namespace
 } // namespace trustkey::test

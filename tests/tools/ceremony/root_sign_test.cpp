@@ -2,6 +2,7 @@
 // its own): root.json signed by K of N root keys, checked with the TUF library and then
 // uploaded to the real notary-server and read by the real notary client.
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include "tests/tools/ceremony/ceremony_run.h"
 #include "tools/trust/notary/notary_client.h"
 #include "tools/trust/tuf/canonical_json.h"
+#include "tools/trust/tuf/certificate.h"
 #include "tools/trust/tuf/expiry.h"
 #include "tools/trust/tuf/root.h"
 #include "tools/trust/tuf/signed.h"
@@ -218,6 +220,70 @@ TEST_F(RootSignTest, BadRoleKeyFileIsNamed) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_EQ(r.err_lines(), 1u) << r.err;
     EXPECT_NE(r.err.find("timestamp key " + (m_dir / "timestamp.key.json").string()), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_keys / "root.json"));
+}
+
+TEST_F(RootSignTest, CertificateForAnotherGunIsRefused) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("1").exit_code, 0);
+    auto keys = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    keys["gun"] = "registry.example.com/other";
+    write_text(m_keys / "root-keys.json", keys.dump());
+    const ProcessResult r = sign({"pkcs11:token=root-a"}, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("root certificate " + (m_keys / "root-1.crt").string() +
+                         " has a certificate for common name \"" + m_gun + "\""),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_keys / "root.json"));
+}
+
+TEST_F(RootSignTest, ExpiredCertificateIsRefused) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("1").exit_code, 0);
+    // An old ceremony's certificate for the same token key: valid for a day, two days ago.
+    auto keys = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    ::setenv("CEREMONY_TEST_ROOT_A_PIN", "1111", 1);
+    backend::pkcs11::Pkcs11Config config{"root-a", SoftHsmToken::module(), "pkcs11:token=root-a",
+                                         {backend::pkcs11::PinSource::Kind::env, "CEREMONY_TEST_ROOT_A_PIN"}, 1};
+    auto token = backend::pkcs11::make_pkcs11_backend(config);
+    const std::string key_id = keys["keys"][0]["key_id"];
+    std::optional<backend::KeyInfo> key;
+    for (const auto& k : token->list_keys())
+        if (k.id == key_id) key = k;
+    ASSERT_TRUE(key.has_value());
+    tuf::CertificateRequest request;
+    request.common_name = m_gun;
+    request.spki_der = key->spki_der;
+    request.not_before = std::chrono::system_clock::now() - std::chrono::hours(48);
+    request.validity = std::chrono::hours(24);
+    const std::string pem = tuf::make_root_certificate(request, [&](std::span<const std::uint8_t> digest) {
+        return token->sign(*key, backend::HashAlg::sha256, digest);
+    });
+    write_text(m_keys / "root-1.crt", pem);
+    keys["keys"][0]["x509_key_id"] = tuf::Key::from_certificate_pem(pem).id();
+    write_text(m_keys / "root-keys.json", keys.dump());
+
+    const ProcessResult r = sign({"pkcs11:token=root-a"}, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("root certificate " + (m_keys / "root-1.crt").string() + " has a certificate that expired"),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_keys / "root.json"));
+}
+
+TEST_F(RootSignTest, CertificateOfAnotherKeyIsRefused) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("2").exit_code, 0);
+    std::filesystem::copy_file(m_keys / "root-2.crt", m_keys / "root-1.crt",
+                               std::filesystem::copy_options::overwrite_existing);
+    const ProcessResult r = sign({"pkcs11:token=root-a", "pkcs11:token=root-b"}, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find((m_keys / "root-1.crt").string() + " is not the certificate of root key "), std::string::npos)
+        << r.err;
     EXPECT_FALSE(std::filesystem::exists(m_keys / "root.json"));
 }
 
