@@ -51,6 +51,29 @@ void print_transcript_summary(const std::vector<nlohmann::json>& lines) {
     }
 }
 
+void add_sign_options(CLI::App& cmd, RootSignOptions& sign, bool rotate) {
+    cmd.add_option("--keys", sign.keys_dir, rotate ? "directory `root generate` wrote for the new keys"
+                                                   : "directory `root generate` wrote")
+        ->required();
+    if (rotate)
+        cmd.add_option("--previous", sign.previous, "the root.json clients trust now")->required();
+    const char* keep = rotate ? " (default: the previous root's)" : "";
+    auto* t = cmd.add_option("--targets", sign.targets_key,
+                             std::string("targets public key: PEM key, certificate or TUF key JSON") + keep);
+    auto* s = cmd.add_option("--snapshot", sign.snapshot_key, std::string("snapshot public key") + keep);
+    auto* ts = cmd.add_option("--timestamp", sign.timestamp_key, std::string("timestamp public key") + keep);
+    if (!rotate) {
+        t->required();
+        s->required();
+        ts->required();
+    }
+    cmd.add_option("--version", sign.version, "root.json version (default: 1, or the previous one + 1)");
+    cmd.add_option("--expires-days", sign.expires_days, "root.json expiry in days")->capture_default_str();
+    cmd.add_option("--token", sign.tokens, "token URI holding a root key, in the order they are inserted")
+        ->required();
+    cmd.add_option("--out", sign.out, "output file (default: <keys>/root.json)");
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -82,16 +105,10 @@ int main(int argc, char** argv) {
 
     RootSignOptions sign;
     auto* sign_cmd = root->add_subcommand("sign", "root.json signed by the root keys on the tokens given");
-    sign_cmd->add_option("--keys", sign.keys_dir, "directory `root generate` wrote")->required();
-    sign_cmd->add_option("--targets", sign.targets_key, "targets public key (PEM key, certificate or TUF key JSON)")
-        ->required();
-    sign_cmd->add_option("--snapshot", sign.snapshot_key, "snapshot public key")->required();
-    sign_cmd->add_option("--timestamp", sign.timestamp_key, "timestamp public key")->required();
-    sign_cmd->add_option("--version", sign.version, "root.json version")->capture_default_str();
-    sign_cmd->add_option("--expires-days", sign.expires_days, "root.json expiry in days")->capture_default_str();
-    sign_cmd->add_option("--token", sign.tokens, "token URI holding a root key, in the order they are inserted")
-        ->required();
-    sign_cmd->add_option("--out", sign.out, "output file (default: <keys>/root.json)");
+    add_sign_options(*sign_cmd, sign, false);
+    auto* rotate = root->add_subcommand(
+        "rotate", "a new root.json for the keys of a new `root generate`, signed by the previous root keys too");
+    add_sign_options(*rotate, sign, true);
 
     auto* transcript = app.add_subcommand("transcript", "the ceremony transcript")->require_subcommand(1);
     std::filesystem::path verify_path;
@@ -122,8 +139,8 @@ int main(int argc, char** argv) {
                 std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold "
                           << keys.threshold << "; written to " << gen.out_dir.string() << "\n";
             });
-        } else if (sign_cmd->parsed()) {
-            with_context(global, "root sign", [&](CeremonyContext& context) {
+        } else if (sign_cmd->parsed() || rotate->parsed()) {
+            with_context(global, rotate->parsed() ? "root rotate" : "root sign", [&](CeremonyContext& context) {
                 const std::filesystem::path out = root_sign(sign, context);
                 std::cout << "root.json written to " << out.string() << "\n";
             });

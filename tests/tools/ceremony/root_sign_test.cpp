@@ -287,5 +287,72 @@ TEST_F(RootSignTest, CertificateOfAnotherKeyIsRefused) {
     EXPECT_FALSE(std::filesystem::exists(m_keys / "root.json"));
 }
 
+// Root rotation: new keys from a second `root generate`, root.json version 2 signed by
+// the previous 2-of-2 and the new key, published; the real notary client that trusted
+// version 1 follows the chain to version 2.
+TEST_F(RootSignTest, RotationIsFollowedByTheNotaryClient) {
+    NotaryServer server;
+    fetch_server_keys(server);
+    ASSERT_EQ(generate("2").exit_code, 0);
+    ASSERT_EQ(sign({"pkcs11:token=root-a", "pkcs11:token=root-b"}, m_pins).exit_code, 0);
+    http::ClientOptions tls;
+    tls.ca_file = server.ca_cert_path();
+    notary::NotaryClient client(server.url(), m_gun, tls);
+    client.publish({{"root", slurp(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
+    TempDir trust("ceremony-notary-client");
+    ASSERT_EQ(server.run_notary(trust.path(), {"list", m_gun}).exit_code, 0);
+
+    add_softhsm_token("root-c", "4444");
+    const std::filesystem::path new_keys = m_dir / "keys-2";
+    const ProcessResult g = run_ceremony({"--transcript", m_transcript.string(), "root", "generate", "--gun", m_gun,
+                                          "--token", "pkcs11:token=root-c", "--out", new_keys.string()},
+                                         {.env = {"TRUSTKEY_CEREMONY_PIN_1=4444"}});
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    const ProcessResult r = run_ceremony(
+        {"--transcript", m_transcript.string(), "root", "rotate", "--keys", new_keys.string(), "--previous",
+         (m_keys / "root.json").string(), "--token", "pkcs11:token=root-a", "--token", "pkcs11:token=root-b",
+         "--token", "pkcs11:token=root-c"},
+        {.env = {"TRUSTKEY_CEREMONY_PIN_1=1111", "TRUSTKEY_CEREMONY_PIN_2=2222", "TRUSTKEY_CEREMONY_PIN_3=4444"}});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    const tuf::Signed v1 = root_file();
+    const tuf::Signed v2 = tuf::Signed::parse(slurp(new_keys / "root.json"), "root");
+    const tuf::Root old_root = tuf::Root::from_json(v1.body());
+    const tuf::Root new_root = tuf::Root::from_json(v2.body());
+    EXPECT_EQ(new_root.common.version, 2);
+    EXPECT_EQ(new_root.role("root").keyids.size(), 1u);
+    EXPECT_EQ(v2.verify(old_root.role_key_map("root"), 2).size(), 2u);
+    EXPECT_EQ(v2.verify(new_root.role_key_map("root"), 1).size(), 1u);
+    EXPECT_EQ(new_root.role("targets").keyids, old_root.role("targets").keyids);
+    EXPECT_EQ(new_root.role("timestamp").keyids, old_root.role("timestamp").keyids);
+
+    client.publish({{"root", slurp(new_keys / "root.json")}});
+    const ProcessResult list = server.run_notary(trust.path(), {"list", m_gun});
+    EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
+    EXPECT_EQ(slurp(trust / ("tuf/" + m_gun + "/metadata/root.json")), slurp(new_keys / "root.json"));
+}
+
+TEST_F(RootSignTest, RotationWithoutThePreviousThresholdIsRefused) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("2").exit_code, 0);
+    ASSERT_EQ(sign({"pkcs11:token=root-a", "pkcs11:token=root-b"}, m_pins).exit_code, 0);
+    add_softhsm_token("root-c", "4444");
+    const std::filesystem::path new_keys = m_dir / "keys-2";
+    ASSERT_EQ(run_ceremony({"--transcript", m_transcript.string(), "root", "generate", "--gun", m_gun, "--token",
+                            "pkcs11:token=root-c", "--out", new_keys.string()},
+                           {.env = {"TRUSTKEY_CEREMONY_PIN_1=4444"}})
+                  .exit_code,
+              0);
+    // Only one of the two previous keys signs.
+    const ProcessResult r = run_ceremony(
+        {"--transcript", m_transcript.string(), "root", "rotate", "--keys", new_keys.string(), "--previous",
+         (m_keys / "root.json").string(), "--token", "pkcs11:token=root-a", "--token", "pkcs11:token=root-c"},
+        {.env = {"TRUSTKEY_CEREMONY_PIN_1=1111", "TRUSTKEY_CEREMONY_PIN_2=4444"}});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("previous root's threshold of 2"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(new_keys / "root.json"));
+}
+
 } // namespace
 } // namespace trustkey::test
