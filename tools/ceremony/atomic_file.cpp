@@ -35,9 +35,14 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
         std::filesystem::remove(tmp, ignored);
         throw;
     }
-    UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dfd.get() < 0) throw_errno("open", errno, dir.string());
-    if (::fsync(dfd.get()) != 0) throw_errno("fsync", errno, dir.string());
+    fsync_directory(dir);
+}
+
+void fsync_directory(const std::filesystem::path& dir) {
+    const std::filesystem::path d = dir.empty() ? std::filesystem::path(".") : dir;
+    UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd.get() < 0) throw_errno("open", errno, d.string());
+    if (::fsync(fd.get()) != 0) throw_errno("fsync", errno, d.string());
 }
 
 std::string read_file(const std::filesystem::path& path) {

@@ -11,6 +11,7 @@
 
 #include "daemon/core/error.h"
 #include "tools/ceremony/ceremony_context.h"
+#include "tools/ceremony/export_bundle.h"
 #include "tools/ceremony/root_generate.h"
 #include "tools/ceremony/root_sign.h"
 #include "tools/ceremony/transcript.h"
@@ -110,6 +111,12 @@ int main(int argc, char** argv) {
         "rotate", "a new root.json for the keys of a new `root generate`, signed by the previous root keys too");
     add_sign_options(*rotate, sign, true);
 
+    ExportOptions exp;
+    auto* export_cmd = app.add_subcommand("export", "the public bundle for the online side");
+    export_cmd->add_option("--keys", exp.keys_dir, "directory `root generate` and `root sign` wrote")->required();
+    export_cmd->add_option("--root", exp.root_json, "root.json to export (default: <keys>/root.json)");
+    export_cmd->add_option("DIR", exp.out_dir, "new directory for the bundle")->required();
+
     auto* transcript = app.add_subcommand("transcript", "the ceremony transcript")->require_subcommand(1);
     std::filesystem::path verify_path;
     auto* verify = transcript->add_subcommand("verify", "check a transcript's hash chain (needs no air gap)");
@@ -138,6 +145,11 @@ int main(int argc, char** argv) {
                               << ")  " << (gen.out_dir / k.certificate).string() << "\n";
                 std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold "
                           << keys.threshold << "; written to " << gen.out_dir.string() << "\n";
+            });
+        } else if (export_cmd->parsed()) {
+            with_context(global, "export", [&](CeremonyContext& context) {
+                export_bundle(exp, context);
+                std::cout << "public bundle written to " << exp.out_dir.string() << "\n";
             });
         } else if (sign_cmd->parsed() || rotate->parsed()) {
             with_context(global, rotate->parsed() ? "root rotate" : "root sign", [&](CeremonyContext& context) {

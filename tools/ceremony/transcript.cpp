@@ -48,12 +48,6 @@ void check_fields(const std::filesystem::path& path, std::size_t n, const json& 
         bad_line(path, n, "field \"details\" is missing or not an object");
 }
 
-void fsync_dir(const std::filesystem::path& dir) {
-    UniqueFd fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd.get() < 0) throw_errno("open", errno, dir.string());
-    if (::fsync(fd.get()) != 0) throw_errno("fsync", errno, dir.string());
-}
-
 } // namespace
 
 std::vector<json> verify_transcript(const std::filesystem::path& path) {
@@ -103,7 +97,7 @@ Transcript::Transcript(std::filesystem::path path, std::string operator_name)
         m_seq = existing.size();
         m_last_hash = existing.back()["hash"].get<std::string>();
     } else {
-        fsync_dir(m_path.parent_path());
+        fsync_directory(m_path.parent_path());
     }
 }
 

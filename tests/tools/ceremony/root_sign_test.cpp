@@ -3,6 +3,7 @@
 // uploaded to the real notary-server and read by the real notary client.
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include "daemon/backend/public_key.h"
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
+#include "tests/fixtures/command.h"
 #include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
@@ -352,6 +354,59 @@ TEST_F(RootSignTest, RotationWithoutThePreviousThresholdIsRefused) {
     EXPECT_EQ(r.err_lines(), 1u) << r.err;
     EXPECT_NE(r.err.find("previous root's threshold of 2"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(new_keys / "root.json"));
+}
+
+TEST_F(RootSignTest, ExportWritesTheWholePublicBundle) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("2").exit_code, 0);
+    ASSERT_EQ(sign({"pkcs11:token=root-a", "pkcs11:token=root-b"}, m_pins).exit_code, 0);
+    const std::filesystem::path bundle = m_dir / "bundle";
+    const ProcessResult r =
+        run_ceremony({"--transcript", m_transcript.string(), "export", "--keys", m_keys.string(), bundle.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+
+    const auto manifest = nlohmann::json::parse(slurp(bundle / "bundle.json"));
+    std::set<std::string> names;
+    for (const auto& [name, digest] : manifest["files"].items()) {
+        names.insert(name);
+        const CommandResult sum = run_command("sha256sum " + shell_quote((bundle / name).string()));
+        EXPECT_EQ(sum.output.substr(0, 64), digest.get<std::string>()) << name;
+        EXPECT_EQ(slurp(bundle / name).find("PRIVATE"), std::string::npos) << name;
+    }
+    EXPECT_EQ(names, (std::set<std::string>{"root.json", "root-keys.json", "root-1.crt", "root-1.pub", "root-2.crt",
+                                            "root-2.pub", "transcript.jsonl"}));
+    EXPECT_EQ(slurp(bundle / "root.json"), slurp(m_keys / "root.json"));
+    // The bundle's transcript is the whole one, export included, and its chain holds.
+    EXPECT_EQ(slurp(bundle / "transcript.jsonl"), slurp(m_transcript));
+    const ProcessResult v = run_ceremony({"transcript", "verify", (bundle / "transcript.jsonl").string()},
+                                         {.isolated = false});
+    EXPECT_EQ(v.exit_code, 0) << v.err;
+    EXPECT_NE(v.out.find("export"), std::string::npos) << v.out;
+
+    // A second export into the same directory changes nothing.
+    const std::string before = slurp(bundle / "bundle.json");
+    const ProcessResult again =
+        run_ceremony({"--transcript", m_transcript.string(), "export", "--keys", m_keys.string(), bundle.string()});
+    EXPECT_EQ(again.exit_code, 1);
+    EXPECT_NE(again.err.find(bundle.string() + " exists"), std::string::npos) << again.err;
+    EXPECT_EQ(slurp(bundle / "bundle.json"), before);
+}
+
+TEST_F(RootSignTest, ExportRefusesARootShortOfItsThreshold) {
+    write_local_role_keys();
+    ASSERT_EQ(generate("2").exit_code, 0);
+    ASSERT_EQ(sign({"pkcs11:token=root-a", "pkcs11:token=root-b"}, m_pins).exit_code, 0);
+    const tuf::Signed full = root_file();
+    write_text(m_keys / "root.json", tuf::file_form(full.canonical(), std::vector{full.signatures()[1]}));
+    const std::filesystem::path bundle = m_dir / "bundle";
+    const ProcessResult r =
+        run_ceremony({"--transcript", m_transcript.string(), "export", "--keys", m_keys.string(), bundle.string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("root: 1 valid signature(s), threshold 2"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(bundle));
+    for (const auto& entry : std::filesystem::directory_iterator(m_dir.path()))
+        EXPECT_EQ(entry.path().filename().string().find("bundle.tmp"), std::string::npos) << entry.path();
 }
 
 } // namespace
