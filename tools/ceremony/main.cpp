@@ -15,6 +15,7 @@
 #include "tools/ceremony/root_generate.h"
 #include "tools/ceremony/root_sign.h"
 #include "tools/ceremony/transcript.h"
+#include "tools/ceremony/transcript_signature.h"
 
 namespace {
 
@@ -121,6 +122,13 @@ int main(int argc, char** argv) {
     std::filesystem::path verify_path;
     auto* verify = transcript->add_subcommand("verify", "check a transcript's hash chain (needs no air gap)");
     verify->add_option("FILE", verify_path, "transcript file")->required();
+    std::filesystem::path verify_keys;
+    verify->add_option("--keys", verify_keys, "check the root keys' signatures against this root-keys.json directory");
+    std::filesystem::path tsign_keys;
+    std::vector<std::string> tsign_tokens;
+    auto* tsign = transcript->add_subcommand("sign", "sign the transcript's last line with the root keys");
+    tsign->add_option("--keys", tsign_keys, "directory `root generate` wrote")->required();
+    tsign->add_option("--token", tsign_tokens, "token URI holding a root key")->required();
 
     try {
         app.parse(argc, argv);
@@ -134,6 +142,20 @@ int main(int argc, char** argv) {
             const auto lines = verify_transcript(verify_path);
             print_transcript_summary(lines);
             std::cout << verify_path.string() << ": " << lines.size() << " lines, hash chain intact\n";
+            if (!verify_keys.empty()) {
+                const TranscriptSignatures sigs =
+                    check_transcript_signatures(verify_path, lines, RootKeys::load(verify_keys), verify_keys);
+                std::cout << "lines 1-" << sigs.covered_lines << " signed by " << sigs.valid_keys.size()
+                          << " root key(s), threshold " << sigs.threshold << "\n";
+                if (sigs.covered_lines + 1 < sigs.total_lines)
+                    std::cout << "lines " << sigs.covered_lines + 2 << "-" << sigs.total_lines
+                              << " come after the last signature\n";
+            }
+        } else if (tsign->parsed()) {
+            with_context(global, "transcript sign", [&](CeremonyContext& context) {
+                sign_transcript(tsign_keys, tsign_tokens, context);
+                std::cout << "transcript signed: " << context.transcript().lines() << " lines\n";
+            });
         } else if (generate->parsed()) {
             gen.validity = std::chrono::hours(24) * validity_days;
             check_root_generate(gen, gen_tokens.size());

@@ -45,6 +45,8 @@ public:
 
     const std::filesystem::path& path() const noexcept { return m_path; }
     std::size_t lines() const noexcept { return m_seq; }
+    // The hash of the last line (kNoPreviousLine when there is none): what covers them all.
+    const std::string& head() const noexcept { return m_last_hash; }
 
 private:
     std::filesystem::path m_path;

@@ -1,11 +1,13 @@
 // `root generate` and the network check, through the real binary on real SoftHSM2 tokens,
 // run in a network namespace of their own.
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "daemon/core/encoding.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
@@ -211,6 +213,66 @@ TEST_F(RootGenerateTest, TranscriptEditedAfterTheFactIsNamed) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("line 3: its content does not match its hash"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(other / "keys"));
+}
+
+// Rewrites the whole chain after `edit` changed some lines, as a forger would: each
+// line's hash and the next line's prev (and a signature line's head) recomputed.
+void rewrite_chain(const std::filesystem::path& transcript, const std::function<void(std::vector<nlohmann::json>&)>& edit) {
+    auto lines = transcript_lines(transcript);
+    edit(lines);
+    std::string prev(64, '0');
+    std::ofstream out(transcript, std::ios::trunc);
+    for (auto& line : lines) {
+        line["prev"] = prev;
+        if (line["step"] == "transcript signature") line["details"]["head"] = prev;
+        line.erase("hash");
+        line["hash"] = to_hex(sha256(as_bytes(line.dump())));
+        prev = line["hash"];
+        out << line.dump() << "\n";
+    }
+}
+
+TEST_F(RootGenerateTest, TranscriptSignedByTheRootKeys) {
+    ASSERT_EQ(run_ceremony(generate_args(), m_pins).exit_code, 0);
+    const ProcessResult s = run_ceremony({"--transcript", m_transcript.string(), "transcript", "sign", "--keys",
+                                          m_out.string(), "--token", m_a.uri(), "--token", "pkcs11:token=root-b"},
+                                         m_pins);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    const auto lines = transcript_lines(m_transcript);
+    EXPECT_EQ(lines.back()["step"], "transcript signature");
+    EXPECT_EQ(lines.back()["details"]["signatures"].size(), 2u);
+
+    const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string(), "--keys", m_out.string()},
+                                         {.isolated = false});
+    EXPECT_EQ(v.exit_code, 0) << v.err;
+    EXPECT_NE(v.out.find("lines 1-" + std::to_string(lines.size() - 1) + " signed by 2 root key(s), threshold 2"),
+              std::string::npos)
+        << v.out;
+
+    // An earlier line edited and the whole chain recomputed: only the signatures catch it.
+    rewrite_chain(m_transcript, [](std::vector<nlohmann::json>& l) { l[0]["operator"] = "mallory"; });
+    const ProcessResult chain = run_ceremony({"transcript", "verify", m_transcript.string()}, {.isolated = false});
+    EXPECT_EQ(chain.exit_code, 0) << chain.err;
+    const ProcessResult forged = run_ceremony(
+        {"transcript", "verify", m_transcript.string(), "--keys", m_out.string()}, {.isolated = false});
+    EXPECT_EQ(forged.exit_code, 1);
+    EXPECT_EQ(forged.err_lines(), 1u) << forged.err;
+    EXPECT_NE(forged.err.find("line " + std::to_string(lines.size()) + ": the signature by root key "),
+              std::string::npos)
+        << forged.err;
+    EXPECT_NE(forged.err.find("does not verify"), std::string::npos) << forged.err;
+}
+
+TEST_F(RootGenerateTest, TranscriptSignedBelowTheThresholdIsReported) {
+    ASSERT_EQ(run_ceremony(generate_args(), m_pins).exit_code, 0);
+    const ProcessResult s = run_ceremony(
+        {"--transcript", m_transcript.string(), "transcript", "sign", "--keys", m_out.string(), "--token", m_a.uri()},
+        m_pins);
+    ASSERT_EQ(s.exit_code, 0) << s.err;
+    const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string(), "--keys", m_out.string()},
+                                         {.isolated = false});
+    EXPECT_EQ(v.exit_code, 1);
+    EXPECT_NE(v.err.find("the last signature line has 1 root signature(s), threshold 2"), std::string::npos) << v.err;
 }
 
 } // namespace
