@@ -5,6 +5,7 @@
 
 #include "daemon/core/error.h"
 #include "tools/ceremony/network_check.h"
+#include "tools/trustkey/pin_prompt.h"
 
 namespace trustkey::ceremony {
 
@@ -14,9 +15,20 @@ std::string operator_name(const std::string& given) {
     if (!given.empty()) return given;
     const char* env = std::getenv(kOperatorEnv);
     if (env != nullptr && *env != '\0') return env;
-    std::cerr << "Operator name: " << std::flush;
     std::string line;
-    if (!std::getline(std::cin, line) || line.empty())
+    if (tools::stdin_is_terminal()) {
+        std::cerr << "Operator name: " << std::flush;
+        std::getline(std::cin, line);
+    } else {
+        // One line, read byte by byte: the PINs may follow on standard input.
+        try {
+            const SecureBytes read = tools::read_secret("");
+            line.assign(read.begin(), read.end());
+        } catch (const std::exception&) {
+            line.clear();
+        }
+    }
+    if (line.empty())
         throw Error(Errc::invalid_argument, "the operator's name is needed (--operator or $" +
                                                 std::string(kOperatorEnv) + ")");
     return line;

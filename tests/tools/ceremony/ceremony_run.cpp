@@ -1,5 +1,6 @@
 #include "tests/tools/ceremony/ceremony_run.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "tests/fixtures/command.h"
@@ -13,7 +14,11 @@ ProcessResult run_ceremony(const std::vector<std::string>& args, const CeremonyR
     argv.emplace_back(TRUSTKEY_CEREMONY_PATH);
     argv.insert(argv.end(), args.begin(), args.end());
     ProcessOptions options;
-    options.env = {"TRUSTKEY_PKCS11_MODULE=" + SoftHsmToken::module(), "TRUSTKEY_CEREMONY_OPERATOR=test operator"};
+    for (std::string entry : {"TRUSTKEY_PKCS11_MODULE=" + SoftHsmToken::module(),
+                              std::string("TRUSTKEY_CEREMONY_OPERATOR=test operator")}) {
+        const std::string name = entry.substr(0, entry.find('='));
+        if (std::find(run.unset.begin(), run.unset.end(), name) == run.unset.end()) options.env.push_back(entry);
+    }
     options.env.insert(options.env.end(), run.env.begin(), run.env.end());
     options.unset = run.unset;
     options.stdin_data = run.stdin_data;

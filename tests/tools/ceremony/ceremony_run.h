@@ -17,7 +17,7 @@ struct CeremonyRun {
 };
 
 // Runs trustkey-ceremony with `args`; TRUSTKEY_PKCS11_MODULE is the SoftHSM2 module and
-// TRUSTKEY_CEREMONY_OPERATOR "test operator" unless `run.env`/`run.unset` change them.
+// TRUSTKEY_CEREMONY_OPERATOR "test operator" unless `run.env` sets or `run.unset` names them.
 ProcessResult run_ceremony(const std::vector<std::string>& args, const CeremonyRun& run = {});
 
 // Initializes another token beside the existing ones, in the directory of the current

@@ -115,6 +115,24 @@ TEST_F(RootGenerateTest, PinsFromStandardInput) {
     EXPECT_TRUE(std::filesystem::exists(m_out / "root-keys.json"));
 }
 
+TEST_F(RootGenerateTest, OperatorAndPinsFromStandardInput) {
+    CeremonyRun run{.unset = {"TRUSTKEY_CEREMONY_OPERATOR", "TRUSTKEY_CEREMONY_PIN", "TRUSTKEY_CEREMONY_PIN_1",
+                              "TRUSTKEY_CEREMONY_PIN_2"},
+                    .stdin_data = "Carol Example\n1111\n2222\n"};
+    const ProcessResult r = run_ceremony(generate_args(), run);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    for (const auto& line : transcript_lines(m_transcript)) EXPECT_EQ(line["operator"], "Carol Example");
+}
+
+TEST_F(RootGenerateTest, NoOperatorNameIsAUsageError) {
+    CeremonyRun run = m_pins;
+    run.unset = {"TRUSTKEY_CEREMONY_OPERATOR"};
+    const ProcessResult r = run_ceremony(generate_args(), run);
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("the operator's name is needed"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_transcript));
+}
+
 TEST_F(RootGenerateTest, ThresholdLargerThanKeysIsRefused) {
     const ProcessResult r = run_ceremony(generate_args("3"), m_pins);
     EXPECT_EQ(r.exit_code, 2);
