@@ -39,9 +39,10 @@ public:
     // Records the failure of the command, so an interrupted ceremony is visible in the transcript.
     void record_failure(const std::string& what) noexcept;
 
-private:
+    // --module, else $TRUSTKEY_PKCS11_MODULE; Error(invalid_argument) when neither is set.
     std::filesystem::path module() const;
 
+private:
     GlobalOptions m_options;
     std::string m_command;
     std::unique_ptr<Transcript> m_transcript;

@@ -14,6 +14,7 @@
 #include "tools/ceremony/export_bundle.h"
 #include "tools/ceremony/root_generate.h"
 #include "tools/ceremony/root_sign.h"
+#include "tools/ceremony/token_init_command.h"
 #include "tools/ceremony/transcript.h"
 #include "tools/ceremony/transcript_signature.h"
 
@@ -112,6 +113,14 @@ int main(int argc, char** argv) {
         "rotate", "a new root.json for the keys of a new `root generate`, signed by the previous root keys too");
     add_sign_options(*rotate, sign, true);
 
+    auto* token = app.add_subcommand("token", "the tokens of the module")->require_subcommand(1);
+    auto* token_list = token->add_subcommand("list", "the slots holding a token");
+    TokenInitOptions init;
+    auto* token_init_cmd = token->add_subcommand("init", "initialize a token: label, SO PIN, user PIN");
+    token_init_cmd->add_option("--slot", init.slot, "slot id (see `token list`)")->required();
+    token_init_cmd->add_option("--label", init.label, "the new label (up to 32 bytes)")->required();
+    token_init_cmd->add_flag("--yes", init.yes, "erase an initialized token without asking");
+
     ExportOptions exp;
     auto* export_cmd = app.add_subcommand("export", "the public bundle for the online side");
     export_cmd->add_option("--keys", exp.keys_dir, "directory `root generate` and `root sign` wrote")->required();
@@ -168,6 +177,10 @@ int main(int argc, char** argv) {
                 std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold "
                           << keys.threshold << "; written to " << gen.out_dir.string() << "\n";
             });
+        } else if (token_list->parsed()) {
+            with_context(global, "token list", [&](CeremonyContext& context) { print_token_slots(context); });
+        } else if (token_init_cmd->parsed()) {
+            with_context(global, "token init", [&](CeremonyContext& context) { token_init(init, context); });
         } else if (export_cmd->parsed()) {
             with_context(global, "export", [&](CeremonyContext& context) {
                 export_bundle(exp, context);
