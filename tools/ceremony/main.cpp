@@ -106,6 +106,17 @@ int main(int argc, char** argv) {
     generate->add_option("--out", gen.out_dir, "directory for certificates, public keys and root-keys.json")
         ->required();
 
+    RootCertifyOptions cert;
+    std::vector<std::string> cert_tokens;
+    int cert_validity_days = 3650;
+    auto* certify = root->add_subcommand("certify", "certificates of existing root keys for another repository");
+    certify->add_option("--keys", cert.keys_dir, "directory `root generate` wrote for the keys")->required();
+    certify->add_option("--gun", cert.gun, "the other repository (certificate CN)")->required();
+    certify->add_option("--token", cert_tokens, "token URI holding one of the root keys")->required();
+    certify->add_option("--threshold", cert.threshold, "signatures its root.json needs (default: as in --keys)");
+    certify->add_option("--validity-days", cert_validity_days, "certificate validity in days")->capture_default_str();
+    certify->add_option("--out", cert.out_dir, "directory for the new certificates and root-keys.json")->required();
+
     RootSignOptions sign;
     auto* sign_cmd = root->add_subcommand("sign", "root.json signed by the root keys on the tokens given");
     add_sign_options(*sign_cmd, sign, false);
@@ -185,6 +196,18 @@ int main(int argc, char** argv) {
             with_context(global, "export", [&](CeremonyContext& context) {
                 export_bundle(exp, context);
                 std::cout << "public bundle written to " << exp.out_dir.string() << "\n";
+            });
+        } else if (certify->parsed()) {
+            if (cert_validity_days < 1) throw Error(Errc::invalid_argument, "--validity-days must be at least 1");
+            cert.validity = std::chrono::hours(24) * cert_validity_days;
+            with_context(global, "root certify", [&](CeremonyContext& context) {
+                std::vector<CeremonyToken> tokens = context.open_tokens(cert_tokens);
+                const RootKeys keys = root_certify(cert, tokens, context.transcript());
+                for (const RootKeyRecord& k : keys.keys)
+                    std::cout << k.x509_key_id << "  token " << k.token_label << " (serial " << k.token_serial
+                              << ")  " << (cert.out_dir / k.certificate).string() << "\n";
+                std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold "
+                          << keys.threshold << "; written to " << cert.out_dir.string() << "\n";
             });
         } else if (sign_cmd->parsed() || rotate->parsed()) {
             with_context(global, rotate->parsed() ? "root rotate" : "root sign", [&](CeremonyContext& context) {

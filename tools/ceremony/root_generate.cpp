@@ -1,5 +1,6 @@
 #include "tools/ceremony/root_generate.h"
 
+#include <optional>
 
 #include "daemon/backend/public_key.h"
 #include "daemon/core/encoding.h"
@@ -9,14 +10,61 @@
 
 namespace trustkey::ceremony {
 
+namespace {
+
+// Makes the certificate of `key` for `gun`, writes it and the public key as the n-th root key
+// of out_dir, and records it in the transcript.
+RootKeyRecord certify(CeremonyToken& token, const backend::KeyInfo& key, const std::string& gun,
+                      std::chrono::seconds validity, const std::filesystem::path& out_dir, std::size_t n,
+                      Transcript& transcript, const std::string& step) {
+    tuf::CertificateRequest request;
+    request.common_name = gun;
+    request.spki_der = key.spki_der;
+    request.validity = validity;
+    const std::string pem = tuf::make_root_certificate(request, [&](std::span<const std::uint8_t> digest) {
+        return token.backend().sign(key, backend::HashAlg::sha256, digest);
+    });
+    const tuf::Key x509 = tuf::Key::from_certificate_pem(pem);
+    RootKeyRecord record{token.serial(), token.label(), key.name, key.id, x509.id(),
+                         "root-" + std::to_string(n) + ".crt", "root-" + std::to_string(n) + ".pub"};
+    write_file_atomically(out_dir / record.certificate, pem);
+    write_file_atomically(out_dir / record.public_key, backend::spki_to_pem(key.spki_der));
+    transcript.append(TranscriptEntry{step, {token.serial()}, {key.id, x509.id()},
+                                      {{"gun", gun}, {"token_label", token.label()}, {"key_name", key.name},
+                                       {"certificate", record.certificate},
+                                       {"certificate_sha256", to_hex(sha256(as_bytes(pem)))},
+                                       {"validity_seconds", validity.count()}}});
+    return record;
+}
+
+void finish(const RootKeys& keys, const std::filesystem::path& out_dir, Transcript& transcript,
+            const std::string& step) {
+    const std::string text = keys.to_json_text();
+    write_file_atomically(out_dir / kRootKeysFile, text);
+    std::vector<std::string> serials, ids;
+    for (const RootKeyRecord& r : keys.keys) {
+        serials.push_back(r.token_serial);
+        ids.push_back(r.x509_key_id);
+    }
+    transcript.append(TranscriptEntry{step, serials, ids,
+                                      {{"gun", keys.gun}, {"threshold", keys.threshold},
+                                       {"root_keys_sha256", to_hex(sha256(as_bytes(text)))}}});
+}
+
+void check_gun(const std::string& gun) {
+    if (gun.empty()) throw Error(Errc::invalid_argument, "--gun must not be empty");
+    for (unsigned char c : gun)
+        if (c < 0x21 || c == 0x7f) throw Error(Errc::invalid_argument, "--gun must not hold spaces or control characters");
+}
+
+} // namespace
+
 std::string default_root_key_name(const std::string& gun) {
     return "root-" + to_hex(sha256(as_bytes(gun))).substr(0, 8);
 }
 
 void check_root_generate(const RootGenerateOptions& options, std::size_t token_count) {
-    if (options.gun.empty()) throw Error(Errc::invalid_argument, "--gun must not be empty");
-    for (unsigned char c : options.gun)
-        if (c < 0x21 || c == 0x7f) throw Error(Errc::invalid_argument, "--gun must not hold spaces or control characters");
+    check_gun(options.gun);
     if (token_count == 0) throw Error(Errc::invalid_argument, "give at least one --token");
     if (options.threshold < 1)
         throw Error(Errc::invalid_argument, "--threshold must be at least 1");
@@ -45,37 +93,46 @@ RootKeys root_generate(const RootGenerateOptions& options, std::vector<CeremonyT
     result.gun = options.gun;
     result.threshold = options.threshold;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-        CeremonyToken& token = tokens[i];
-        const backend::KeyInfo key = token.backend().generate(name, backend::KeyType::ecdsa_p256);
-        tuf::CertificateRequest request;
-        request.common_name = options.gun;
-        request.spki_der = key.spki_der;
-        request.validity = options.validity;
-        const std::string pem = tuf::make_root_certificate(request, [&](std::span<const std::uint8_t> digest) {
-            return token.backend().sign(key, backend::HashAlg::sha256, digest);
-        });
-        const tuf::Key x509 = tuf::Key::from_certificate_pem(pem);
-        const std::string n = std::to_string(i + 1);
-        RootKeyRecord record{token.serial(), token.label(), name, key.id, x509.id(),
-                             "root-" + n + ".crt", "root-" + n + ".pub"};
-        write_file_atomically(options.out_dir / record.certificate, pem);
-        write_file_atomically(options.out_dir / record.public_key, backend::spki_to_pem(key.spki_der));
-        transcript.append(TranscriptEntry{
-            "root generate: key", {token.serial()}, {key.id, x509.id()},
-            {{"gun", options.gun}, {"token_label", token.label()}, {"key_name", name},
-             {"certificate", record.certificate}, {"certificate_sha256", to_hex(sha256(as_bytes(pem)))},
-             {"validity_seconds", options.validity.count()}}});
-        result.keys.push_back(std::move(record));
+        const backend::KeyInfo key = tokens[i].backend().generate(name, backend::KeyType::ecdsa_p256);
+        result.keys.push_back(certify(tokens[i], key, options.gun, options.validity, options.out_dir, i + 1,
+                                      transcript, "root generate: key"));
     }
-    write_file_atomically(options.out_dir / kRootKeysFile, result.to_json_text());
-    std::vector<std::string> serials, ids;
-    for (const RootKeyRecord& r : result.keys) {
-        serials.push_back(r.token_serial);
-        ids.push_back(r.x509_key_id);
+    finish(result, options.out_dir, transcript, "root generate: done");
+    return result;
+}
+
+RootKeys root_certify(const RootCertifyOptions& options, std::vector<CeremonyToken>& tokens, Transcript& transcript) {
+    check_gun(options.gun);
+    const RootKeys source = RootKeys::load(options.keys_dir);
+    const std::int64_t threshold = options.threshold == 0 ? source.threshold : options.threshold;
+    if (threshold < 1 || static_cast<std::size_t>(threshold) > tokens.size())
+        throw Error(Errc::invalid_argument, "threshold " + std::to_string(threshold) + " does not fit the " +
+                                                std::to_string(tokens.size()) + " root key(s) given (one per --token)");
+    if (std::filesystem::exists(options.out_dir / kRootKeysFile))
+        throw Error(Errc::already_exists, (options.out_dir / kRootKeysFile).string() +
+                                              " exists: this directory holds an earlier ceremony's keys");
+    // Find every key before writing anything.
+    std::vector<backend::KeyInfo> found;
+    for (CeremonyToken& token : tokens) {
+        std::optional<backend::KeyInfo> key;
+        for (const backend::KeyInfo& k : token.backend().list_keys())
+            for (const RootKeyRecord& r : source.keys)
+                if (k.id == r.key_id) key = k;
+        if (!key) throw Error(Errc::not_found, token.description() + " holds none of the root keys of " + source.gun);
+        for (const backend::KeyInfo& other : found)
+            if (other.id == key->id)
+                throw Error(Errc::invalid_argument, token.description() + " holds root key " + key->id +
+                                                        " again (a token given twice?)");
+        found.push_back(*key);
     }
-    transcript.append(TranscriptEntry{"root generate: done", serials, ids,
-                                      {{"gun", options.gun}, {"threshold", options.threshold},
-                                       {"root_keys_sha256", to_hex(sha256(as_bytes(result.to_json_text())))}}});
+    std::filesystem::create_directories(options.out_dir);
+    RootKeys result;
+    result.gun = options.gun;
+    result.threshold = threshold;
+    for (std::size_t i = 0; i < tokens.size(); ++i)
+        result.keys.push_back(certify(tokens[i], found[i], options.gun, options.validity, options.out_dir, i + 1,
+                                      transcript, "root certify: key"));
+    finish(result, options.out_dir, transcript, "root certify: done");
     return result;
 }
 

@@ -33,4 +33,18 @@ void check_root_generate(const RootGenerateOptions& options, std::size_t token_c
 // recorded in the transcript as it is made. root-keys.json is written last.
 RootKeys root_generate(const RootGenerateOptions& options, std::vector<CeremonyToken>& tokens, Transcript& transcript);
 
+struct RootCertifyOptions {
+    std::filesystem::path keys_dir;     // root-keys.json of the keys' first repository
+    std::string gun;                    // the other repository
+    std::int64_t threshold = 0;         // 0: that of keys_dir
+    std::chrono::seconds validity = std::chrono::hours(24 * 365 * 10);
+    std::filesystem::path out_dir;      // must not hold a root-keys.json yet
+};
+
+// `root certify`: notary pins a root certificate's CN to the GUN, so using the same root
+// keys for another repository takes a certificate per key for that GUN. Each token (logged
+// in) must hold one of the keys of keys_dir; the new directory lists those keys with the new
+// certificates, as `root generate` would have, for `root sign`.
+RootKeys root_certify(const RootCertifyOptions& options, std::vector<CeremonyToken>& tokens, Transcript& transcript);
+
 } // namespace trustkey::ceremony

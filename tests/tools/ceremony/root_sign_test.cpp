@@ -409,5 +409,64 @@ TEST_F(RootSignTest, ExportRefusesARootShortOfItsThreshold) {
         EXPECT_EQ(entry.path().filename().string().find("bundle.tmp"), std::string::npos) << entry.path();
 }
 
+// The same root keys for a second repository: `root certify` makes certificates with that
+// GUN, and the root.json signed from them is accepted by the real notary server and client.
+TEST_F(RootSignTest, CertifiedForAnotherRepository) {
+    NotaryServer server;
+    ASSERT_EQ(generate("2").exit_code, 0);
+    const std::string other = "registry.example.com/ceremony/other";
+    const std::filesystem::path other_keys = m_dir / "other";
+    const ProcessResult c = run_ceremony({"--transcript", m_transcript.string(), "root", "certify", "--keys",
+                                          m_keys.string(), "--gun", other, "--token", "pkcs11:token=root-a",
+                                          "--token", "pkcs11:token=root-b", "--out", other_keys.string()},
+                                         m_pins);
+    ASSERT_EQ(c.exit_code, 0) << c.err;
+    const auto first = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    const auto second = nlohmann::json::parse(slurp(other_keys / "root-keys.json"));
+    EXPECT_EQ(second["gun"], other);
+    EXPECT_EQ(second["threshold"], 2);
+    for (int i = 0; i < 2; ++i) {
+        EXPECT_EQ(second["keys"][i]["key_id"], first["keys"][i]["key_id"]);  // the same token keys
+        EXPECT_NE(second["keys"][i]["x509_key_id"], first["keys"][i]["x509_key_id"]);
+        const CommandResult subject = run_command(
+            "openssl x509 -noout -subject -in " + shell_quote((other_keys / second["keys"][i]["certificate"].get<std::string>()).string()));
+        EXPECT_NE(subject.output.find("CN = " + other), std::string::npos) << subject.output;
+    }
+
+    for (const char* role : {"snapshot", "timestamp"}) {
+        const ProcessResult r = server.https_get("/v2/" + other + "/_trust/tuf/" + role + ".key");
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        write_text(m_dir / (std::string(role) + ".key.json"), r.out);
+    }
+    const ProcessResult r = run_ceremony(
+        {"--transcript", m_transcript.string(), "root", "sign", "--keys", other_keys.string(), "--targets",
+         (m_dir / "targets.pub").string(), "--snapshot", (m_dir / "snapshot.key.json").string(), "--timestamp",
+         (m_dir / "timestamp.key.json").string(), "--token", "pkcs11:token=root-a", "--token", "pkcs11:token=root-b"},
+        m_pins);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    http::ClientOptions tls;
+    tls.ca_file = server.ca_cert_path();
+    notary::NotaryClient client(server.url(), other, tls);
+    client.publish({{"root", slurp(other_keys / "root.json")}, {"targets", m_online.targets_file()}});
+    TempDir trust("ceremony-notary-client");
+    const ProcessResult list = server.run_notary(trust.path(), {"list", other});
+    EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
+    EXPECT_EQ(slurp(trust / ("tuf/" + other + "/metadata/root.json")), slurp(other_keys / "root.json"));
+}
+
+TEST_F(RootSignTest, CertifyWithATokenWithoutTheKeysIsRefused) {
+    ASSERT_EQ(generate("1").exit_code, 0);
+    const std::filesystem::path other_keys = m_dir / "other";
+    const ProcessResult c = run_ceremony({"--transcript", m_transcript.string(), "root", "certify", "--keys",
+                                          m_keys.string(), "--gun", "example.com/other", "--token",
+                                          "pkcs11:token=online", "--out", other_keys.string()},
+                                         {.env = {"TRUSTKEY_CEREMONY_PIN=3333"}});
+    EXPECT_EQ(c.exit_code, 1);
+    EXPECT_EQ(c.err_lines(), 1u) << c.err;
+    EXPECT_NE(c.err.find("token online (serial "), std::string::npos) << c.err;
+    EXPECT_NE(c.err.find("holds none of the root keys of " + m_gun), std::string::npos) << c.err;
+    EXPECT_FALSE(std::filesystem::exists(other_keys));
+}
+
 } // namespace
 } // namespace trustkey::test
