@@ -124,6 +124,24 @@ TEST_F(RootGenerateTest, OperatorAndPinsFromStandardInput) {
     for (const auto& line : transcript_lines(m_transcript)) EXPECT_EQ(line["operator"], "Carol Example");
 }
 
+TEST_F(RootGenerateTest, TerminalPromptsForOperatorAndPins) {
+    // A pseudo-terminal from script(1), inside the network namespace.
+    std::string command = shell_quote(TRUSTKEY_CEREMONY_PATH);
+    for (const auto& a : generate_args()) command += " " + shell_quote(a);
+    ProcessOptions options;
+    options.env = {"TRUSTKEY_PKCS11_MODULE=" + SoftHsmToken::module()};
+    options.unset = {"TRUSTKEY_CEREMONY_OPERATOR", "TRUSTKEY_CEREMONY_PIN", "TRUSTKEY_CEREMONY_PIN_1",
+                     "TRUSTKEY_CEREMONY_PIN_2"};
+    options.stdin_data = "Dana\n1111\n2222\n";
+    const ProcessResult r = run_process({"unshare", "-n", "--", "script", "-qec", command, "/dev/null"}, options);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("Operator name: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("User PIN for token root-a (serial "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("User PIN for token root-b (serial "), std::string::npos) << r.out;
+    for (const auto& line : transcript_lines(m_transcript)) EXPECT_EQ(line["operator"], "Dana");
+    EXPECT_TRUE(std::filesystem::exists(m_out / "root-keys.json"));
+}
+
 TEST_F(RootGenerateTest, NoOperatorNameIsAUsageError) {
     CeremonyRun run = m_pins;
     run.unset = {"TRUSTKEY_CEREMONY_OPERATOR"};
