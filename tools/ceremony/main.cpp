@@ -105,6 +105,8 @@ int main(int argc, char** argv) {
     generate->add_option("--key-name", gen.key_name, "key label on the tokens (default root-<gun hash>)");
     generate->add_option("--out", gen.out_dir, "directory for certificates, public keys and root-keys.json")
         ->required();
+    generate->add_flag("--resume", gen.resume,
+                       "use the keys an interrupted run made (as its transcript records) instead of new ones");
 
     RootCertifyOptions cert;
     std::vector<std::string> cert_tokens;

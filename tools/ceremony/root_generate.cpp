@@ -51,6 +51,18 @@ void finish(const RootKeys& keys, const std::filesystem::path& out_dir, Transcri
                                        {"root_keys_sha256", to_hex(sha256(as_bytes(text)))}}});
 }
 
+constexpr const char* kKeyMadeStep = "root generate: key made";
+
+// Whether the transcript records key `key_id` as made on token `serial` for `gun`.
+bool made_earlier(const Transcript& transcript, const std::string& serial, const std::string& key_id,
+                  const std::string& gun) {
+    for (const nlohmann::json& line : transcript.history())
+        if (line["step"] == kKeyMadeStep && line["tokens"] == nlohmann::json::array({serial}) &&
+            line["keys"] == nlohmann::json::array({key_id}) && line["details"].value("gun", "") == gun)
+            return true;
+    return false;
+}
+
 void check_gun(const std::string& gun) {
     if (gun.empty()) throw Error(Errc::invalid_argument, "--gun must not be empty");
     for (unsigned char c : gun)
@@ -82,18 +94,39 @@ RootKeys root_generate(const RootGenerateOptions& options, std::vector<CeremonyT
     check_root_generate(options, tokens.size());
     const std::string name = options.key_name.empty() ? default_root_key_name(options.gun) : options.key_name;
     backend::check_key_name(name);
-    for (CeremonyToken& token : tokens)
-        for (const backend::KeyInfo& k : token.backend().list_keys())
-            if (k.name == name)
-                throw Error(Errc::already_exists,
-                            token.description() + " already has a key named " + name + " (give another --key-name)");
+    std::vector<std::optional<backend::KeyInfo>> reused(tokens.size());
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        CeremonyToken& token = tokens[i];
+        for (const backend::KeyInfo& k : token.backend().list_keys()) {
+            if (k.name != name) continue;
+            const bool ours = made_earlier(transcript, token.serial(), k.id, options.gun);
+            if (ours && options.resume) {
+                reused[i] = k;
+                continue;
+            }
+            if (ours)
+                throw Error(Errc::already_exists, token.description() + " holds root key " + k.id + " of " +
+                                                      options.gun + " from an interrupted run (give --resume to use "
+                                                                    "it, or another --key-name)");
+            throw Error(Errc::already_exists,
+                        token.description() + " already has a key named " + name + " (give another --key-name)");
+        }
+    }
     std::filesystem::create_directories(options.out_dir);
 
     RootKeys result;
     result.gun = options.gun;
     result.threshold = options.threshold;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
-        const backend::KeyInfo key = tokens[i].backend().generate(name, backend::KeyType::ecdsa_p256);
+        backend::KeyInfo key;
+        if (reused[i]) {
+            key = *reused[i];
+        } else {
+            key = tokens[i].backend().generate(name, backend::KeyType::ecdsa_p256);
+            transcript.append(TranscriptEntry{kKeyMadeStep, {tokens[i].serial()}, {key.id},
+                                              {{"gun", options.gun}, {"key_name", name},
+                                               {"token_label", tokens[i].label()}}});
+        }
         result.keys.push_back(certify(tokens[i], key, options.gun, options.validity, options.out_dir, i + 1,
                                       transcript, "root generate: key"));
     }

@@ -19,6 +19,9 @@ struct RootGenerateOptions {
     std::chrono::seconds validity = std::chrono::hours(24 * 365 * 10);
     std::string key_name;               // empty: "root-" + the first 8 hex digits of SHA-256(gun)
     std::filesystem::path out_dir;      // must not hold a root-keys.json yet
+    // Use a key of that name a token already holds when the transcript records it as made
+    // for this GUN by an earlier, interrupted run (a new certificate is made for it).
+    bool resume = false;
 };
 
 // The key name used when none is given.
@@ -29,8 +32,9 @@ std::string default_root_key_name(const std::string& gun);
 void check_root_generate(const RootGenerateOptions& options, std::size_t token_count);
 
 // Every token must be logged in. Checks first that no token already holds a key of that
-// name, then generates the keys one token after another; each key and certificate is
-// recorded in the transcript as it is made. root-keys.json is written last.
+// name (unless resuming, see above), then generates the keys one token after another; each
+// key is recorded in the transcript as soon as it exists, and again with its certificate.
+// root-keys.json is written last: without it the output directory is incomplete.
 RootKeys root_generate(const RootGenerateOptions& options, std::vector<CeremonyToken>& tokens, Transcript& transcript);
 
 struct RootCertifyOptions {

@@ -92,10 +92,10 @@ Transcript::Transcript(std::filesystem::path path, std::string operator_name)
             throw Error(Errc::denied, "another ceremony is writing the transcript " + m_path.string());
         throw_errno("flock", errno, m_path.string());
     }
-    const std::vector<json> existing = verify_transcript(m_path);
-    if (!existing.empty()) {
-        m_seq = existing.size();
-        m_last_hash = existing.back()["hash"].get<std::string>();
+    m_history = verify_transcript(m_path);
+    if (!m_history.empty()) {
+        m_seq = m_history.size();
+        m_last_hash = m_history.back()["hash"].get<std::string>();
     } else {
         fsync_directory(m_path.parent_path());
     }
@@ -126,6 +126,7 @@ std::string Transcript::append(const TranscriptEntry& entry) {
     if (::fsync(m_fd.get()) != 0) throw_errno("fsync", errno, m_path.string());
     ++m_seq;
     m_last_hash = hash;
+    m_history.push_back(std::move(line));
     return hash;
 }
 

@@ -47,6 +47,8 @@ public:
     std::size_t lines() const noexcept { return m_seq; }
     // The hash of the last line (kNoPreviousLine when there is none): what covers them all.
     const std::string& head() const noexcept { return m_last_hash; }
+    // Every line so far, parsed (those found when it was opened, then those appended).
+    const std::vector<nlohmann::json>& history() const noexcept { return m_history; }
 
 private:
     std::filesystem::path m_path;
@@ -54,6 +56,7 @@ private:
     UniqueFd m_fd;
     std::size_t m_seq = 0;
     std::string m_last_hash;
+    std::vector<nlohmann::json> m_history;
 };
 
 inline const std::string kNoPreviousLine(64, '0');

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <functional>
 #include <sstream>
+#include <utility>
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -309,6 +310,59 @@ TEST_F(RootGenerateTest, TranscriptSignedBelowTheThresholdIsReported) {
                                          {.isolated = false});
     EXPECT_EQ(v.exit_code, 1);
     EXPECT_NE(v.err.find("the last signature line has 1 root signature(s), threshold 2"), std::string::npos) << v.err;
+}
+
+// A run stopped after both keys exist but before the second certificate is written (a
+// directory sits where root-2.crt goes). The output is visibly incomplete (no
+// root-keys.json), a plain re-run refuses, and --resume finishes with the same keys.
+TEST_F(RootGenerateTest, InterruptedRunResumesWithTheSameKeys) {
+    std::filesystem::create_directories(m_out / "root-2.crt");
+    const ProcessResult first = run_ceremony(generate_args(), m_pins);
+    ASSERT_EQ(first.exit_code, 1) << first.err;
+    EXPECT_EQ(first.err_lines(), 1u) << first.err;
+    EXPECT_NE(first.err.find("root-2.crt"), std::string::npos) << first.err;
+    EXPECT_FALSE(std::filesystem::exists(m_out / "root-keys.json"));
+    EXPECT_EQ(transcript_lines(m_transcript).back()["step"], "failed");
+    std::filesystem::remove(m_out / "root-2.crt");
+
+    const ProcessResult plain = run_ceremony(generate_args(), m_pins);
+    EXPECT_EQ(plain.exit_code, 1);
+    EXPECT_EQ(plain.err_lines(), 1u) << plain.err;
+    EXPECT_NE(plain.err.find("from an interrupted run (give --resume"), std::string::npos) << plain.err;
+
+    auto args = generate_args();
+    args.push_back("--resume");
+    const ProcessResult resumed = run_ceremony(args, m_pins);
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    const auto keys = nlohmann::json::parse(slurp(m_out / "root-keys.json"));
+    ASSERT_EQ(keys["keys"].size(), 2u);
+    // One root key per token (pkcs11-tool counts the private keys), the one recorded as made.
+    for (const auto& [label, pin] : {std::pair{"root-a", "1111"}, std::pair{"root-b", "2222"}}) {
+        const std::string objects = token_objects(label, pin);
+        std::size_t count = 0;
+        for (std::size_t at = objects.find("Private Key Object"); at != std::string::npos;
+             at = objects.find("Private Key Object", at + 1))
+            ++count;
+        EXPECT_EQ(count, 1u) << objects;
+    }
+    std::vector<std::string> made;
+    for (const auto& line : transcript_lines(m_transcript))
+        if (line["step"] == "root generate: key made") made.push_back(line["keys"][0]);
+    EXPECT_EQ(made, (std::vector<std::string>{keys["keys"][0]["key_id"], keys["keys"][1]["key_id"]}));
+}
+
+// A key of that name the transcript does not record is never taken over, even with --resume.
+TEST_F(RootGenerateTest, ResumeDoesNotTakeAnUnrecordedKey) {
+    ASSERT_EQ(run_ceremony(generate_args(), m_pins).exit_code, 0);
+    TempDir other("ceremony-other");
+    auto args = generate_args();
+    args[1] = (other / "transcript.jsonl").string();
+    args[args.size() - 1] = (other / "keys").string();
+    args.push_back("--resume");
+    const ProcessResult r = run_ceremony(args, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("already has a key named root-"), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(other / "keys"));
 }
 
 } // namespace
