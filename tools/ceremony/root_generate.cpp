@@ -53,14 +53,21 @@ void finish(const RootKeys& keys, const std::filesystem::path& out_dir, Transcri
 
 constexpr const char* kKeyMadeStep = "root generate: key made";
 
-// Whether the transcript records key `key_id` as made on token `serial` for `gun`.
+// Whether the transcript records key `key_id` as made on token `serial` for `gun` by a run
+// that did not finish (no later "root generate: done" for that GUN lists the token).
 bool made_earlier(const Transcript& transcript, const std::string& serial, const std::string& key_id,
                   const std::string& gun) {
-    for (const nlohmann::json& line : transcript.history())
+    bool made = false;
+    for (const nlohmann::json& line : transcript.history()) {
+        if (line["details"].value("gun", "") != gun) continue;
         if (line["step"] == kKeyMadeStep && line["tokens"] == nlohmann::json::array({serial}) &&
-            line["keys"] == nlohmann::json::array({key_id}) && line["details"].value("gun", "") == gun)
-            return true;
-    return false;
+            line["keys"] == nlohmann::json::array({key_id}))
+            made = true;
+        if (made && line["step"] == "root generate: done")
+            for (const nlohmann::json& s : line["tokens"])
+                if (s == serial) made = false;
+    }
+    return made;
 }
 
 void check_gun(const std::string& gun) {
