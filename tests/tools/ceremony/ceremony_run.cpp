@@ -1,6 +1,8 @@
 #include "tests/tools/ceremony/ceremony_run.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 
 #include "tests/fixtures/command.h"
@@ -23,6 +25,16 @@ ProcessResult run_ceremony(const std::vector<std::string>& args, const CeremonyR
     options.unset = run.unset;
     options.stdin_data = run.stdin_data;
     return run_process(argv, options);
+}
+
+bool host_network_is_up() {
+    for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net")) {
+        std::ifstream in(entry.path() / "flags");
+        unsigned long flags = 0;
+        in >> std::hex >> flags;
+        if ((flags & 0x1) != 0 && (flags & 0x8) == 0) return true;  // IFF_UP, not IFF_LOOPBACK
+    }
+    return false;
 }
 
 void add_softhsm_token(const std::string& label, const std::string& user_pin, const std::string& so_pin) {

@@ -20,6 +20,10 @@ struct CeremonyRun {
 // TRUSTKEY_CEREMONY_OPERATOR "test operator" unless `run.env` sets or `run.unset` names them.
 ProcessResult run_ceremony(const std::vector<std::string>& args, const CeremonyRun& run = {});
 
+// Whether an interface other than loopback is up, from /sys/class/net/*/flags (so tests of
+// the refusal can tell a machine without network from a check that does nothing).
+bool host_network_is_up();
+
 // Initializes another token beside the existing ones, in the directory of the current
 // $SOFTHSM2_CONF (set by the first SoftHsmToken). Throws on failure.
 void add_softhsm_token(const std::string& label, const std::string& user_pin, const std::string& so_pin = "5678");
