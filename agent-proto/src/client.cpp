@@ -148,7 +148,7 @@ void check_response(const pb::Response& resp, std::uint64_t id, int body) {
         std::string msg = resp.message().empty() ? std::string("trustkeyd answered ") + status_name(resp.status())
                                                  : resp.message();
         throw ClientError(Kind::status, resp.status(), std::move(msg),
-                          {resp.candidates().begin(), resp.candidates().end()}, resp.pin());
+                          {resp.candidates().begin(), resp.candidates().end()}, resp.pin(), resp.backend());
     }
     if (resp.id() != id) {
         fail(Kind::protocol,
@@ -167,12 +167,13 @@ std::string env_or_empty(const char* name) {
 } // namespace
 
 ClientError::ClientError(Kind kind, pb::Status status, std::string message, std::vector<std::string> candidates,
-                         pb::PinInfo pin)
+                         pb::PinInfo pin, std::string backend)
     : std::runtime_error(std::move(message)),
       m_kind(kind),
       m_status(status),
       m_candidates(std::move(candidates)),
-      m_pin(std::move(pin)) {}
+      m_pin(std::move(pin)),
+      m_backend(std::move(backend)) {}
 
 std::string Client::default_socket_path() {
     if (auto sock = env_or_empty("TRUSTKEY_SOCK"); !sock.empty()) return sock;

@@ -86,6 +86,8 @@ std::optional<KeyInfo> Backend::find_known(std::string_view id) {
     return std::nullopt;
 }
 
+std::optional<Error> Backend::unusable_key(std::string_view) { return std::nullopt; }
+
 std::vector<Bytes> Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
     std::vector<Bytes> out;
     out.reserve(items.size());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/core/encoding.h"
+#include "daemon/core/error.h"
 #include "daemon/core/secure_bytes.h"
 
 namespace trustkey::backend {
@@ -85,6 +86,9 @@ public:
     // Signs each item in order with one key. The default calls sign() for each.
     virtual std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items);
     virtual void remove(const KeyInfo& key) = 0;
+    // For a reference that matched no key: the error for a key this backend has but cannot
+    // use (what it stores for it is corrupt), so the caller hears why; nullopt otherwise.
+    virtual std::optional<Error> unusable_key(std::string_view ref);
     virtual BackendStatus status() = 0;
     // Logs in with a PIN given by the user (for example typed into the CLI).
     virtual void login(const SecureBytes& pin) = 0;

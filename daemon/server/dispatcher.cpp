@@ -31,6 +31,7 @@ bool is_client_mistake(pb::Status s) noexcept {
     case pb::STATUS_INTERNAL:
     case pb::STATUS_TOKEN_ABSENT:
     case pb::STATUS_TOKEN_ERROR:
+    case pb::STATUS_KEY_DAMAGED:
     case pb::STATUS_PIN_LOCKED: return false;
     default: return true;
     }
@@ -199,6 +200,7 @@ void Dispatcher::fail(pb::Response& response, const Error& error, pb::Status sta
         std::string msg = error.message();
         if (!error.subject().empty()) msg += " [" + error.subject() + "]";
         response.set_message(one_line(std::move(msg)));
+        if (ctx.backend) response.set_backend(ctx.backend->name());
         if (status == pb::STATUS_AMBIGUOUS_KEY) add_candidates(response, ctx.key_ref);
         if (status == pb::STATUS_PIN_INCORRECT || status == pb::STATUS_PIN_LOCKED ||
             status == pb::STATUS_PIN_REQUIRED)

@@ -55,6 +55,13 @@ backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx
                             token_error.code(), token_error.call(), token_error.subject());
             }
         }
+        // Or a key whose stored form the backend cannot read: say so rather than "not found".
+        for (backend::Backend* b : m_ring.backends()) {
+            if (auto damaged = b->unusable_key(ref)) {
+                ctx.backend = b;
+                throw *damaged;
+            }
+        }
         throw;
     }
     ctx.key_id = entry.info.id;

@@ -16,7 +16,7 @@ constexpr std::uint8_t kVersion = 1;
 constexpr std::size_t kMaxName = 128;
 
 [[noreturn]] void corrupt(const std::string& subject, const std::string& why) {
-    throw Error(Errc::bad_key_format, "the key blob is corrupt: " + why, 0, {}, subject);
+    throw Error(Errc::key_damaged, "the key's blob in the state directory is corrupt (" + why + ")", 0, {}, subject);
 }
 
 } // namespace
@@ -34,6 +34,15 @@ Bytes encode_key_blob(const KeyBlob& blob) {
     if (rc != TSS2_RC_SUCCESS) throw Error(Errc::internal, "cannot encode a key blob", rc, "Tss2_MU_Marshal");
     out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(off));
     return out;
+}
+
+std::string key_blob_name(std::span<const std::uint8_t> data) {
+    if (data.size() < kMagic.size() + 3 || !std::equal(kMagic.begin(), kMagic.end(), data.begin()) ||
+        data[4] != kVersion)
+        return {};
+    const std::size_t name_len = (std::size_t{data[5]} << 8) | data[6];
+    if (name_len == 0 || name_len > kMaxName || data.size() - 7 < name_len) return {};
+    return std::string(reinterpret_cast<const char*>(data.data() + 7), name_len);
 }
 
 KeyBlob decode_key_blob(std::span<const std::uint8_t> data, const std::string& subject) {

@@ -20,7 +20,9 @@ struct KeyBlob {
 
 // "TKT2", format version 1, u16 name length, name, TPM2B_PUBLIC, TPM2B_PRIVATE.
 Bytes encode_key_blob(const KeyBlob& blob);
-// Throws bad_key_format (naming `subject`) for anything but a whole, well-formed blob.
+// Throws key_damaged (naming `subject`) for anything but a whole, well-formed blob.
 KeyBlob decode_key_blob(std::span<const std::uint8_t> data, const std::string& subject);
+// The key name in the blob's header when that much of it is readable, else empty.
+std::string key_blob_name(std::span<const std::uint8_t> data);
 
 } // namespace trustkey::backend::tpm2

@@ -1,6 +1,7 @@
 #include "daemon/backend/tpm2/tpm2_backend.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include <tss2/tss2_esys.h>
 
+#include "daemon/backend/key_ring.h"
 #include "daemon/backend/public_key.h"
 #include "daemon/backend/tpm2/esys_ptr.h"
 #include "daemon/backend/tpm2/key_import.h"
@@ -240,25 +242,42 @@ ESYS_TR Tpm2Backend::auth_session(Connection& c, bool encrypt_first_parameter, c
 }
 
 std::vector<KeyInfo> Tpm2Backend::list_keys() {
-    std::vector<std::string> skipped;
+    std::vector<KeyStore::Damaged> damaged;
     std::map<std::string, KeyInfo> fresh;
     std::vector<KeyInfo> out;
-    for (const auto& entry : m_store.load_all(&skipped)) {
+    for (const auto& entry : m_store.load_all(&damaged)) {
         try {
             KeyInfo k = info_of(entry.id, entry.blob);
             fresh.emplace(k.id, k);
             out.push_back(std::move(k));
         } catch (const Error& e) {
-            skipped.push_back(entry.id);
+            damaged.push_back(KeyStore::Damaged{entry.id, entry.blob.name, e.message()});
         }
     }
-    for (const auto& s : skipped)
-        spdlog::debug("backend={} event=key_file_unreadable file={}, ignoring", log::quoted(m_config.name),
-                      log::quoted(s));
+    for (const auto& d : damaged)
+        spdlog::debug("backend={} event=key_file_unreadable key_id={} why={}, ignoring", log::quoted(m_config.name),
+                      d.id, log::quoted(d.why));
     std::lock_guard lock(m_cache_mutex);
     m_keys = std::move(fresh);
+    m_damaged = std::move(damaged);
     m_keys_scanned = true;
     return out;
+}
+
+std::optional<Error> Tpm2Backend::unusable_key(std::string_view ref) {
+    std::string lower(ref);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const bool id_prefix = lower.size() >= kMinKeyIdPrefix && is_hex(lower);
+    std::lock_guard lock(m_cache_mutex);
+    for (const auto& d : m_damaged) {
+        if (!(d.id == lower || (id_prefix && d.id.rfind(lower, 0) == 0) || (!d.name.empty() && d.name == ref)))
+            continue;
+        const std::string name = d.name.empty() ? std::string("?") : d.name;
+        return Error(Errc::key_damaged, d.why, 0, {},
+                     "key '" + name + "' " + short_id(d.id) + " on backend '" + m_config.name + "'");
+    }
+    return std::nullopt;
 }
 
 std::vector<KeyInfo> Tpm2Backend::known_keys() {
@@ -388,10 +407,7 @@ KeyInfo Tpm2Backend::import_key(std::string_view name, const PrivateKey& key) {
 
 ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std::string& subject) {
     const auto missing = [&] {
-        return Error(Errc::not_found,
-                     "backend '" + m_config.name + "': the key's file is missing from the state directory (" +
-                         m_store.path_of(id).string() + ")",
-                     0, {}, subject);
+        return Error(Errc::not_found, "the key's blob is missing from the state directory", 0, {}, subject);
     };
     for (auto it = c.loaded.begin(); it != c.loaded.end(); ++it) {
         if (it->first != id) continue;
@@ -404,7 +420,7 @@ ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std:
         c.loaded.splice(c.loaded.begin(), c.loaded, it);
         return c.loaded.front().second.get();
     }
-    std::optional<KeyBlob> blob = m_store.read(id);
+    std::optional<KeyBlob> blob = m_store.read(id, subject);
     if (!blob) throw missing();
     // Room for one more: flush the least recently used beyond the cache size.
     while (!c.loaded.empty() && c.loaded.size() >= std::max<std::size_t>(m_config.loaded_keys, 1))
@@ -415,7 +431,7 @@ ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std:
     if (rc != TSS2_RC_SUCCESS) {
         Error e = tss_error("Esys_Load", rc, subject);
         if (e.errc() == Errc::token_error && !is_state_lost(rc) && !is_unreachable(rc))
-            throw Error(Errc::bad_key_format,
+            throw Error(Errc::key_damaged,
                         "the TPM refused the key's blob (corrupt, or made on another TPM or under another "
                         "primary key): " + e.message(), rc, "Esys_Load", subject);
         throw e;

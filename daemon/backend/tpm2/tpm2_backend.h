@@ -29,6 +29,7 @@ public:
     std::vector<KeyInfo> list_keys() override;
     std::vector<KeyInfo> known_keys() override;
     std::optional<KeyInfo> find_known(std::string_view id) override;
+    std::optional<Error> unusable_key(std::string_view ref) override;
     KeyInfo generate(std::string_view name, KeyType type) override;
     KeyInfo import_key(std::string_view name, const PrivateKey& key) override;
     Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) override;
@@ -84,6 +85,7 @@ private:
     std::mutex m_write_mutex;  // generate / import / remove, so name checks hold
     std::mutex m_cache_mutex;  // m_keys
     std::map<std::string, KeyInfo> m_keys;
+    std::vector<KeyStore::Damaged> m_damaged;  // key files the last scan could not read (m_cache_mutex)
     bool m_keys_scanned = false;
 };
 

@@ -192,6 +192,50 @@ TEST_F(TpmCli, WrongKeyAuthorizationIsOneClearLine) {
     std::filesystem::remove(auth_file);
 }
 
+TEST_F(TpmCli, MissingOrCorruptBlobIsOneLineNamingKeyAndBackend) {
+    CliDaemon daemon(with_tpm(swtpm().tcti()));
+    std::map<std::string, std::filesystem::path> blob_of;
+    for (const std::string name : {"gone", "cut", "flipped", "fine"}) {
+        const auto gen = daemon.trustkey({"key", "generate", name, "--backend", "tpm"});
+        ASSERT_TRUE(succeeded(gen));
+        blob_of[name] = daemon.dir() / "data" / "trustkey" / "tpm2" / "tpm" / (chomp(gen.out) + ".tpmkey");
+        ASSERT_TRUE(std::filesystem::exists(blob_of[name])) << blob_of[name];
+    }
+    std::filesystem::remove(blob_of["gone"]);
+    const std::string cut = read_file(blob_of["cut"]);
+    write_file(blob_of["cut"], cut.substr(0, cut.size() / 2));
+    std::string flipped = read_file(blob_of["flipped"]);
+    flipped[flipped.size() - 10] = static_cast<char>(flipped[flipped.size() - 10] ^ 0x5a);
+    write_file(blob_of["flipped"], flipped);
+
+    const std::string digest(64, 'a');
+    const auto check = [&](const std::string& key, const std::string& what) {
+        SCOPED_TRACE(key);
+        const auto r = daemon.trustkey({"sign", key, "--digest", digest});
+        EXPECT_TRUE(failed_with_one_line(r, 1));
+        EXPECT_EQ(r.err.find("unknown key"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("'" + key + "'"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("backend 'tpm'"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+        // The reply names no path of the daemon's state directory.
+        EXPECT_EQ(r.err.find(daemon.dir().string()), std::string::npos) << r.err;
+    };
+    // The running daemon knows the keys: each failure says what is wrong with the blob.
+    check("gone", "blob is missing from the state directory");
+    check("cut", "blob in the state directory is corrupt");
+    check("flipped", "TPM refused the key's blob");
+    // After a rescan the unreadable blob is no longer listed; asking for it still says why.
+    const auto listed = daemon.trustkey({"key", "list"});
+    ASSERT_TRUE(succeeded(listed));
+    EXPECT_EQ(listed.out.find(" cut "), std::string::npos) << listed.out;
+    check("cut", "blob in the state directory is corrupt");
+    // A key that was never there is still unknown; the intact key still signs.
+    const auto none = daemon.trustkey({"sign", "never-made", "--digest", digest});
+    EXPECT_TRUE(failed_with_one_line(none, 1));
+    EXPECT_NE(none.err.find("unknown key 'never-made'"), std::string::npos) << none.err;
+    EXPECT_TRUE(signs(daemon, "fine", "ecdsa"));
+}
+
 TEST_F(TpmCli, KeyLoadMovesAnExistingKeyIntoTheTpm) {
     CliDaemon daemon(with_tpm(swtpm().tcti()));
     for (const std::string type : {"ecdsa", "rsa"}) {

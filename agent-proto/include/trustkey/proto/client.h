@@ -25,17 +25,20 @@ public:
         protocol,      // the daemon answered something unreadable
     };
     ClientError(Kind kind, pb::Status status, std::string message, std::vector<std::string> candidates = {},
-                pb::PinInfo pin = {});
+                pb::PinInfo pin = {}, std::string backend = {});
     Kind kind() const noexcept { return m_kind; }
     pb::Status status() const noexcept { return m_status; }
     const std::vector<std::string>& candidates() const noexcept { return m_candidates; }
     const pb::PinInfo& pin() const noexcept { return m_pin; }
+    // The backend the failure is about (Response.backend); empty when the daemon named none.
+    const std::string& backend() const noexcept { return m_backend; }
 
 private:
     Kind m_kind;
     pb::Status m_status;
     std::vector<std::string> m_candidates;
     pb::PinInfo m_pin;
+    std::string m_backend;
 };
 
 class Client {
