@@ -83,7 +83,7 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
     case pb::STATUS_KEY_DAMAGED:
         // The daemon's line names the key and its backend and says what is wrong with it.
         return failed(fmt::format("cannot use key '{}' on backend '{}': {}", key, or_default(e.backend(), "?"),
-                                  detail(e, "its stored form is missing or corrupt")));
+                                  detail(e, "what its backend stores for it is corrupt")));
     case pb::STATUS_BAD_PASSPHRASE:
         return failed(fmt::format("wrong or missing passphrase for {}", or_default(s.file, "the key")));
     case pb::STATUS_BAD_KEY_FORMAT:
