@@ -333,19 +333,26 @@ pb::KeyInfo Client::public_key(std::string_view key_ref) {
     return call(req).get_public_key().key();
 }
 
-pb::KeyInfo Client::generate_key(std::string_view name, pb::KeyType type, std::string_view backend) {
+pb::KeyInfo Client::generate_key(std::string_view name, pb::KeyType type, std::string_view backend,
+                                 std::string_view auth) {
     pb::Request req;
     pb::GenerateKey* g = req.mutable_generate_key();
     g->set_name(std::string(name));
     g->set_type(type);
     g->set_backend(std::string(backend));
+    g->set_auth(auth.data(), auth.size());
+    struct Wiper {
+        pb::GenerateKey* m;
+        ~Wiper() { wipe(*m->mutable_auth()); }
+    } wiper{g};
     return call(req).generate_key().key();
 }
 
 pb::KeyInfo Client::import_key(std::string_view name, std::string_view pem, std::string_view passphrase,
-                               std::string_view backend) {
+                               std::string_view backend, std::string_view auth) {
     pb::Request req;
     pb::ImportKey* imp = req.mutable_import_key();
+    imp->set_auth(auth.data(), auth.size());
     imp->set_name(std::string(name));
     imp->set_pem(pem.data(), pem.size());
     imp->set_passphrase(passphrase.data(), passphrase.size());
@@ -356,6 +363,7 @@ pb::KeyInfo Client::import_key(std::string_view name, std::string_view pem, std:
         ~Wiper() {
             wipe(*m->mutable_pem());
             wipe(*m->mutable_passphrase());
+            wipe(*m->mutable_auth());
         }
     } wiper{imp};
     return call(req).import_key().key();
@@ -401,6 +409,18 @@ void Client::login(std::string_view backend, std::string_view pin) {
     pb::Login* l = req.mutable_login();
     l->set_backend(std::string(backend));
     l->set_pin(pin.data(), pin.size());
+    struct Wiper {
+        pb::Login* m;
+        ~Wiper() { wipe(*m->mutable_pin()); }
+    } wiper{l};
+    call(req);
+}
+
+void Client::login_key(std::string_view key_ref, std::string_view auth) {
+    pb::Request req;
+    pb::Login* l = req.mutable_login();
+    l->set_key(std::string(key_ref));
+    l->set_pin(auth.data(), auth.size());
     struct Wiper {
         pb::Login* m;
         ~Wiper() { wipe(*m->mutable_pin()); }

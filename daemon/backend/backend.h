@@ -92,6 +92,15 @@ public:
     virtual BackendStatus status() = 0;
     // Logs in with a PIN given by the user (for example typed into the CLI).
     virtual void login(const SecureBytes& pin) = 0;
+
+    // Per-key authorization values (a TPM's): a key made or loaded with its own value
+    // `auth` (not empty), which is then needed to use it. Default: unsupported_algorithm.
+    virtual KeyInfo generate_with_auth(std::string_view name, KeyType type, const SecureBytes& auth);
+    virtual KeyInfo import_key_with_auth(std::string_view name, const PrivateKey& key, const SecureBytes& auth);
+    // Supplies the authorization value of a key that has its own, kept in memory (wiped
+    // when dropped) until the daemon stops, the key goes, or the TPM refuses it.
+    // Default: invalid_argument.
+    virtual void login_key(const KeyInfo& key, const SecureBytes& auth);
 };
 
 // Key names: 1 to 128 bytes, no control characters, no '/', and not 64 hex digits (that

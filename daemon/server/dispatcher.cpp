@@ -51,9 +51,11 @@ private:
 // Requests carrying secrets: wipe them from the decoded message once handled.
 void wipe_secrets(pb::Request& request) noexcept {
     if (request.has_login()) wipe(*request.mutable_login()->mutable_pin());
+    if (request.has_generate_key()) wipe(*request.mutable_generate_key()->mutable_auth());
     if (request.has_import_key()) {
         wipe(*request.mutable_import_key()->mutable_pem());
         wipe(*request.mutable_import_key()->mutable_passphrase());
+        wipe(*request.mutable_import_key()->mutable_auth());
     }
 }
 

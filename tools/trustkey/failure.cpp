@@ -76,6 +76,7 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
         return failed(fmt::format("the PIN of token '{}' is locked; unblock it with the security officer PIN",
                                   token));
     case pb::STATUS_PIN_REQUIRED:
+        if (from_tpm(e)) return failed(e.what());
         return failed(fmt::format("{} (run: trustkey login{})", detail(e, "the token is not logged in"),
                                   s.backend.empty() ? "" : " --backend " + s.backend));
     case pb::STATUS_TOKEN_ABSENT: return failed(fmt::format("token absent: {}", detail(e, token)));

@@ -192,6 +192,65 @@ TEST_F(TpmCli, WrongKeyAuthorizationIsOneClearLine) {
     std::filesystem::remove(auth_file);
 }
 
+TEST_F(TpmCli, KeyWithItsOwnAuthorizationValueIsUsedAfterLoginKey) {
+    CliDaemon daemon(with_tpm(swtpm().tcti()));
+    ProcessOptions right;
+    right.env.push_back("TRUSTKEY_KEY_AUTH=own-secret-1");
+    ProcessOptions wrong;
+    wrong.env.push_back("TRUSTKEY_KEY_AUTH=not-the-value");
+    const auto gen = daemon.trustkey({"key", "generate", "own", "--backend", "tpm", "--auth"}, right);
+    ASSERT_TRUE(succeeded(gen));
+    const std::string own_id = chomp(gen.out);
+    ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "plain", "--backend", "tpm"})));
+    const auto sign_own = [&] { return daemon.trustkey({"sign", "own", "--digest", hex(sha256_bytes("own"))}); };
+
+    // Until its value is given the key is not used: one line naming it and saying how.
+    const auto before = sign_own();
+    EXPECT_TRUE(failed_with_one_line(before, 1));
+    EXPECT_NE(before.err.find("trustkey login --key own"), std::string::npos) << before.err;
+    EXPECT_NE(before.err.find("backend 'tpm'"), std::string::npos) << before.err;
+    EXPECT_TRUE(signs(daemon, "plain", "ecdsa"));  // other keys are unaffected
+
+    // A wrong value is kept, refused by the TPM at the next use, then dropped (not sent again).
+    ASSERT_TRUE(succeeded(daemon.trustkey({"login", "--key", "own"}, wrong)));
+    const auto refused = sign_own();
+    EXPECT_TRUE(failed_with_one_line(refused, 1));
+    EXPECT_NE(refused.err.find("refused the authorization value"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("'own'"), std::string::npos) << refused.err;
+    const auto dropped = sign_own();
+    EXPECT_TRUE(failed_with_one_line(dropped, 1));
+    EXPECT_NE(dropped.err.find("trustkey login --key own"), std::string::npos) << dropped.err;
+
+    // The right value: the key signs, and openssl verifies it.
+    ASSERT_TRUE(succeeded(daemon.trustkey({"login", "--key", "own"}, right)));
+    EXPECT_TRUE(signs(daemon, "own", "ecdsa"));
+    // The value is in neither the key's blob nor the daemon's log.
+    const std::string blob = read_file(daemon.dir() / "data" / "trustkey" / "tpm2" / "tpm" / (own_id + ".tpmkey"));
+    EXPECT_EQ(blob.find("own-secret-1"), std::string::npos);
+    EXPECT_EQ(daemon.log().find("own-secret-1"), std::string::npos);
+
+    // key load --auth: an existing key moved into the TPM with its own value.
+    const auto key_file = daemon.dir() / "moved.pem";
+    ASSERT_EQ(run_process({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                           key_file.string()})
+                  .exit_code,
+              0);
+    ASSERT_TRUE(succeeded(
+        daemon.trustkey({"key", "load", key_file.string(), "--name", "moved", "--backend", "tpm", "--auth"}, right)));
+    EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"sign", "moved", "--digest", hex(sha256_bytes("m"))}), 1));
+    ASSERT_TRUE(succeeded(daemon.trustkey({"login", "--key", "moved"}, right)));
+    EXPECT_TRUE(signs(daemon, "moved", "ecdsa"));
+
+    // Clear refusals: a backend without per-key values, and a key without its own value.
+    const auto soft = daemon.trustkey({"key", "generate", "soft", "--auth"}, right);
+    EXPECT_TRUE(failed_with_one_line(soft, 1));
+    EXPECT_NE(soft.err.find("no per-key authorization values"), std::string::npos) << soft.err;
+    const auto plain = daemon.trustkey({"login", "--key", "plain"}, right);
+    EXPECT_TRUE(failed_with_one_line(plain, 1));
+    EXPECT_NE(plain.err.find("no authorization value of its own"), std::string::npos) << plain.err;
+    swtpm().tool({"tpm2_dictionarylockout", "--clear-lockout"});  // the refused try above
+}
+
 TEST_F(TpmCli, MissingOrCorruptBlobIsOneLineNamingKeyAndBackend) {
     CliDaemon daemon(with_tpm(swtpm().tcti()));
     std::map<std::string, std::filesystem::path> blob_of;

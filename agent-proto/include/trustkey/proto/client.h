@@ -64,9 +64,11 @@ public:
 
     std::vector<pb::KeyInfo> list_keys();
     pb::KeyInfo public_key(std::string_view key_ref);
-    pb::KeyInfo generate_key(std::string_view name, pb::KeyType type, std::string_view backend = {});
+    // `auth`: the key's own authorization value (TPM); empty: none. Wiped from the client's buffers.
+    pb::KeyInfo generate_key(std::string_view name, pb::KeyType type, std::string_view backend = {},
+                             std::string_view auth = {});
     pb::KeyInfo import_key(std::string_view name, std::string_view pem, std::string_view passphrase = {},
-                           std::string_view backend = {});
+                           std::string_view backend = {}, std::string_view auth = {});
     pb::SignReply sign(std::string_view key_ref, pb::HashAlgorithm hash, std::span<const std::uint8_t> data);
     // One SignBatch request (must fit the server's batch limit).
     pb::SignBatchReply sign_batch(std::string_view key_ref, pb::HashAlgorithm hash,
@@ -80,6 +82,8 @@ public:
     pb::StatusReply status();
     // The PIN is sent once and wiped from the client's buffers.
     void login(std::string_view backend, std::string_view pin);
+    // The own authorization value of the key `key_ref`, kept by the daemon for later use.
+    void login_key(std::string_view key_ref, std::string_view auth);
 
     // Low level: sends one request (id assigned here) and returns the response; throws
     // ClientError for a non-OK status.

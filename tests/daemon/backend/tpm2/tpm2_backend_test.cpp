@@ -83,6 +83,31 @@ TEST_F(Tpm2BackendTest, MissingBlobIsAClearNotFound) {
     EXPECT_TRUE(backend->list_keys().empty());
 }
 
+TEST_F(Tpm2BackendTest, OwnAuthorizationValueIsKeptWithTheKeyAndAskedForAfterARestart) {
+    const SecureBytes value{'k', 'e', 'y', '-', 'a', 'u', 't', 'h'};
+    KeyInfo own, plain;
+    {
+        auto backend = open();
+        own = backend->generate_with_auth("own", KeyType::rsa_2048, value);
+        plain = backend->generate("plain", KeyType::ecdsa_p256);
+        EXPECT_EQ(error_of([&] { backend->sign(own, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_required);
+        backend->login_key(own, value);
+        EXPECT_TRUE(signs(*backend, own));
+        EXPECT_EQ(error_of([&] { backend->login_key(plain, value); }).errc(), Errc::invalid_argument);
+    }
+    // A new backend on the same state (a daemon restart): the blob says the key has its own
+    // value, which is asked for again; the other key needs none.
+    auto backend = open();
+    ASSERT_EQ(backend->list_keys().size(), 2u);
+    EXPECT_EQ(error_of([&] { backend->sign(own, HashAlg::sha256, digest("y")); }).errc(), Errc::pin_required);
+    EXPECT_TRUE(signs(*backend, plain));
+    backend->login_key(own, value);
+    EXPECT_TRUE(signs(*backend, own));
+    // Deleting the key forgets its value.
+    backend->remove(own);
+    EXPECT_EQ(error_of([&] { backend->login_key(own, value); }).errc(), Errc::invalid_argument);
+}
+
 TEST_F(Tpm2BackendTest, CorruptBlobIsAClearError) {
     KeyInfo truncated, flipped, good;
     {
