@@ -148,7 +148,7 @@ void check_response(const pb::Response& resp, std::uint64_t id, int body) {
         std::string msg = resp.message().empty() ? std::string("trustkeyd answered ") + status_name(resp.status())
                                                  : resp.message();
         throw ClientError(Kind::status, resp.status(), std::move(msg),
-                          {resp.candidates().begin(), resp.candidates().end()}, resp.pin());
+                          {resp.candidates().begin(), resp.candidates().end()}, resp.pin(), resp.backend());
     }
     if (resp.id() != id) {
         fail(Kind::protocol,
@@ -167,12 +167,13 @@ std::string env_or_empty(const char* name) {
 } // namespace
 
 ClientError::ClientError(Kind kind, pb::Status status, std::string message, std::vector<std::string> candidates,
-                         pb::PinInfo pin)
+                         pb::PinInfo pin, std::string backend)
     : std::runtime_error(std::move(message)),
       m_kind(kind),
       m_status(status),
       m_candidates(std::move(candidates)),
-      m_pin(std::move(pin)) {}
+      m_pin(std::move(pin)),
+      m_backend(std::move(backend)) {}
 
 std::string Client::default_socket_path() {
     if (auto sock = env_or_empty("TRUSTKEY_SOCK"); !sock.empty()) return sock;
@@ -332,19 +333,26 @@ pb::KeyInfo Client::public_key(std::string_view key_ref) {
     return call(req).get_public_key().key();
 }
 
-pb::KeyInfo Client::generate_key(std::string_view name, pb::KeyType type, std::string_view backend) {
+pb::KeyInfo Client::generate_key(std::string_view name, pb::KeyType type, std::string_view backend,
+                                 std::string_view auth) {
     pb::Request req;
     pb::GenerateKey* g = req.mutable_generate_key();
     g->set_name(std::string(name));
     g->set_type(type);
     g->set_backend(std::string(backend));
+    g->set_auth(auth.data(), auth.size());
+    struct Wiper {
+        pb::GenerateKey* m;
+        ~Wiper() { wipe(*m->mutable_auth()); }
+    } wiper{g};
     return call(req).generate_key().key();
 }
 
 pb::KeyInfo Client::import_key(std::string_view name, std::string_view pem, std::string_view passphrase,
-                               std::string_view backend) {
+                               std::string_view backend, std::string_view auth) {
     pb::Request req;
     pb::ImportKey* imp = req.mutable_import_key();
+    imp->set_auth(auth.data(), auth.size());
     imp->set_name(std::string(name));
     imp->set_pem(pem.data(), pem.size());
     imp->set_passphrase(passphrase.data(), passphrase.size());
@@ -355,6 +363,7 @@ pb::KeyInfo Client::import_key(std::string_view name, std::string_view pem, std:
         ~Wiper() {
             wipe(*m->mutable_pem());
             wipe(*m->mutable_passphrase());
+            wipe(*m->mutable_auth());
         }
     } wiper{imp};
     return call(req).import_key().key();
@@ -400,6 +409,18 @@ void Client::login(std::string_view backend, std::string_view pin) {
     pb::Login* l = req.mutable_login();
     l->set_backend(std::string(backend));
     l->set_pin(pin.data(), pin.size());
+    struct Wiper {
+        pb::Login* m;
+        ~Wiper() { wipe(*m->mutable_pin()); }
+    } wiper{l};
+    call(req);
+}
+
+void Client::login_key(std::string_view key_ref, std::string_view auth) {
+    pb::Request req;
+    pb::Login* l = req.mutable_login();
+    l->set_key(std::string(key_ref));
+    l->set_pin(auth.data(), auth.size());
     struct Wiper {
         pb::Login* m;
         ~Wiper() { wipe(*m->mutable_pin()); }

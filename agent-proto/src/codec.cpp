@@ -112,6 +112,7 @@ const char* status_name(pb::Status s) noexcept {
     case pb::STATUS_TOKEN_ERROR: return "token_error";
     case pb::STATUS_DENIED: return "denied";
     case pb::STATUS_INTERNAL: return "internal";
+    case pb::STATUS_KEY_DAMAGED: return "key_damaged";
     default: return "unknown_status";
     }
 }

@@ -86,6 +86,23 @@ std::optional<KeyInfo> Backend::find_known(std::string_view id) {
     return std::nullopt;
 }
 
+std::optional<Error> Backend::unusable_key(std::string_view) { return std::nullopt; }
+
+KeyInfo Backend::generate_with_auth(std::string_view name, KeyType, const SecureBytes&) {
+    throw Error(Errc::unsupported_algorithm, "backend '" + this->name() + "' has no per-key authorization values", 0,
+                {}, "key '" + std::string(name) + "'");
+}
+
+KeyInfo Backend::import_key_with_auth(std::string_view name, const PrivateKey&, const SecureBytes&) {
+    throw Error(Errc::unsupported_algorithm, "backend '" + this->name() + "' has no per-key authorization values", 0,
+                {}, "key '" + std::string(name) + "'");
+}
+
+void Backend::login_key(const KeyInfo& key, const SecureBytes&) {
+    throw Error(Errc::invalid_argument, "backend '" + name() + "' has no per-key authorization values", 0, {},
+                "key '" + key.name + "'");
+}
+
 std::vector<Bytes> Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
     std::vector<Bytes> out;
     out.reserve(items.size());

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "daemon/core/encoding.h"
+#include "daemon/core/error.h"
 #include "daemon/core/secure_bytes.h"
 
 namespace trustkey::backend {
@@ -85,9 +86,21 @@ public:
     // Signs each item in order with one key. The default calls sign() for each.
     virtual std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items);
     virtual void remove(const KeyInfo& key) = 0;
+    // For a reference that matched no key: the error for a key this backend has but cannot
+    // use (what it stores for it is corrupt), so the caller hears why; nullopt otherwise.
+    virtual std::optional<Error> unusable_key(std::string_view ref);
     virtual BackendStatus status() = 0;
     // Logs in with a PIN given by the user (for example typed into the CLI).
     virtual void login(const SecureBytes& pin) = 0;
+
+    // Per-key authorization values (a TPM's): a key made or loaded with its own value
+    // `auth` (not empty), which is then needed to use it. Default: unsupported_algorithm.
+    virtual KeyInfo generate_with_auth(std::string_view name, KeyType type, const SecureBytes& auth);
+    virtual KeyInfo import_key_with_auth(std::string_view name, const PrivateKey& key, const SecureBytes& auth);
+    // Supplies the authorization value of a key that has its own, kept in memory (wiped
+    // when dropped) until the daemon stops, the key goes, or the TPM refuses it.
+    // Default: invalid_argument.
+    virtual void login_key(const KeyInfo& key, const SecureBytes& auth);
 };
 
 // Key names: 1 to 128 bytes, no control characters, no '/', and not 64 hex digits (that

@@ -22,6 +22,7 @@ std::string_view errc_name(Errc e) noexcept {
     case Errc::pin_required: return "pin_required";
     case Errc::token_absent: return "token_absent";
     case Errc::token_error: return "token_error";
+    case Errc::key_damaged: return "key_damaged";
     case Errc::denied: return "denied";
     case Errc::malformed: return "malformed";
     case Errc::unsupported_version: return "unsupported_version";

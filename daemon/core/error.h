@@ -28,6 +28,7 @@ enum class Errc : std::uint8_t {
     pin_required,          // the token is not logged in and no PIN source is configured
     token_absent,          // the token is not present (removed, never found)
     token_error,           // the token failed an operation for another reason
+    key_damaged,           // the key exists but what its backend stores for it is corrupt (a TPM key's blob)
     denied,                // policy or peer credentials refuse the operation
     malformed,             // a frame or message cannot be decoded
     unsupported_version,   // protocol version not supported

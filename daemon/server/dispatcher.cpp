@@ -31,6 +31,7 @@ bool is_client_mistake(pb::Status s) noexcept {
     case pb::STATUS_INTERNAL:
     case pb::STATUS_TOKEN_ABSENT:
     case pb::STATUS_TOKEN_ERROR:
+    case pb::STATUS_KEY_DAMAGED:
     case pb::STATUS_PIN_LOCKED: return false;
     default: return true;
     }
@@ -50,9 +51,11 @@ private:
 // Requests carrying secrets: wipe them from the decoded message once handled.
 void wipe_secrets(pb::Request& request) noexcept {
     if (request.has_login()) wipe(*request.mutable_login()->mutable_pin());
+    if (request.has_generate_key()) wipe(*request.mutable_generate_key()->mutable_auth());
     if (request.has_import_key()) {
         wipe(*request.mutable_import_key()->mutable_pem());
         wipe(*request.mutable_import_key()->mutable_passphrase());
+        wipe(*request.mutable_import_key()->mutable_auth());
     }
 }
 
@@ -199,6 +202,7 @@ void Dispatcher::fail(pb::Response& response, const Error& error, pb::Status sta
         std::string msg = error.message();
         if (!error.subject().empty()) msg += " [" + error.subject() + "]";
         response.set_message(one_line(std::move(msg)));
+        if (ctx.backend) response.set_backend(ctx.backend->name());
         if (status == pb::STATUS_AMBIGUOUS_KEY) add_candidates(response, ctx.key_ref);
         if (status == pb::STATUS_PIN_INCORRECT || status == pb::STATUS_PIN_LOCKED ||
             status == pb::STATUS_PIN_REQUIRED)

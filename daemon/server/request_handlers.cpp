@@ -55,6 +55,13 @@ backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx
                             token_error.code(), token_error.call(), token_error.subject());
             }
         }
+        // Or a key whose stored form the backend cannot read: say so rather than "not found".
+        for (backend::Backend* b : m_ring.backends()) {
+            if (auto damaged = b->unusable_key(ref)) {
+                ctx.backend = b;
+                throw *damaged;
+            }
+        }
         throw;
     }
     ctx.key_id = entry.info.id;
@@ -84,7 +91,8 @@ void Dispatcher::on_generate_key(const pb::GenerateKey& req, Context& ctx, pb::R
     }
     backend::Backend& b = m_ring.backend(req.backend());
     ctx.backend = &b;
-    const auto info = b.generate(req.name(), type);
+    const auto info = req.auth().empty() ? b.generate(req.name(), type)
+                                         : b.generate_with_auth(req.name(), type, secure_from(req.auth()));
     ctx.key_id = info.id;
     to_proto(info, *response.mutable_generate_key()->mutable_key());
     spdlog::info("op=generate_key key_id={} name={} type={} backend={}", info.id, log::quoted(info.name),
@@ -98,7 +106,8 @@ void Dispatcher::on_import_key(const pb::ImportKey& req, Context& ctx, pb::Respo
     const auto key = backend::PrivateKey::from_pem(req.pem(), req.passphrase().empty() ? nullptr : &passphrase);
     backend::Backend& b = m_ring.backend(req.backend());
     ctx.backend = &b;
-    const auto info = b.import_key(req.name(), key);
+    const auto info = req.auth().empty() ? b.import_key(req.name(), key)
+                                         : b.import_key_with_auth(req.name(), key, secure_from(req.auth()));
     ctx.key_id = info.id;
     to_proto(info, *response.mutable_import_key()->mutable_key());
     spdlog::info("op=import_key key_id={} name={} type={} backend={}", info.id, log::quoted(info.name),
@@ -165,6 +174,16 @@ void Dispatcher::on_get_status(pb::Response& response) {
 }
 
 void Dispatcher::on_login(const pb::Login& req, Context& ctx, pb::Response& response) {
+    if (!req.key().empty()) {
+        if (!req.backend().empty())
+            throw Error(Errc::invalid_argument, "a login names a key or a backend, not both");
+        const auto entry = resolve(req.key(), ctx);
+        if (req.pin().empty()) throw Error(Errc::invalid_argument, "the authorization value is empty");
+        entry.backend->login_key(entry.info, secure_from(req.pin()));
+        response.mutable_login();
+        spdlog::info("op=login key_id={} backend={} status=ok", entry.info.id, log::quoted(entry.backend->name()));
+        return;
+    }
     backend::Backend& b = m_ring.backend(req.backend());
     ctx.backend = &b;
     if (req.pin().empty()) throw Error(Errc::invalid_argument, "the PIN is empty");

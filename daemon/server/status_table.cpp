@@ -9,7 +9,7 @@ namespace {
 
 using proto::pb::Status;
 
-constexpr std::array<std::pair<Errc, Status>, 21> kStatusTable{{
+constexpr std::array<std::pair<Errc, Status>, 22> kStatusTable{{
     {Errc::internal, Status::STATUS_INTERNAL},
     {Errc::invalid_argument, Status::STATUS_INVALID_ARGUMENT},
     {Errc::not_found, Status::STATUS_KEY_NOT_FOUND},
@@ -26,6 +26,7 @@ constexpr std::array<std::pair<Errc, Status>, 21> kStatusTable{{
     {Errc::pin_required, Status::STATUS_PIN_REQUIRED},
     {Errc::token_absent, Status::STATUS_TOKEN_ABSENT},
     {Errc::token_error, Status::STATUS_TOKEN_ERROR},
+    {Errc::key_damaged, Status::STATUS_KEY_DAMAGED},
     {Errc::denied, Status::STATUS_DENIED},
     {Errc::malformed, Status::STATUS_MALFORMED},
     {Errc::unsupported_version, Status::STATUS_UNSUPPORTED_VERSION},

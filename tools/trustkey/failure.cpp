@@ -60,6 +60,10 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
     case pb::STATUS_KEY_NOT_FOUND:
         // Without a key reference the missing thing is a backend (login/generate/load --backend).
         if (s.key_ref.empty()) return failed(detail(e, "not found"));
+        // Listed, then not there: the backend's line says why (a TPM key's blob gone, say).
+        if (!e.backend().empty())
+            return failed(fmt::format("key '{}' is no longer usable on backend '{}': {}", key, e.backend(),
+                                      detail(e, "not found")));
         return failed(fmt::format("unknown key '{}'", key));
     case pb::STATUS_AMBIGUOUS_KEY:
         return failed(fmt::format("'{}' is ambiguous: {}", key, candidate_list(e.candidates())));
@@ -72,10 +76,15 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
         return failed(fmt::format("the PIN of token '{}' is locked; unblock it with the security officer PIN",
                                   token));
     case pb::STATUS_PIN_REQUIRED:
+        if (from_tpm(e)) return failed(e.what());
         return failed(fmt::format("{} (run: trustkey login{})", detail(e, "the token is not logged in"),
                                   s.backend.empty() ? "" : " --backend " + s.backend));
     case pb::STATUS_TOKEN_ABSENT: return failed(fmt::format("token absent: {}", detail(e, token)));
     case pb::STATUS_TOKEN_ERROR: return failed(fmt::format("token error: {}", detail(e, token)));
+    case pb::STATUS_KEY_DAMAGED:
+        // The daemon's line names the key and its backend and says what is wrong with it.
+        return failed(fmt::format("cannot use key '{}' on backend '{}': {}", key, or_default(e.backend(), "?"),
+                                  detail(e, "what its backend stores for it is corrupt")));
     case pb::STATUS_BAD_PASSPHRASE:
         return failed(fmt::format("wrong or missing passphrase for {}", or_default(s.file, "the key")));
     case pb::STATUS_BAD_KEY_FORMAT:

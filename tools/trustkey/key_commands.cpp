@@ -65,12 +65,16 @@ KeyCommands::KeyCommands(CLI::App& app, CommandContext& context) : m_context(con
         ->check(CLI::IsMember({"ecdsa", "rsa", "rsa4096", "ed25519"}))
         ->capture_default_str();
     gen->add_option("--backend", m_backend, "Token to hold the key (default: the first)");
+    gen->add_flag("--auth", m_auth,
+                  "Give the key its own authorization value (TPM; from $TRUSTKEY_KEY_AUTH or asked for); "
+                  "use it later with: trustkey login --key NAME");
     gen->callback([this] { m_context.action = [this] { generate(); }; });
 
     auto* load = key->add_subcommand("load", "Put a PEM private key on a token and print its id");
     load->add_option("FILE", m_file, "PEM private key (PKCS#8, encrypted PKCS#8, SEC1 or PKCS#1)")->required();
     load->add_option("--name", m_name, "Key name (unique on its token)")->required();
     load->add_option("--backend", m_backend, "Token to hold the key (default: the first)");
+    load->add_flag("--auth", m_auth, "Give the key its own authorization value (as for generate)");
     load->callback([this] { m_context.action = [this] { this->load(); }; });
 
     auto* pub = key->add_subcommand("public", "Print a key's public key");
@@ -97,16 +101,37 @@ void KeyCommands::list() const {
     }
 }
 
+namespace {
+
+// A new key's own authorization value: $TRUSTKEY_KEY_AUTH, else asked for twice.
+SecureBytes new_key_auth(const std::string& name) {
+    SecureBytes auth;
+    if (auto env = secret_from_env({"TRUSTKEY_KEY_AUTH"})) {
+        auth = std::move(*env);
+    } else {
+        auth = read_secret(fmt::format("Authorization value for key '{}': ", name));
+        const SecureBytes again = read_secret(fmt::format("Repeat the authorization value for key '{}': ", name));
+        if (again != auth) throw Failure::failed(fmt::format("the two authorization values for key '{}' differ", name));
+    }
+    if (auth.empty()) throw Failure::failed(fmt::format("empty authorization value for key '{}'", name));
+    return auth;
+}
+
+} // namespace
+
 void KeyCommands::generate() const {
     const auto type = parse_key_type_label(m_type);
     if (!type) throw Failure::usage(fmt::format("unknown key type '{}'", m_type));
-    const auto key = m_context.with_client(RequestSubject::key({}, m_backend),
-                                           [&](proto::Client& c) { return c.generate_key(m_name, *type, m_backend); });
+    const SecureBytes auth = m_auth ? new_key_auth(m_name) : SecureBytes();
+    const auto key = m_context.with_client(RequestSubject::key({}, m_backend), [&](proto::Client& c) {
+        return c.generate_key(m_name, *type, m_backend, as_string_view(auth));
+    });
     write_stdout(key.id() + '\n');
 }
 
 void KeyCommands::load() const {
     const SecureBytes pem = read_key_file(m_file);
+    const SecureBytes auth = m_auth ? new_key_auth(m_name) : SecureBytes();
     SecureBytes passphrase;
     if (is_encrypted_pem(as_string_view(pem))) {
         if (auto env = secret_from_env({"TRUSTKEY_KEY_PASSPHRASE", "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"}))
@@ -116,7 +141,8 @@ void KeyCommands::load() const {
     }
     const auto key = m_context.with_client(
         RequestSubject::key({}, m_backend, m_file), [&](proto::Client& c) {
-            return c.import_key(m_name, as_string_view(pem), as_string_view(passphrase), m_backend);
+            return c.import_key(m_name, as_string_view(pem), as_string_view(passphrase), m_backend,
+                                as_string_view(auth));
         });
     write_stdout(key.id() + '\n');
 }

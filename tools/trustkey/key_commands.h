@@ -30,6 +30,7 @@ private:
     std::string m_key;
     std::string m_format = "pem";
     bool m_yes = false;
+    bool m_auth = false;  // --auth: the key gets its own authorization value
 };
 
 } // namespace trustkey::tools

@@ -12,10 +12,15 @@ namespace trustkey::tools {
 LoginCommand::LoginCommand(CLI::App& app, CommandContext& context) : m_context(context) {
     auto* login = app.add_subcommand("login", "Log in to a token with its user PIN");
     login->add_option("--backend", m_backend, "Token to log in to (default: the first)");
+    login->add_option("--key", m_key,
+                      "A key with its own authorization value (TPM): give it ($TRUSTKEY_KEY_AUTH or asked for); "
+                      "trustkeyd keeps it in memory until it stops")
+        ->excludes("--backend");
     login->callback([this] { m_context.action = [this] { run(); }; });
 }
 
 void LoginCommand::run() const {
+    if (!m_key.empty()) return login_key();
     RequestSubject subject = RequestSubject::key({}, m_backend);
     m_context.with_client(subject, [&](proto::Client& c) {
         // Name the token in the prompt and in errors even when the user did not.
@@ -37,6 +42,18 @@ void LoginCommand::run() const {
         }
     });
     std::cout << fmt::format("logged in to token '{}'\n", subject.backend);
+}
+
+void LoginCommand::login_key() const {
+    SecureBytes auth;
+    if (auto env = secret_from_env({"TRUSTKEY_KEY_AUTH"}))
+        auth = std::move(*env);
+    else
+        auth = read_secret(fmt::format("Authorization value for key '{}': ", m_key));
+    if (auth.empty()) throw Failure::failed(fmt::format("empty authorization value for key '{}'", m_key));
+    m_context.with_client(RequestSubject::key(m_key),
+                          [&](proto::Client& c) { c.login_key(m_key, as_string_view(auth)); });
+    std::cout << fmt::format("authorization value of key '{}' given to trustkeyd\n", m_key);
 }
 
 } // namespace trustkey::tools

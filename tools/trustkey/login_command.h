@@ -17,9 +17,11 @@ public:
 
 private:
     void run() const;
+    void login_key() const;
 
     CommandContext& m_context;
     std::string m_backend;
+    std::string m_key;  // --key: log in to one key (its own authorization value)
 };
 
 } // namespace trustkey::tools

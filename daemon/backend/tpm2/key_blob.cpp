@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <optional>
+#include <utility>
 
 #include <tss2/tss2_mu.h>
 
@@ -13,17 +15,33 @@ namespace {
 
 constexpr std::array<std::uint8_t, 4> kMagic{'T', 'K', 'T', '2'};
 constexpr std::uint8_t kVersion = 1;
+constexpr std::uint8_t kVersionFlags = 2;
+constexpr std::uint8_t kFlagOwnAuth = 0x01;
+
+// Where the name starts in a blob of that version, and its flags; nullopt for another version.
+std::optional<std::pair<std::size_t, std::uint8_t>> header_layout(std::span<const std::uint8_t> data) {
+    if (data.size() < kMagic.size() + 1) return std::nullopt;
+    if (data[4] == kVersion) return std::pair<std::size_t, std::uint8_t>{5, 0};
+    if (data[4] == kVersionFlags && data.size() > 5 && (data[5] & ~kFlagOwnAuth) == 0)
+        return std::pair<std::size_t, std::uint8_t>{6, data[5]};
+    return std::nullopt;
+}
 constexpr std::size_t kMaxName = 128;
 
 [[noreturn]] void corrupt(const std::string& subject, const std::string& why) {
-    throw Error(Errc::bad_key_format, "the key blob is corrupt: " + why, 0, {}, subject);
+    throw Error(Errc::key_damaged, "the key's blob in the state directory is corrupt (" + why + ")", 0, {}, subject);
 }
 
 } // namespace
 
 Bytes encode_key_blob(const KeyBlob& blob) {
     Bytes out(kMagic.begin(), kMagic.end());
-    out.push_back(kVersion);
+    if (blob.own_auth) {
+        out.push_back(kVersionFlags);
+        out.push_back(kFlagOwnAuth);
+    } else {
+        out.push_back(kVersion);
+    }
     out.push_back(static_cast<std::uint8_t>(blob.name.size() >> 8));
     out.push_back(static_cast<std::uint8_t>(blob.name.size() & 0xff));
     out.insert(out.end(), blob.name.begin(), blob.name.end());
@@ -36,14 +54,28 @@ Bytes encode_key_blob(const KeyBlob& blob) {
     return out;
 }
 
+std::string key_blob_name(std::span<const std::uint8_t> data) {
+    if (data.size() < kMagic.size() + 3 || !std::equal(kMagic.begin(), kMagic.end(), data.begin())) return {};
+    const auto layout = header_layout(data);
+    if (!layout || data.size() < layout->first + 2) return {};
+    const std::size_t start = layout->first;
+    const std::size_t name_len = (std::size_t{data[start]} << 8) | data[start + 1];
+    if (name_len == 0 || name_len > kMaxName || data.size() - start - 2 < name_len) return {};
+    return std::string(reinterpret_cast<const char*>(data.data() + start + 2), name_len);
+}
+
 KeyBlob decode_key_blob(std::span<const std::uint8_t> data, const std::string& subject) {
     if (data.size() < kMagic.size() + 3 || !std::equal(kMagic.begin(), kMagic.end(), data.begin()))
         corrupt(subject, "not a trustkey TPM key file");
-    if (data[4] != kVersion) corrupt(subject, "unknown format version " + std::to_string(data[4]));
-    const std::size_t name_len = (std::size_t{data[5]} << 8) | data[6];
-    std::size_t off = 7;
+    const auto layout = header_layout(data);
+    if (!layout) corrupt(subject, "unknown format version " + std::to_string(data[4]));
+    std::size_t off = layout->first;
+    if (data.size() < off + 2) corrupt(subject, "bad key name");
+    const std::size_t name_len = (std::size_t{data[off]} << 8) | data[off + 1];
+    off += 2;
     if (name_len == 0 || name_len > kMaxName || data.size() - off < name_len) corrupt(subject, "bad key name");
     KeyBlob blob;
+    blob.own_auth = (layout->second & kFlagOwnAuth) != 0;
     blob.name.assign(reinterpret_cast<const char*>(data.data() + off), name_len);
     off += name_len;
     TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Unmarshal(data.data(), data.size(), &off, &blob.pub);

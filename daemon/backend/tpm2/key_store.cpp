@@ -51,7 +51,7 @@ KeyStore::KeyStore(fs::path dir) : m_dir(std::move(dir)) {
 
 fs::path KeyStore::path_of(const std::string& id) const { return m_dir / (id + kSuffix); }
 
-std::vector<KeyStore::Entry> KeyStore::load_all(std::vector<std::string>* skipped) const {
+std::vector<KeyStore::Entry> KeyStore::load_all(std::vector<Damaged>* damaged) const {
     std::vector<Entry> out;
     std::error_code ec;
     for (const auto& e : fs::directory_iterator(m_dir, ec)) {
@@ -59,21 +59,23 @@ std::vector<KeyStore::Entry> KeyStore::load_all(std::vector<std::string>* skippe
         if (p.extension() != kSuffix) continue;
         const std::string id = p.stem().string();
         if (!is_key_id(id)) continue;
+        Bytes data;
         try {
-            out.push_back(Entry{id, decode_key_blob(read_all(p), p.string())});
-        } catch (const Error&) {
-            if (skipped) skipped->push_back(p.filename().string());
+            data = read_all(p);
+            out.push_back(Entry{id, decode_key_blob(data, p.string())});
+        } catch (const Error& e) {
+            if (damaged) damaged->push_back(Damaged{id, key_blob_name(data), e.message()});
         }
     }
     if (ec) throw Error(Errc::io, "cannot read the TPM state directory: " + ec.message(), 0, "opendir", m_dir.string());
     return out;
 }
 
-std::optional<KeyBlob> KeyStore::read(const std::string& id) const {
+std::optional<KeyBlob> KeyStore::read(const std::string& id, const std::string& subject) const {
     const fs::path p = path_of(id);
     std::error_code ec;
     if (!fs::exists(p, ec)) return std::nullopt;
-    return decode_key_blob(read_all(p), p.string());
+    return decode_key_blob(read_all(p), subject);
 }
 
 void KeyStore::write(const std::string& id, const KeyBlob& blob) const {

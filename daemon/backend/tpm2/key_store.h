@@ -18,17 +18,23 @@ public:
         std::string id;
         KeyBlob blob;
     };
+    // A key file that cannot be read as a key.
+    struct Damaged {
+        std::string id;
+        std::string name;  // from the file's header; empty when that is unreadable too
+        std::string why;
+    };
 
     // Creates the directory (0700) when missing; removes temporary files a crash left.
     // Throws io when it cannot be made or is not a directory.
     explicit KeyStore(std::filesystem::path dir);
 
     const std::filesystem::path& dir() const noexcept { return m_dir; }
-    // Every well-formed key file; corrupt ones are skipped (and named in `skipped`).
-    std::vector<Entry> load_all(std::vector<std::string>* skipped = nullptr) const;
-    // The key with this id; nullopt when its file is missing; throws bad_key_format
-    // when it is corrupt.
-    std::optional<KeyBlob> read(const std::string& id) const;
+    // Every well-formed key file; corrupt ones are skipped (and listed in `damaged`).
+    std::vector<Entry> load_all(std::vector<Damaged>* damaged = nullptr) const;
+    // The key with this id; nullopt when its file is missing; throws key_damaged naming
+    // `subject` when it is corrupt.
+    std::optional<KeyBlob> read(const std::string& id, const std::string& subject) const;
     // Writes the key's file; throws already_exists when it is there.
     void write(const std::string& id, const KeyBlob& blob) const;
     // Deletes the key's file; false when it was not there.

@@ -1,6 +1,7 @@
 #include "daemon/backend/tpm2/tpm2_backend.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -9,6 +10,7 @@
 
 #include <tss2/tss2_esys.h>
 
+#include "daemon/backend/key_ring.h"
 #include "daemon/backend/public_key.h"
 #include "daemon/backend/tpm2/esys_ptr.h"
 #include "daemon/backend/tpm2/key_import.h"
@@ -217,6 +219,54 @@ std::optional<TPM2B_AUTH> Tpm2Backend::key_auth(const std::string& subject) {
 
 void Tpm2Backend::note_refused(const TPM2B_AUTH& auth) noexcept { m_refused_auth = auth; }
 
+namespace {
+
+TPM2B_AUTH auth_from(const SecureBytes& value, const std::string& backend, const std::string& subject) {
+    TPM2B_AUTH auth{};
+    if (value.empty() || value.size() > sizeof auth.buffer)
+        throw Error(Errc::invalid_argument, "backend '" + backend + "': a key authorization value is 1 to " +
+                                                std::to_string(sizeof auth.buffer) + " bytes", 0, {}, subject);
+    auth.size = static_cast<UINT16>(value.size());
+    std::copy(value.begin(), value.end(), auth.buffer);
+    return auth;
+}
+
+} // namespace
+
+std::optional<TPM2B_AUTH> Tpm2Backend::new_key_auth(const SecureBytes* own, const std::string& subject) {
+    if (own) return auth_from(*own, m_config.name, subject);
+    return key_auth(subject);
+}
+
+std::optional<TPM2B_AUTH> Tpm2Backend::use_auth(const KeyInfo& key, const std::string& subject) {
+    bool own = false;
+    {
+        std::lock_guard lock(m_cache_mutex);
+        own = m_own_auth_keys.contains(key.id);
+    }
+    if (!own) return key_auth(subject);
+    const auto it = m_own_auth_values.find(key.id);
+    if (it == m_own_auth_values.end())
+        throw Error(Errc::pin_required,
+                    "the TPM key has its own authorization value and none was given (run: trustkey login --key " +
+                        key.name + ")",
+                    0, {}, subject);
+    return auth_from(it->second, m_config.name, subject);
+}
+
+void Tpm2Backend::login_key(const KeyInfo& key, const SecureBytes& auth) {
+    const std::string subject = subject_of(key);
+    {
+        std::lock_guard lock(m_cache_mutex);
+        if (!m_own_auth_keys.contains(key.id))
+            throw Error(Errc::invalid_argument, "the TPM key has no authorization value of its own", 0, {}, subject);
+    }
+    TPM2B_AUTH checked = auth_from(auth, m_config.name, subject);
+    OPENSSL_cleanse(&checked, sizeof checked);
+    std::lock_guard lock(m_tpm_mutex);
+    m_own_auth_values.insert_or_assign(key.id, auth);
+}
+
 ESYS_TR Tpm2Backend::auth_session(Connection& c, bool encrypt_first_parameter, const std::string& subject) {
     ESYS_CONTEXT* ctx = c.ctx->get();
     if (!c.session) {
@@ -240,25 +290,45 @@ ESYS_TR Tpm2Backend::auth_session(Connection& c, bool encrypt_first_parameter, c
 }
 
 std::vector<KeyInfo> Tpm2Backend::list_keys() {
-    std::vector<std::string> skipped;
+    std::vector<KeyStore::Damaged> damaged;
     std::map<std::string, KeyInfo> fresh;
+    std::set<std::string> own_auth;
     std::vector<KeyInfo> out;
-    for (const auto& entry : m_store.load_all(&skipped)) {
+    for (const auto& entry : m_store.load_all(&damaged)) {
         try {
             KeyInfo k = info_of(entry.id, entry.blob);
+            if (entry.blob.own_auth) own_auth.insert(k.id);
             fresh.emplace(k.id, k);
             out.push_back(std::move(k));
         } catch (const Error& e) {
-            skipped.push_back(entry.id);
+            damaged.push_back(KeyStore::Damaged{entry.id, entry.blob.name, e.message()});
         }
     }
-    for (const auto& s : skipped)
-        spdlog::debug("backend={} event=key_file_unreadable file={}, ignoring", log::quoted(m_config.name),
-                      log::quoted(s));
+    for (const auto& d : damaged)
+        spdlog::debug("backend={} event=key_file_unreadable key_id={} why={}, ignoring", log::quoted(m_config.name),
+                      d.id, log::quoted(d.why));
     std::lock_guard lock(m_cache_mutex);
     m_keys = std::move(fresh);
+    m_own_auth_keys = std::move(own_auth);
+    m_damaged = std::move(damaged);
     m_keys_scanned = true;
     return out;
+}
+
+std::optional<Error> Tpm2Backend::unusable_key(std::string_view ref) {
+    std::string lower(ref);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const bool id_prefix = lower.size() >= kMinKeyIdPrefix && is_hex(lower);
+    std::lock_guard lock(m_cache_mutex);
+    for (const auto& d : m_damaged) {
+        if (!(d.id == lower || (id_prefix && d.id.rfind(lower, 0) == 0) || (!d.name.empty() && d.name == ref)))
+            continue;
+        const std::string name = d.name.empty() ? std::string("?") : d.name;
+        return Error(Errc::key_damaged, d.why, 0, {},
+                     "key '" + name + "' " + short_id(d.id) + " on backend '" + m_config.name + "'");
+    }
+    return std::nullopt;
 }
 
 std::vector<KeyInfo> Tpm2Backend::known_keys() {
@@ -293,18 +363,32 @@ void Tpm2Backend::check_name_free(std::string_view name) {
                         "key '" + std::string(name) + "' on backend '" + m_config.name + "'");
 }
 
-KeyInfo Tpm2Backend::store_new_key(std::string_view name, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv) {
-    KeyBlob blob{std::string(name), pub, priv};
+KeyInfo Tpm2Backend::store_new_key(std::string_view name, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv,
+                                   bool own_auth) {
+    KeyBlob blob{std::string(name), own_auth, pub, priv};
     const KeyType type = key_type_of_public(pub.publicArea);
     const std::string id = tuf_key_id(type, spki_of_public(pub.publicArea));
     m_store.write(id, blob);
     KeyInfo info = info_of(id, blob);
     std::lock_guard lock(m_cache_mutex);
     m_keys[info.id] = info;
+    if (own_auth) m_own_auth_keys.insert(info.id);
     return info;
 }
 
-KeyInfo Tpm2Backend::generate(std::string_view name, KeyType type) {
+KeyInfo Tpm2Backend::generate(std::string_view name, KeyType type) { return make_key(name, type, nullptr); }
+
+KeyInfo Tpm2Backend::generate_with_auth(std::string_view name, KeyType type, const SecureBytes& auth) {
+    return make_key(name, type, &auth);
+}
+
+KeyInfo Tpm2Backend::import_key(std::string_view name, const PrivateKey& key) { return move_key(name, key, nullptr); }
+
+KeyInfo Tpm2Backend::import_key_with_auth(std::string_view name, const PrivateKey& key, const SecureBytes& auth) {
+    return move_key(name, key, &auth);
+}
+
+KeyInfo Tpm2Backend::make_key(std::string_view name, KeyType type, const SecureBytes* own_auth) {
     check_key_name(name);
     const std::string subject = "key '" + std::string(name) + "' on backend '" + m_config.name + "'";
     TPM2B_PUBLIC templ;
@@ -319,8 +403,11 @@ KeyInfo Tpm2Backend::generate(std::string_view name, KeyType type) {
     EsysPtr<TPM2B_PRIVATE> priv;
     run(subject, [&](Connection& c) {
         TPM2B_SENSITIVE_CREATE sensitive{};
-        const std::optional<TPM2B_AUTH> auth = key_auth(subject);
-        if (auth) sensitive.sensitive.userAuth = *auth;
+        std::optional<TPM2B_AUTH> auth = new_key_auth(own_auth, subject);
+        if (auth) {
+            sensitive.sensitive.userAuth = *auth;
+            OPENSSL_cleanse(&*auth, sizeof *auth);
+        }
         struct Wipe {
             TPM2B_SENSITIVE_CREATE& s;
             ~Wipe() { OPENSSL_cleanse(&s, sizeof s); }
@@ -347,10 +434,10 @@ KeyInfo Tpm2Backend::generate(std::string_view name, KeyType type) {
                  subject);
         return 0;
     });
-    return store_new_key(name, *pub, *priv);
+    return store_new_key(name, *pub, *priv, own_auth != nullptr);
 }
 
-KeyInfo Tpm2Backend::import_key(std::string_view name, const PrivateKey& key) {
+KeyInfo Tpm2Backend::move_key(std::string_view name, const PrivateKey& key, const SecureBytes* own_auth) {
     check_key_name(name);
     const std::string subject = "key '" + std::string(name) + "' on backend '" + m_config.name + "'";
     if (key.type() != KeyType::ecdsa_p256 && key.type() != KeyType::rsa_2048)
@@ -367,7 +454,7 @@ KeyInfo Tpm2Backend::import_key(std::string_view name, const PrivateKey& key) {
     TPM2B_PUBLIC pub{};
     EsysPtr<TPM2B_PRIVATE> priv;
     run(subject, [&](Connection& c) {
-        std::optional<TPM2B_AUTH> auth = key_auth(subject);
+        std::optional<TPM2B_AUTH> auth = new_key_auth(own_auth, subject);
         const ImportWrap wrap = wrap_for_import(key, c.primary_public.publicArea, auth.value_or(TPM2B_AUTH{}));
         if (auth) OPENSSL_cleanse(&*auth, sizeof *auth);
         c.loaded.clear();  // TPM2_Import needs a free object slot
@@ -381,17 +468,14 @@ KeyInfo Tpm2Backend::import_key(std::string_view name, const PrivateKey& key) {
                  subject);
         return 0;
     });
-    KeyInfo info = store_new_key(name, pub, *priv);
+    KeyInfo info = store_new_key(name, pub, *priv, own_auth != nullptr);
     if (info.id != id) throw Error(Errc::internal, "imported key reads back with another key id", 0, {}, subject);
     return info;
 }
 
 ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std::string& subject) {
     const auto missing = [&] {
-        return Error(Errc::not_found,
-                     "backend '" + m_config.name + "': the key's file is missing from the state directory (" +
-                         m_store.path_of(id).string() + ")",
-                     0, {}, subject);
+        return Error(Errc::not_found, "the key's blob is missing from the state directory", 0, {}, subject);
     };
     for (auto it = c.loaded.begin(); it != c.loaded.end(); ++it) {
         if (it->first != id) continue;
@@ -404,7 +488,7 @@ ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std:
         c.loaded.splice(c.loaded.begin(), c.loaded, it);
         return c.loaded.front().second.get();
     }
-    std::optional<KeyBlob> blob = m_store.read(id);
+    std::optional<KeyBlob> blob = m_store.read(id, subject);
     if (!blob) throw missing();
     // Room for one more: flush the least recently used beyond the cache size.
     while (!c.loaded.empty() && c.loaded.size() >= std::max<std::size_t>(m_config.loaded_keys, 1))
@@ -415,7 +499,7 @@ ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std:
     if (rc != TSS2_RC_SUCCESS) {
         Error e = tss_error("Esys_Load", rc, subject);
         if (e.errc() == Errc::token_error && !is_state_lost(rc) && !is_unreachable(rc))
-            throw Error(Errc::bad_key_format,
+            throw Error(Errc::key_damaged,
                         "the TPM refused the key's blob (corrupt, or made on another TPM or under another "
                         "primary key): " + e.message(), rc, "Esys_Load", subject);
         throw e;
@@ -457,7 +541,7 @@ std::vector<Bytes> Tpm2Backend::sign_batch(const KeyInfo& key, HashAlg hash, std
     return run(subject, [&](Connection& c) {
         std::vector<Bytes> out;
         out.reserve(items.size());
-        std::optional<TPM2B_AUTH> auth = key_auth(subject);
+        std::optional<TPM2B_AUTH> auth = use_auth(key, subject);
         struct Wipe {
             std::optional<TPM2B_AUTH>& a;
             ~Wipe() {
@@ -474,7 +558,13 @@ std::vector<Bytes> Tpm2Backend::sign_batch(const KeyInfo& key, HashAlg hash, std
             try {
                 out.push_back(sign_loaded(c, tr, session, key, item, subject));
             } catch (const Error& e) {
-                if (auth && e.errc() == Errc::pin_incorrect) note_refused(*auth);
+                if (auth && e.errc() == Errc::pin_incorrect) {
+                    // Not sent again: a key's own value is forgotten, the backend's remembered as refused.
+                    if (auto own = m_own_auth_values.find(key.id); own != m_own_auth_values.end())
+                        m_own_auth_values.erase(own);
+                    else
+                        note_refused(*auth);
+                }
                 c.session.reset();  // after a failed authorization the session is not reused
                 throw;
             }
@@ -490,10 +580,12 @@ void Tpm2Backend::remove(const KeyInfo& key) {
         std::lock_guard lock(m_tpm_mutex);
         if (m_conn)
             m_conn->loaded.remove_if([&](const auto& entry) { return entry.first == key.id; });
+        m_own_auth_values.erase(key.id);
     }
     {
         std::lock_guard lock(m_cache_mutex);
         m_keys.erase(key.id);
+        m_own_auth_keys.erase(key.id);
     }
     if (!m_store.remove(key.id))
         throw Error(Errc::not_found, "the key is not on the TPM", 0, {}, subject_of(key));

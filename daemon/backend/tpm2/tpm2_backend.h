@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include "daemon/backend/backend.h"
 #include "daemon/backend/tpm2/esys_context.h"
@@ -29,6 +30,7 @@ public:
     std::vector<KeyInfo> list_keys() override;
     std::vector<KeyInfo> known_keys() override;
     std::optional<KeyInfo> find_known(std::string_view id) override;
+    std::optional<Error> unusable_key(std::string_view ref) override;
     KeyInfo generate(std::string_view name, KeyType type) override;
     KeyInfo import_key(std::string_view name, const PrivateKey& key) override;
     Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) override;
@@ -36,6 +38,9 @@ public:
     void remove(const KeyInfo& key) override;
     BackendStatus status() override;
     void login(const SecureBytes& pin) override;
+    KeyInfo generate_with_auth(std::string_view name, KeyType type, const SecureBytes& auth) override;
+    KeyInfo import_key_with_auth(std::string_view name, const PrivateKey& key, const SecureBytes& auth) override;
+    void login_key(const KeyInfo& key, const SecureBytes& auth) override;
 
 private:
     // What is valid while the TPM keeps its state: the ESYS context, the storage
@@ -66,12 +71,20 @@ private:
     // Throws pin_required when the source cannot be read, and pin_incorrect for a value the
     // TPM refused before (it is not sent again, so repeated requests cannot lock the TPM out).
     std::optional<TPM2B_AUTH> key_auth(const std::string& subject);
+    // The value a key is used with: its own (from login_key; pin_required without one) or
+    // the backend's. Under m_tpm_mutex.
+    std::optional<TPM2B_AUTH> use_auth(const KeyInfo& key, const std::string& subject);
+    // The value a new key gets: `own` when given, else the backend's.
+    std::optional<TPM2B_AUTH> new_key_auth(const SecureBytes* own, const std::string& subject);
+    KeyInfo make_key(std::string_view name, KeyType type, const SecureBytes* own_auth);
+    KeyInfo move_key(std::string_view name, const PrivateKey& key, const SecureBytes* own_auth);
     void note_refused(const TPM2B_AUTH& auth) noexcept;
     ESYS_TR auth_session(Connection& c, bool encrypt_first_parameter, const std::string& subject);
     KeyInfo info_of(const std::string& id, const KeyBlob& blob) const;
     std::string subject_of(const KeyInfo& key) const;
     void check_name_free(std::string_view name);
-    KeyInfo store_new_key(std::string_view name, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv);
+    KeyInfo store_new_key(std::string_view name, const TPM2B_PUBLIC& pub, const TPM2B_PRIVATE& priv,
+                          bool own_auth);
 
     Tpm2Config m_config;
     KeyStore m_store;
@@ -80,10 +93,13 @@ private:
     std::unique_ptr<Connection> m_conn;
     std::string m_tpm_error;
     std::optional<TPM2B_AUTH> m_refused_auth;  // guarded by m_tpm_mutex
+    std::map<std::string, SecureBytes> m_own_auth_values;  // key id -> its own value (login_key); m_tpm_mutex
 
     std::mutex m_write_mutex;  // generate / import / remove, so name checks hold
     std::mutex m_cache_mutex;  // m_keys
     std::map<std::string, KeyInfo> m_keys;
+    std::set<std::string> m_own_auth_keys;     // ids of keys with their own value (m_cache_mutex)
+    std::vector<KeyStore::Damaged> m_damaged;  // key files the last scan could not read (m_cache_mutex)
     bool m_keys_scanned = false;
 };
 

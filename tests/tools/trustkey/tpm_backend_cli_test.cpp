@@ -192,6 +192,109 @@ TEST_F(TpmCli, WrongKeyAuthorizationIsOneClearLine) {
     std::filesystem::remove(auth_file);
 }
 
+TEST_F(TpmCli, KeyWithItsOwnAuthorizationValueIsUsedAfterLoginKey) {
+    CliDaemon daemon(with_tpm(swtpm().tcti()));
+    ProcessOptions right;
+    right.env.push_back("TRUSTKEY_KEY_AUTH=own-secret-1");
+    ProcessOptions wrong;
+    wrong.env.push_back("TRUSTKEY_KEY_AUTH=not-the-value");
+    const auto gen = daemon.trustkey({"key", "generate", "own", "--backend", "tpm", "--auth"}, right);
+    ASSERT_TRUE(succeeded(gen));
+    const std::string own_id = chomp(gen.out);
+    ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "plain", "--backend", "tpm"})));
+    const auto sign_own = [&] { return daemon.trustkey({"sign", "own", "--digest", hex(sha256_bytes("own"))}); };
+
+    // Until its value is given the key is not used: one line naming it and saying how.
+    const auto before = sign_own();
+    EXPECT_TRUE(failed_with_one_line(before, 1));
+    EXPECT_NE(before.err.find("trustkey login --key own"), std::string::npos) << before.err;
+    EXPECT_NE(before.err.find("backend 'tpm'"), std::string::npos) << before.err;
+    EXPECT_TRUE(signs(daemon, "plain", "ecdsa"));  // other keys are unaffected
+
+    // A wrong value is kept, refused by the TPM at the next use, then dropped (not sent again).
+    ASSERT_TRUE(succeeded(daemon.trustkey({"login", "--key", "own"}, wrong)));
+    const auto refused = sign_own();
+    EXPECT_TRUE(failed_with_one_line(refused, 1));
+    EXPECT_NE(refused.err.find("refused the authorization value"), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("'own'"), std::string::npos) << refused.err;
+    const auto dropped = sign_own();
+    EXPECT_TRUE(failed_with_one_line(dropped, 1));
+    EXPECT_NE(dropped.err.find("trustkey login --key own"), std::string::npos) << dropped.err;
+
+    // The right value: the key signs, and openssl verifies it.
+    ASSERT_TRUE(succeeded(daemon.trustkey({"login", "--key", "own"}, right)));
+    EXPECT_TRUE(signs(daemon, "own", "ecdsa"));
+    // The value is in neither the key's blob nor the daemon's log.
+    const std::string blob = read_file(daemon.dir() / "data" / "trustkey" / "tpm2" / "tpm" / (own_id + ".tpmkey"));
+    EXPECT_EQ(blob.find("own-secret-1"), std::string::npos);
+    EXPECT_EQ(daemon.log().find("own-secret-1"), std::string::npos);
+
+    // key load --auth: an existing key moved into the TPM with its own value.
+    const auto key_file = daemon.dir() / "moved.pem";
+    ASSERT_EQ(run_process({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                           key_file.string()})
+                  .exit_code,
+              0);
+    ASSERT_TRUE(succeeded(
+        daemon.trustkey({"key", "load", key_file.string(), "--name", "moved", "--backend", "tpm", "--auth"}, right)));
+    EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"sign", "moved", "--digest", hex(sha256_bytes("m"))}), 1));
+    ASSERT_TRUE(succeeded(daemon.trustkey({"login", "--key", "moved"}, right)));
+    EXPECT_TRUE(signs(daemon, "moved", "ecdsa"));
+
+    // Clear refusals: a backend without per-key values, and a key without its own value.
+    const auto soft = daemon.trustkey({"key", "generate", "soft", "--auth"}, right);
+    EXPECT_TRUE(failed_with_one_line(soft, 1));
+    EXPECT_NE(soft.err.find("no per-key authorization values"), std::string::npos) << soft.err;
+    const auto plain = daemon.trustkey({"login", "--key", "plain"}, right);
+    EXPECT_TRUE(failed_with_one_line(plain, 1));
+    EXPECT_NE(plain.err.find("no authorization value of its own"), std::string::npos) << plain.err;
+    swtpm().tool({"tpm2_dictionarylockout", "--clear-lockout"});  // the refused try above
+}
+
+TEST_F(TpmCli, MissingOrCorruptBlobIsOneLineNamingKeyAndBackend) {
+    CliDaemon daemon(with_tpm(swtpm().tcti()));
+    std::map<std::string, std::filesystem::path> blob_of;
+    for (const std::string name : {"gone", "cut", "flipped", "fine"}) {
+        const auto gen = daemon.trustkey({"key", "generate", name, "--backend", "tpm"});
+        ASSERT_TRUE(succeeded(gen));
+        blob_of[name] = daemon.dir() / "data" / "trustkey" / "tpm2" / "tpm" / (chomp(gen.out) + ".tpmkey");
+        ASSERT_TRUE(std::filesystem::exists(blob_of[name])) << blob_of[name];
+    }
+    std::filesystem::remove(blob_of["gone"]);
+    const std::string cut = read_file(blob_of["cut"]);
+    write_file(blob_of["cut"], cut.substr(0, cut.size() / 2));
+    std::string flipped = read_file(blob_of["flipped"]);
+    flipped[flipped.size() - 10] = static_cast<char>(flipped[flipped.size() - 10] ^ 0x5a);
+    write_file(blob_of["flipped"], flipped);
+
+    const std::string digest(64, 'a');
+    const auto check = [&](const std::string& key, const std::string& what) {
+        SCOPED_TRACE(key);
+        const auto r = daemon.trustkey({"sign", key, "--digest", digest});
+        EXPECT_TRUE(failed_with_one_line(r, 1));
+        EXPECT_EQ(r.err.find("unknown key"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("'" + key + "'"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find("backend 'tpm'"), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+        // The reply names no path of the daemon's state directory.
+        EXPECT_EQ(r.err.find(daemon.dir().string()), std::string::npos) << r.err;
+    };
+    // The running daemon knows the keys: each failure says what is wrong with the blob.
+    check("gone", "blob is missing from the state directory");
+    check("cut", "blob in the state directory is corrupt");
+    check("flipped", "TPM refused the key's blob");
+    // After a rescan the unreadable blob is no longer listed; asking for it still says why.
+    const auto listed = daemon.trustkey({"key", "list"});
+    ASSERT_TRUE(succeeded(listed));
+    EXPECT_EQ(listed.out.find(" cut "), std::string::npos) << listed.out;
+    check("cut", "blob in the state directory is corrupt");
+    // A key that was never there is still unknown; the intact key still signs.
+    const auto none = daemon.trustkey({"sign", "never-made", "--digest", digest});
+    EXPECT_TRUE(failed_with_one_line(none, 1));
+    EXPECT_NE(none.err.find("unknown key 'never-made'"), std::string::npos) << none.err;
+    EXPECT_TRUE(signs(daemon, "fine", "ecdsa"));
+}
+
 TEST_F(TpmCli, KeyLoadMovesAnExistingKeyIntoTheTpm) {
     CliDaemon daemon(with_tpm(swtpm().tcti()));
     for (const std::string type : {"ecdsa", "rsa"}) {

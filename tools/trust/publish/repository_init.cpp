@@ -48,7 +48,7 @@ RepositoryInit::RepositoryInit(proto::Client& agent, notary::NotaryClient& serve
 
 std::string RepositoryInit::root_key_name(const std::string& gun) { return "root-" + gun_hash(gun); }
 
-pb::KeyInfo RepositoryInit::root_agent_key(const std::string& ref) {
+pb::KeyInfo RepositoryInit::root_agent_key(const std::string& ref, const std::string& backend) {
     const std::string name = ref.empty() ? root_key_name(m_server.gun()) : ref;
     try {
         return m_agent.public_key(name);
@@ -57,7 +57,7 @@ pb::KeyInfo RepositoryInit::root_agent_key(const std::string& ref) {
         if (!absent || !ref.empty()) throw_agent_error("root key \"" + name + "\"", e);
     }
     try {
-        return m_agent.generate_key(name, pb::KEY_TYPE_ECDSA_P256);
+        return m_agent.generate_key(name, pb::KEY_TYPE_ECDSA_P256, backend);
     } catch (const proto::ClientError& e) {
         // Another publisher initializing the same repository made it first: use that one.
         if (e.kind() != proto::ClientError::Kind::status || e.status() != pb::STATUS_KEY_EXISTS)
@@ -70,11 +70,12 @@ pb::KeyInfo RepositoryInit::root_agent_key(const std::string& ref) {
     }
 }
 
-pb::KeyInfo RepositoryInit::new_or_given_key(const std::string& ref, const std::string& role) {
+pb::KeyInfo RepositoryInit::new_or_given_key(const std::string& ref, const std::string& role,
+                                             const std::string& backend) {
     try {
         if (!ref.empty()) return m_agent.public_key(ref);
         return m_agent.generate_key(role + "-" + gun_hash(m_server.gun()) + "-" + random_suffix(),
-                                    pb::KEY_TYPE_ECDSA_P256);
+                                    pb::KEY_TYPE_ECDSA_P256, backend);
     } catch (const proto::ClientError& e) {
         throw_agent_error(role + " key" + (ref.empty() ? std::string() : " \"" + ref + "\""), e);
     }
@@ -85,13 +86,13 @@ InitializedRepository RepositoryInit::run(const RepositoryInitOptions& options) 
         throw Error(Errc::already_exists, "the notary server already has a repository " + m_server.gun(), 0, {},
                     m_server.gun());
 
-    const pb::KeyInfo root_info = root_agent_key(options.root_key);
+    const pb::KeyInfo root_info = root_agent_key(options.root_key, options.backend);
     if (root_info.type() != pb::KEY_TYPE_ECDSA_P256)
         throw Error(Errc::unsupported_algorithm, "the root key must be an ECDSA key (its certificate is ecdsa-x509)",
                     0, {}, root_info.id());
-    const pb::KeyInfo targets_info = new_or_given_key(options.targets_key, "targets");
+    const pb::KeyInfo targets_info = new_or_given_key(options.targets_key, "targets", options.backend);
     std::optional<pb::KeyInfo> snapshot_info;
-    if (options.local_snapshot) snapshot_info = new_or_given_key(options.snapshot_key, "snapshot");
+    if (options.local_snapshot) snapshot_info = new_or_given_key(options.snapshot_key, "snapshot", options.backend);
 
     AgentSigner signer(m_agent);
     tuf::CertificateRequest request;

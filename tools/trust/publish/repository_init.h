@@ -30,6 +30,8 @@ struct RepositoryInitOptions {
     bool local_snapshot = false;
     // With local_snapshot: the agent key for snapshot; empty: a new key as for targets.
     std::string snapshot_key;
+    // trustkeyd backend for the keys generated here (root, targets, snapshot); empty: the first.
+    std::string backend;
 };
 
 struct InitializedRepository {
@@ -57,8 +59,8 @@ public:
     static std::string root_key_name(const std::string& gun);
 
 private:
-    proto::pb::KeyInfo root_agent_key(const std::string& ref);
-    proto::pb::KeyInfo new_or_given_key(const std::string& ref, const std::string& role);
+    proto::pb::KeyInfo root_agent_key(const std::string& ref, const std::string& backend);
+    proto::pb::KeyInfo new_or_given_key(const std::string& ref, const std::string& role, const std::string& backend);
 
     proto::Client& m_agent;
     notary::NotaryClient& m_server;

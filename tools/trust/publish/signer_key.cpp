@@ -15,7 +15,7 @@ SignerKey from_info(const pb::KeyInfo& info, bool generated) {
 
 } // namespace
 
-SignerKey signer_agent_key(proto::Client& agent, const std::string& name) {
+SignerKey signer_agent_key(proto::Client& agent, const std::string& name, const std::string& backend) {
     try {
         const pb::KeyInfo info = agent.public_key(name);
         // A reference is also matched as an id prefix: only a key of that name counts.
@@ -25,7 +25,7 @@ SignerKey signer_agent_key(proto::Client& agent, const std::string& name) {
         if (!absent) throw_agent_error("looking up signer key \"" + name + "\"", e, name);
     }
     try {
-        return from_info(agent.generate_key(name, pb::KEY_TYPE_ECDSA_P256), true);
+        return from_info(agent.generate_key(name, pb::KEY_TYPE_ECDSA_P256, backend), true);
     } catch (const proto::ClientError& e) {
         throw_agent_error("generating signer key \"" + name + "\"", e, name);
     }

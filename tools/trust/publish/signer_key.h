@@ -16,8 +16,8 @@ struct SignerKey {
     bool generated = false;  // made by this call
 };
 
-// The agent key named `name`, generated (ECDSA P-256) when trustkeyd has none. Throws
-// trustkey::Error as throw_agent_error() does when the agent fails.
-SignerKey signer_agent_key(proto::Client& agent, const std::string& name);
+// The agent key named `name`, generated (ECDSA P-256, on `backend`; empty: the first) when
+// trustkeyd has none. Throws trustkey::Error as throw_agent_error() does when the agent fails.
+SignerKey signer_agent_key(proto::Client& agent, const std::string& name, const std::string& backend = {});
 
 } // namespace trustkey::trust

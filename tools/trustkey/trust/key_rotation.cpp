@@ -57,13 +57,17 @@ void check_request(const RotationRequest& request) {
         throw Failure::usage("the timestamp key is always server-managed: add --server-managed");
     if (request.server_managed && !request.key.empty())
         throw Failure::usage("--key names a trustkeyd key and cannot go with --server-managed");
+    if (!request.backend.empty() && (request.server_managed || !request.key.empty()))
+        throw Failure::usage(fmt::format("--backend {} picks where a new trustkeyd key is made: it cannot go with {}",
+                                         request.backend, request.server_managed ? "--server-managed" : "--key"));
 }
 
 // The agent key to rotate to: `ref` when given, otherwise a new ECDSA P-256 key.
-pb::KeyInfo agent_key(proto::Client& agent, const std::string& role, const std::string& gun, const std::string& ref) {
+pb::KeyInfo agent_key(proto::Client& agent, const std::string& role, const std::string& gun, const std::string& ref,
+                      const std::string& backend) {
     try {
         if (!ref.empty()) return agent.public_key(ref);
-        return agent.generate_key(new_key_name(role, gun), pb::KEY_TYPE_ECDSA_P256);
+        return agent.generate_key(new_key_name(role, gun), pb::KEY_TYPE_ECDSA_P256, backend);
     } catch (const proto::ClientError& e) {
         trustkey::trust::throw_agent_error(
             ref.empty() ? "generating a new " + role + " key" : "the new " + role + " key \"" + ref + "\"", e, ref);
@@ -203,7 +207,7 @@ RotationResult rotate_role_key(proto::Client& agent, notary::NotaryClient& serve
     std::vector<std::string> old_root_keys;
     const tuf::Key key = [&] {
         if (request.server_managed) return trustkey::trust::parse_server_key(server.rotate_key(role), role);
-        const pb::KeyInfo info = agent_key(agent, role, server.gun(), request.key);
+        const pb::KeyInfo info = agent_key(agent, role, server.gun(), request.key, request.backend);
         if (role != kRoot) return tuf::Key::from_spki(as_bytes(info.public_key()));
         for (const auto& [id, old] : old_root.role_key_map(tuf::kRootRole)) {
             const std::string canonical = old.canonical_id();

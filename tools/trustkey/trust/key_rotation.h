@@ -26,6 +26,7 @@ struct RotationRequest {
     std::string role;            // root, targets, snapshot, timestamp
     bool server_managed = false; // the notary server holds the new key (snapshot, timestamp)
     std::string key;             // existing trustkeyd key (id or name) to rotate to; empty: a new key
+    std::string backend;         // trustkeyd backend for a new key; empty: the first
 };
 
 struct RotationResult {

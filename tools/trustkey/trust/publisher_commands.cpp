@@ -183,14 +183,14 @@ struct NewRepositorySigner {
 // registry, the user's agent key (reused by name or generated) is returned for the
 // signer targets/<user>; without them the repository gets no signer.
 NewRepositorySigner initialize_for_signing(proto::Client& agent, RepositoryPublisher& publisher,
-                                           const RepositoryTarget& target) {
+                                           const RepositoryTarget& target, const RepositoryInitOptions& init) {
     const std::string& host = target.reference.registry;
     const std::optional<std::string> user = registry_user(host);
     if (!user) {
         std::cerr << "No credentials for " << host << " in docker's configuration: " << target.gun
                   << " gets no signer, tags are signed with its repository key (\"docker login " << host
                   << "\" first to get the signer targets/<user>)\n";
-        initialize(publisher, target.gun);
+        initialize(publisher, target.gun, init);
         return {};
     }
     if (!valid_signer_name(*user))
@@ -198,8 +198,8 @@ NewRepositorySigner initialize_for_signing(proto::Client& agent, RepositoryPubli
             "registry user \"{}\" (docker's credentials for {}) is not a valid signer name (^[a-z0-9][a-z0-9_-]*$): "
             "add a signer to {} with \"trustkey trust signer add\" first",
             *user, host, target.gun));
-    const SignerKey key = signer_agent_key(agent, *user);
-    initialize(publisher, target.gun);
+    const SignerKey key = signer_agent_key(agent, *user, init.backend);
+    initialize(publisher, target.gun, init);
     return {*user, key.key};
 }
 
@@ -226,11 +226,13 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     auto* gen = key->add_subcommand("generate", "Generate a signer key in trustkeyd and write NAME.pub");
     gen->add_option("NAME", m_name, "Signer name")->required();
     gen->add_option("--dir", m_dir, "Directory for NAME.pub")->capture_default_str();
+    gen->add_option("--backend", m_backend, "trustkeyd backend to hold the key (default: the first)");
     gen->callback([this] { m_context.action = [this] { key_generate(); }; });
 
     auto* load = key->add_subcommand("load", "Import a private key PEM into trustkeyd");
     load->add_option("FILE", m_file, "Private key PEM (encrypted or not)")->required();
     load->add_option("--name", m_load_name, "Signer name")->capture_default_str();
+    load->add_option("--backend", m_backend, "trustkeyd backend to hold the key (default: the first)");
     load->callback([this] { m_context.action = [this] { key_load(); }; });
 
     auto* rotate = key->add_subcommand("rotate", "Replace a repository's root, targets, snapshot or timestamp key");
@@ -239,6 +241,7 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
         CLI::IsMember({"root", "targets", "snapshot", "timestamp"}));
     rotate->add_flag("--server-managed", m_server_managed, "Let the notary server hold the new key");
     rotate->add_option("--key", m_rotate_key, "Rotate to this trustkeyd key (id or name) instead of a new one");
+    rotate->add_option("--backend", m_backend, "trustkeyd backend to hold the new key (default: the first)");
     rotate->callback([this] { m_context.action = [this] { key_rotate(); }; });
 
     auto* signer = trust.add_subcommand("signer", "Manage the signers of repositories");
@@ -250,6 +253,9 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     add->add_option("--root-key", m_root_key,
                     "trustkeyd key (id, id prefix or name; ECDSA P-256) to use as root key when a repository "
                     "is initialized");
+    add->add_option("--backend", m_backend,
+                    "trustkeyd backend to hold the root and targets keys of a repository it initializes "
+                    "(default: the first)");
     add->callback([this] { m_context.action = [this] { signer_add(); }; });
     auto* remove = signer->add_subcommand("remove", "Remove a signer from repositories");
     remove->add_option("NAME", m_name, "Signer name")->required();
@@ -266,6 +272,8 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     sign->add_option("--manifest", m_manifest, "Manifest file whose SHA-256 and size are signed");
     sign->add_option("--from-file", m_from_file,
                      "File listing tags to sign, one \"REPO:TAG [sha256:HEX SIZE]\" a line (\"-\": stdin)");
+    sign->add_option("--backend", m_backend,
+                     "trustkeyd backend to hold the keys made when a repository is initialized (default: the first)");
     sign->callback([this] { m_context.action = [this] { this->sign(); }; });
 
     auto* revoke = trust.add_subcommand("revoke", "Remove trust for an image tag or a whole repository");
@@ -280,8 +288,8 @@ void PublisherCommands::key_generate() const {
     std::error_code ec;
     if (std::filesystem::exists(path, ec)) throw Failure::failed(fmt::format("{} already exists", path.string()));
     std::cout << "Generating key for " << m_name << "...\n";
-    const pb::KeyInfo info = m_context.with_client(RequestSubject::key(m_name), [&](proto::Client& client) {
-        return client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256);
+    const pb::KeyInfo info = m_context.with_client(RequestSubject::key({}, m_backend), [&](proto::Client& client) {
+        return client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256, m_backend);
     });
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << public_pem_with_role(info.public_key(), m_name);
@@ -320,8 +328,8 @@ void PublisherCommands::key_load() const {
             passphrase = read_secret(fmt::format("Enter passphrase for {}: ", m_file));
     }
     const pb::KeyInfo info =
-        m_context.with_client(RequestSubject::key(m_load_name, {}, m_file), [&](proto::Client& client) {
-            return client.import_key(m_load_name, text, as_string_view(passphrase));
+        m_context.with_client(RequestSubject::key({}, m_backend, m_file), [&](proto::Client& client) {
+            return client.import_key(m_load_name, text, as_string_view(passphrase), m_backend);
         });
     std::cout << "Successfully imported key from " << m_file << " (key " << info.id() << " in trustkeyd)\n";
     if (stdin_is_terminal() && ask_yes_no(fmt::format("Remove {} now that trustkeyd holds the key? [y/N] ", m_file))) {
@@ -338,7 +346,7 @@ void PublisherCommands::key_rotate() const {
     notary::NotaryClient server = notary_client(*m_options, target);
     std::optional<RotationResult> result;
     run_step(fmt::format("rotating the {} key of {} at {}", m_role, target.gun, server.base_url()), [&] {
-        result = rotate_role_key(agent, server, RotationRequest{m_role, m_server_managed, m_rotate_key});
+        result = rotate_role_key(agent, server, RotationRequest{m_role, m_server_managed, m_rotate_key, m_backend});
     });
     std::cout << "Successfully rotated " << m_role << " key for repository " << m_repo << " (new key "
               << result->key.id() << ")\n";
@@ -356,6 +364,7 @@ void PublisherCommands::signer_add() const {
     std::vector<RepositoryTarget> targets;
     for (const auto& repo : m_repos) targets.push_back(parse_repository(repo));
     RepositoryInitOptions init;
+    init.backend = m_backend;
     if (!m_root_key.empty()) init.root_key = usable_root_key(m_context, m_root_key);
     proto::Client agent = m_context.connect();
     for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -454,6 +463,8 @@ void PublisherCommands::sign() const {
         by_gun[entry.target.gun].push_back(std::move(entry));
     }
     const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+    RepositoryInitOptions init;
+    init.backend = m_backend;
     proto::Client agent = m_context.connect();
     // One registry client for every tag, so answered challenges (tokens) are reused.
     std::optional<registry::RegistryClient> registry;
@@ -490,7 +501,7 @@ void PublisherCommands::sign() const {
         std::optional<NewRepositorySigner> created;
         run_step(fmt::format("signing {} at {}", gun, server.base_url()), [&] {
             RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
-            if (!publisher.exists()) created = initialize_for_signing(agent, publisher, first);
+            if (!publisher.exists()) created = initialize_for_signing(agent, publisher, first, init);
             publisher.publish([&](TargetsUpdate& update) {
                 if (created && created->key) update.add_signer(created->name, {*created->key});
                 AgentSigner signer(agent);

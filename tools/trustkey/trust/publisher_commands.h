@@ -49,6 +49,7 @@ private:
     bool m_force = false;
     std::string m_rotate_key;
     std::string m_load_name = "signer";
+    std::string m_backend;  // --backend: trustkeyd backend for the keys a verb makes or loads
 };
 
 } // namespace trustkey::tools::trust

@@ -25,17 +25,20 @@ public:
         protocol,      // the daemon answered something unreadable
     };
     ClientError(Kind kind, pb::Status status, std::string message, std::vector<std::string> candidates = {},
-                pb::PinInfo pin = {});
+                pb::PinInfo pin = {}, std::string backend = {});
     Kind kind() const noexcept { return m_kind; }
     pb::Status status() const noexcept { return m_status; }
     const std::vector<std::string>& candidates() const noexcept { return m_candidates; }
     const pb::PinInfo& pin() const noexcept { return m_pin; }
+    // The backend the failure is about (Response.backend); empty when the daemon named none.
+    const std::string& backend() const noexcept { return m_backend; }
 
 private:
     Kind m_kind;
     pb::Status m_status;
     std::vector<std::string> m_candidates;
     pb::PinInfo m_pin;
+    std::string m_backend;
 };
 
 class Client {
@@ -61,9 +64,11 @@ public:
 
     std::vector<pb::KeyInfo> list_keys();
     pb::KeyInfo public_key(std::string_view key_ref);
-    pb::KeyInfo generate_key(std::string_view name, pb::KeyType type, std::string_view backend = {});
+    // `auth`: the key's own authorization value (TPM); empty: none. Wiped from the client's buffers.
+    pb::KeyInfo generate_key(std::string_view name, pb::KeyType type, std::string_view backend = {},
+                             std::string_view auth = {});
     pb::KeyInfo import_key(std::string_view name, std::string_view pem, std::string_view passphrase = {},
-                           std::string_view backend = {});
+                           std::string_view backend = {}, std::string_view auth = {});
     pb::SignReply sign(std::string_view key_ref, pb::HashAlgorithm hash, std::span<const std::uint8_t> data);
     // One SignBatch request (must fit the server's batch limit).
     pb::SignBatchReply sign_batch(std::string_view key_ref, pb::HashAlgorithm hash,
@@ -77,6 +82,8 @@ public:
     pb::StatusReply status();
     // The PIN is sent once and wiped from the client's buffers.
     void login(std::string_view backend, std::string_view pin);
+    // The own authorization value of the key `key_ref`, kept by the daemon for later use.
+    void login_key(std::string_view key_ref, std::string_view auth);
 
     // Low level: sends one request (id assigned here) and returns the response; throws
     // ClientError for a non-OK status.

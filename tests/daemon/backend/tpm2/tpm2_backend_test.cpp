@@ -77,9 +77,35 @@ TEST_F(Tpm2BackendTest, MissingBlobIsAClearNotFound) {
     fs::remove(blob_of(k));
     Error e = error_of([&] { backend->sign(k, HashAlg::sha256, digest("x")); });
     EXPECT_EQ(e.errc(), Errc::not_found) << e.what();
+    EXPECT_TRUE(mentions(e, "missing from the state directory")) << e.what();
     EXPECT_TRUE(mentions(e, "release")) << e.what();
     EXPECT_TRUE(mentions(e, "backend 'tpm'")) << e.what();
     EXPECT_TRUE(backend->list_keys().empty());
+}
+
+TEST_F(Tpm2BackendTest, OwnAuthorizationValueIsKeptWithTheKeyAndAskedForAfterARestart) {
+    const SecureBytes value{'k', 'e', 'y', '-', 'a', 'u', 't', 'h'};
+    KeyInfo own, plain;
+    {
+        auto backend = open();
+        own = backend->generate_with_auth("own", KeyType::rsa_2048, value);
+        plain = backend->generate("plain", KeyType::ecdsa_p256);
+        EXPECT_EQ(error_of([&] { backend->sign(own, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_required);
+        backend->login_key(own, value);
+        EXPECT_TRUE(signs(*backend, own));
+        EXPECT_EQ(error_of([&] { backend->login_key(plain, value); }).errc(), Errc::invalid_argument);
+    }
+    // A new backend on the same state (a daemon restart): the blob says the key has its own
+    // value, which is asked for again; the other key needs none.
+    auto backend = open();
+    ASSERT_EQ(backend->list_keys().size(), 2u);
+    EXPECT_EQ(error_of([&] { backend->sign(own, HashAlg::sha256, digest("y")); }).errc(), Errc::pin_required);
+    EXPECT_TRUE(signs(*backend, plain));
+    backend->login_key(own, value);
+    EXPECT_TRUE(signs(*backend, own));
+    // Deleting the key forgets its value.
+    backend->remove(own);
+    EXPECT_EQ(error_of([&] { backend->login_key(own, value); }).errc(), Errc::invalid_argument);
 }
 
 TEST_F(Tpm2BackendTest, CorruptBlobIsAClearError) {
@@ -103,14 +129,26 @@ TEST_F(Tpm2BackendTest, CorruptBlobIsAClearError) {
     auto keys = backend->list_keys();
     ASSERT_EQ(keys.size(), 2u);  // "good" and "flipped" (which still parses)
     Error e1 = error_of([&] { backend->sign(truncated, HashAlg::sha256, digest("x")); });
-    EXPECT_EQ(e1.errc(), Errc::bad_key_format) << e1.what();
+    EXPECT_EQ(e1.errc(), Errc::key_damaged) << e1.what();
     EXPECT_TRUE(mentions(e1, "corrupt")) << e1.what();
     EXPECT_TRUE(mentions(e1, "truncated")) << e1.what();
     Error e2 = error_of([&] { backend->sign(flipped, HashAlg::sha256, digest("x")); });
-    EXPECT_EQ(e2.errc(), Errc::bad_key_format) << e2.what();
+    EXPECT_EQ(e2.errc(), Errc::key_damaged) << e2.what();
     EXPECT_TRUE(mentions(e2, "refused the key's blob")) << e2.what();
     EXPECT_TRUE(mentions(e2, "flipped")) << e2.what();
     EXPECT_TRUE(mentions(e2, "backend 'tpm'")) << e2.what();
+    // A reference to the key listing skipped is answered with why, by name or id prefix.
+    for (const std::string& ref : {std::string("truncated"), truncated.id.substr(0, 10)}) {
+        const std::optional<Error> why = backend->unusable_key(ref);
+        ASSERT_TRUE(why.has_value()) << ref;
+        EXPECT_EQ(why->errc(), Errc::key_damaged);
+        EXPECT_TRUE(mentions(*why, "corrupt")) << why->what();
+        EXPECT_TRUE(mentions(*why, "truncated")) << why->what();
+        EXPECT_TRUE(mentions(*why, "backend 'tpm'")) << why->what();
+        EXPECT_FALSE(mentions(*why, dir.path().string())) << why->what();
+    }
+    EXPECT_FALSE(backend->unusable_key("good").has_value());
+    EXPECT_FALSE(backend->unusable_key("nosuch").has_value());
     // The other keys are untouched and still sign; nothing extra in the state directory.
     EXPECT_TRUE(signs(*backend, good));
     std::size_t files = 0;
@@ -221,7 +259,7 @@ TEST_F(Tpm2BackendTest, KeysUnderAnotherPrimaryAreRefused) {
     c.parent = 0x81000102;
     auto other = make_tpm2_backend(c);
     Error e = error_of([&] { other->sign(k, HashAlg::sha256, digest("x")); });
-    EXPECT_EQ(e.errc(), Errc::bad_key_format) << e.what();
+    EXPECT_EQ(e.errc(), Errc::key_damaged) << e.what();
     EXPECT_TRUE(mentions(e, "mine")) << e.what();
     swtpm().tool({"tpm2_evictcontrol", "-C", "o", "-c", "0x81000102"});
     EXPECT_TRUE(signs(*backend, k));

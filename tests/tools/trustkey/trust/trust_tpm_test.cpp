@@ -1,11 +1,14 @@
 // Delegation keys held in a TPM (a real swtpm behind `trustkeyd --tpm`) sign TUF
-// metadata through `trustkey trust sign`, and the real notary CLI accepts it.
+// metadata through `trustkey trust sign`, and the real notary CLI accepts it; with
+// `--backend tpm` the trust verbs put the keys they make (root, targets, signers) there.
 #include <filesystem>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/notary_server.h"
@@ -30,8 +33,31 @@ protected:
         o.args = {"--tpm", tpm.tcti()};
         return o;
     }
-    std::string image(const std::string& tag = {}) const {
-        return m_registry.host() + "/team/tpm-app" + (tag.empty() ? "" : ":" + tag);
+    std::string image(const std::string& tag = {}, const std::string& repo = "tpm-app") const {
+        return m_registry.host() + "/team/" + repo + (tag.empty() ? "" : ":" + tag);
+    }
+    // Whether the real notary client lists `tag` with kDigestHex in `role` of `gun`.
+    bool notary_lists(const std::string& gun, const std::string& role, const std::string& tag) {
+        const std::string out = notary({"list", gun, "--roles", role});
+        std::istringstream lines(out);
+        for (std::string line; std::getline(lines, line);)
+            if (line.rfind(tag + " ", 0) == 0 && line.find(kDigestHex) != std::string::npos) return true;
+        ADD_FAILURE() << "notary list " << gun << " --roles " << role << ":\n" << out;
+        return false;
+    }
+    // trustkeyd's keys by name: {id, backend}.
+    std::map<std::string, std::pair<std::string, std::string>> agent_keys() const {
+        const ProcessResult r = m_daemon.trustkey({"key", "list", "--json"});
+        EXPECT_EQ(r.exit_code, 0) << describe(r);
+        std::map<std::string, std::pair<std::string, std::string>> keys;
+        for (const auto& k : nlohmann::json::parse(r.out)) keys[k["name"]] = {k["id"], k["backend"]};
+        return keys;
+    }
+    // The key ids root.json lists for `role`, from the trust cache the verbs keep.
+    std::vector<std::string> cached_role_keys(const std::string& gun, const std::string& role) const {
+        const auto root = nlohmann::json::parse(
+            read_file(m_work / "docker" / "trust" / "tuf" / gun / "metadata" / "root.json"));
+        return root["signed"]["roles"][role]["keyids"].get<std::vector<std::string>>();
     }
     ProcessResult trust(std::vector<std::string> args) const {
         std::vector<std::string> full{"trust", "--server", m_notary.url(), "--tlscacert",
@@ -94,6 +120,82 @@ TEST_F(TrustTpmTest, TpmDelegationKeysSignWhatNotaryAccepts) {
             row.size() >= 4 && row.compare(row.size() - 4, 4, " tpm") == 0)
             ++on_tpm;
     EXPECT_EQ(on_tpm, 2) << keys.out;
+}
+
+TEST_F(TrustTpmTest, RepositoryKeysMadeByTheTrustVerbsGoToTheChosenBackend) {
+    // A signer key made with `trust key generate --backend tpm`, written as docker writes NAME.pub.
+    const ProcessResult gen =
+        trust({"key", "generate", "carol", "--backend", "tpm", "--dir", m_work.path().string()});
+    ASSERT_EQ(gen.exit_code, 0) << describe(gen);
+    // `signer add --backend tpm` initializes the repository with its root and targets keys on the TPM.
+    const ProcessResult add = trust({"signer", "add", "--backend", "tpm", "--key", (m_work / "carol.pub").string(),
+                                     "carol", image()});
+    ASSERT_EQ(add.exit_code, 0) << describe(add);
+    ASSERT_NE(add.out.find("Successfully initialized"), std::string::npos) << describe(add);
+    const ProcessResult sign = trust({"sign", image("v1"), "--digest", "sha256:" + kDigestHex, "--size", "4321"});
+    ASSERT_EQ(sign.exit_code, 0) << describe(sign);
+    // `sign --backend tpm` initializing a second repository (no registry user: tags go into targets).
+    const ProcessResult sign2 = trust({"sign", "--backend", "tpm", image("v2", "tpm-other"), "--digest",
+                                       "sha256:" + kDigestHex, "--size", "4321"});
+    ASSERT_EQ(sign2.exit_code, 0) << describe(sign2);
+
+    // The real notary client verifies the chains: root, targets and the delegation, all signed in the TPM.
+    EXPECT_TRUE(notary_lists(image(), "targets/carol", "v1"));
+    EXPECT_TRUE(notary_lists(image(), "targets/releases", "v1"));
+    EXPECT_TRUE(notary_lists(image("", "tpm-other"), "targets", "v2"));
+
+    auto keys = agent_keys();
+    // carol, and a root and a targets key per repository; every one of them on the TPM.
+    int roots = 0;
+    for (const auto& [name, key] : keys) {
+        EXPECT_EQ(key.second, "tpm") << name;
+        if (name.rfind("root-", 0) == 0) ++roots;
+    }
+    EXPECT_EQ(roots, 2);
+    EXPECT_EQ(keys.size(), 5U);
+    ASSERT_TRUE(keys.contains("carol"));
+    std::map<std::string, std::string> backend_of_id;
+    for (const auto& [name, key] : keys) backend_of_id[key.first] = key.second;
+    for (const std::string& repo : {image(), image("", "tpm-other")}) {
+        const auto targets = cached_role_keys(repo, "targets");
+        ASSERT_EQ(targets.size(), 1U) << repo;
+        EXPECT_EQ(backend_of_id[targets[0]], "tpm") << repo << " targets key " << targets[0];
+    }
+
+    // `key rotate --backend tpm`: the new targets key is made in the TPM, and what it re-signed verifies.
+    const ProcessResult rotate = trust({"key", "rotate", image(), "targets", "--backend", "tpm"});
+    ASSERT_EQ(rotate.exit_code, 0) << describe(rotate);
+    const auto rotated = cached_role_keys(image(), "targets");
+    ASSERT_EQ(rotated.size(), 1U);
+    keys = agent_keys();
+    backend_of_id.clear();
+    for (const auto& [name, key] : keys) backend_of_id[key.first] = key.second;
+    EXPECT_EQ(backend_of_id[rotated[0]], "tpm") << rotated[0];
+    EXPECT_TRUE(notary_lists(image(), "targets/releases", "v1"));
+
+    // `trust key load --backend tpm` moves an existing signer key into the TPM.
+    const auto key_file = m_work / "dave.key";
+    ASSERT_EQ(run_process({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
+                           key_file.string()})
+                  .exit_code,
+              0);
+    std::filesystem::permissions(key_file, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    const ProcessResult load = trust({"key", "load", key_file.string(), "--name", "dave", "--backend", "tpm"});
+    ASSERT_EQ(load.exit_code, 0) << describe(load);
+    keys = agent_keys();
+    ASSERT_TRUE(keys.contains("dave"));
+    EXPECT_EQ(keys["dave"].second, "tpm");
+}
+
+TEST_F(TrustTpmTest, BackendCannotGoWithAKeyTheRotationReuses) {
+    const ProcessResult r =
+        trust({"key", "rotate", image(), "snapshot", "--server-managed", "--backend", "tpm"});
+    EXPECT_EQ(r.exit_code, 2) << describe(r);
+    EXPECT_NE(r.err.find("--backend tpm"), std::string::npos) << r.err;
+    const ProcessResult gen = trust({"key", "generate", "erin", "--backend", "nosuch", "--dir", m_work.path().string()});
+    EXPECT_EQ(gen.exit_code, 1) << describe(gen);
+    EXPECT_NE(gen.err.find("nosuch"), std::string::npos) << gen.err;
+    EXPECT_FALSE(std::filesystem::exists(m_work / "erin.pub"));
 }
 
 } // namespace
