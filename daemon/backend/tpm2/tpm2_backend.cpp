@@ -45,7 +45,10 @@ Error explained(const Error& e, const std::string& backend, const std::string& t
             msg = "the TPM of backend '" + backend + "' refused the authorization value (" + e.message() + ")";
             break;
         default:
-            msg = "backend '" + backend + "': " + e.message();
+            {
+                const std::string prefix = "backend '" + backend + "'";
+                msg = e.message().rfind(prefix, 0) == 0 ? e.message() : prefix + ": " + e.message();
+            }
             if (base_rc(static_cast<TSS2_RC>(e.code())) == TPM2_RC_OBJECT_MEMORY)
                 msg += "; other programs hold the TPM's object slots (use a resource manager: device:/dev/tpmrm0 "
                        "or tabrmd)";

@@ -108,13 +108,6 @@ void write_file(const fs::path& path, const ByteVec& data) {
     write_file(path, std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
 }
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 bool openssl_verify(const std::string& type, const fs::path& public_pem, const ByteVec& data,
                     const ByteVec& tuf_signature, const fs::path& work_dir) {
     const fs::path data_file = work_dir / "verify.data";

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/fixtures/fixture_io.h"
+
 namespace trustkey::test {
 
 using ByteVec = std::vector<std::uint8_t>;
@@ -26,7 +28,6 @@ ByteVec ecdsa_raw_to_der(const ByteVec& raw);
 
 void write_file(const std::filesystem::path& path, std::string_view data);
 void write_file(const std::filesystem::path& path, const ByteVec& data);
-std::string read_file(const std::filesystem::path& path);
 
 // Verifies a TUF-form signature made by a key of CLI type `type` ("ecdsa", "rsa",
 // "rsa4096", "ed25519") with `openssl pkeyutl -verify`. `data` is the SHA-256 digest
