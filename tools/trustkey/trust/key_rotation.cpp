@@ -29,7 +29,7 @@ namespace pb = proto::pb;
 using std::chrono::hours;
 using trustkey::trust::AgentSigner;
 
-// notary's defaults (NOTARY-FORMATS.md section 4).
+// notary's defaults (its const.go).
 constexpr auto kRootExpiry = hours(24 * 365 * 10);
 constexpr auto kTargetsExpiry = hours(24 * 365 * 3);
 constexpr auto kSnapshotExpiry = hours(24 * 365 * 3);
