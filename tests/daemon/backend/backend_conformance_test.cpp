@@ -9,6 +9,7 @@
 #include "daemon/core/error.h"
 #include "tests/daemon/backend/backend_targets.h"
 #include "tests/fixtures/command.h"
+#include "tests/fixtures/expect_error.h"
 
 namespace trustkey::backend {
 namespace {
@@ -17,19 +18,8 @@ using test::must_run;
 using test::shell_quote;
 
 template <typename F>
-Error error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no error thrown";
-    return Error(Errc::internal, "no error");
-}
-
-template <typename F>
 Errc errc_of(F&& f) {
-    return error_of(std::forward<F>(f)).errc();
+    return test::expect_error(std::forward<F>(f)).errc();
 }
 
 template <typename Target>
@@ -85,7 +75,7 @@ protected:
         const std::string name = "key-" + std::string(key_type_name(type));
         if (!Target::supports(type)) {
             // A clear refusal naming the backend; nothing is left behind.
-            Error e = error_of([&] { backend->generate(name, type); });
+            Error e = test::expect_error([&] { backend->generate(name, type); });
             EXPECT_EQ(e.errc(), Errc::unsupported_algorithm) << e.what();
             EXPECT_NE(std::string(e.what()).find("test"), std::string::npos) << e.what();
             EXPECT_TRUE(backend->list_keys().empty());
@@ -177,7 +167,7 @@ TYPED_TEST(BackendConformance, ImportThenSign) {
         auto backend = this->target.open();
         const std::string name = std::string("imported-") + c.name;
         if (!TypeParam::supports(key.type())) {
-            Error e = error_of([&] { backend->import_key(name, key); });
+            Error e = test::expect_error([&] { backend->import_key(name, key); });
             EXPECT_EQ(e.errc(), Errc::unsupported_algorithm) << e.what();
             for (const auto& k : backend->list_keys()) EXPECT_NE(k.name, name);
             continue;

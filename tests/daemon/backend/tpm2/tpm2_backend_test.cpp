@@ -17,22 +17,12 @@
 #include "daemon/core/error.h"
 #include "tests/daemon/backend/backend_targets.h"
 #include "tests/fixtures/fixture_io.h"
+#include "tests/fixtures/expect_error.h"
 
 namespace trustkey::backend::tpm2 {
 namespace {
 
 namespace fs = std::filesystem;
-
-template <typename F>
-Error error_of(F&& f) {
-    try {
-        f();
-    } catch (const Error& e) {
-        return e;
-    }
-    ADD_FAILURE() << "no error thrown";
-    return Error(Errc::internal, "no error");
-}
 
 bool mentions(const Error& e, const std::string& text) { return std::string(e.what()).find(text) != std::string::npos; }
 
@@ -75,7 +65,7 @@ TEST_F(Tpm2BackendTest, MissingBlobIsAClearNotFound) {
     KeyInfo k = backend->generate("release", KeyType::ecdsa_p256);
     EXPECT_TRUE(signs(*backend, k));
     fs::remove(blob_of(k));
-    Error e = error_of([&] { backend->sign(k, HashAlg::sha256, digest("x")); });
+    Error e = test::expect_error([&] { backend->sign(k, HashAlg::sha256, digest("x")); });
     EXPECT_EQ(e.errc(), Errc::not_found) << e.what();
     EXPECT_TRUE(mentions(e, "missing from the state directory")) << e.what();
     EXPECT_TRUE(mentions(e, "release")) << e.what();
@@ -90,22 +80,22 @@ TEST_F(Tpm2BackendTest, OwnAuthorizationValueIsKeptWithTheKeyAndAskedForAfterARe
         auto backend = open();
         own = backend->generate_with_auth("own", KeyType::rsa_2048, value);
         plain = backend->generate("plain", KeyType::ecdsa_p256);
-        EXPECT_EQ(error_of([&] { backend->sign(own, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_required);
+        EXPECT_EQ(test::expect_error([&] { backend->sign(own, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_required);
         backend->login_key(own, value);
         EXPECT_TRUE(signs(*backend, own));
-        EXPECT_EQ(error_of([&] { backend->login_key(plain, value); }).errc(), Errc::invalid_argument);
+        EXPECT_EQ(test::expect_error([&] { backend->login_key(plain, value); }).errc(), Errc::invalid_argument);
     }
     // A new backend on the same state (a daemon restart): the blob says the key has its own
     // value, which is asked for again; the other key needs none.
     auto backend = open();
     ASSERT_EQ(backend->list_keys().size(), 2u);
-    EXPECT_EQ(error_of([&] { backend->sign(own, HashAlg::sha256, digest("y")); }).errc(), Errc::pin_required);
+    EXPECT_EQ(test::expect_error([&] { backend->sign(own, HashAlg::sha256, digest("y")); }).errc(), Errc::pin_required);
     EXPECT_TRUE(signs(*backend, plain));
     backend->login_key(own, value);
     EXPECT_TRUE(signs(*backend, own));
     // Deleting the key forgets its value.
     backend->remove(own);
-    EXPECT_EQ(error_of([&] { backend->login_key(own, value); }).errc(), Errc::invalid_argument);
+    EXPECT_EQ(test::expect_error([&] { backend->login_key(own, value); }).errc(), Errc::invalid_argument);
 }
 
 TEST_F(Tpm2BackendTest, CorruptBlobIsAClearError) {
@@ -128,11 +118,11 @@ TEST_F(Tpm2BackendTest, CorruptBlobIsAClearError) {
     auto backend = open();
     auto keys = backend->list_keys();
     ASSERT_EQ(keys.size(), 2u);  // "good" and "flipped" (which still parses)
-    Error e1 = error_of([&] { backend->sign(truncated, HashAlg::sha256, digest("x")); });
+    Error e1 = test::expect_error([&] { backend->sign(truncated, HashAlg::sha256, digest("x")); });
     EXPECT_EQ(e1.errc(), Errc::key_damaged) << e1.what();
     EXPECT_TRUE(mentions(e1, "corrupt")) << e1.what();
     EXPECT_TRUE(mentions(e1, "truncated")) << e1.what();
-    Error e2 = error_of([&] { backend->sign(flipped, HashAlg::sha256, digest("x")); });
+    Error e2 = test::expect_error([&] { backend->sign(flipped, HashAlg::sha256, digest("x")); });
     EXPECT_EQ(e2.errc(), Errc::key_damaged) << e2.what();
     EXPECT_TRUE(mentions(e2, "refused the key's blob")) << e2.what();
     EXPECT_TRUE(mentions(e2, "flipped")) << e2.what();
@@ -165,13 +155,13 @@ TEST_F(Tpm2BackendTest, TpmKilledAndRestartedOnTheSameState) {
     EXPECT_TRUE(backend->status().present);
 
     swtpm().kill();
-    Error e = error_of([&] { backend->sign(ec, HashAlg::sha256, digest("while gone")); });
+    Error e = test::expect_error([&] { backend->sign(ec, HashAlg::sha256, digest("while gone")); });
     EXPECT_EQ(e.errc(), Errc::token_absent) << e.what();
     EXPECT_TRUE(mentions(e, "unreachable")) << e.what();
     EXPECT_TRUE(mentions(e, "key 'ec'")) << e.what();
     EXPECT_TRUE(mentions(e, "backend 'tpm'")) << e.what();
     EXPECT_TRUE(mentions(e, swtpm().tcti())) << e.what();
-    EXPECT_EQ(error_of([&] { backend->generate("new", KeyType::ecdsa_p256); }).errc(), Errc::token_absent);
+    EXPECT_EQ(test::expect_error([&] { backend->generate("new", KeyType::ecdsa_p256); }).errc(), Errc::token_absent);
     BackendStatus st = backend->status();
     EXPECT_FALSE(st.present);
     EXPECT_TRUE(mentions(Error(Errc::internal, st.error), "unreachable")) << st.error;
@@ -205,7 +195,7 @@ TEST_F(Tpm2BackendTest, UnreachableAtStartThenReachable) {
     EXPECT_EQ(st.kind, "tpm2");
     EXPECT_EQ(st.location, c.tcti);
     EXPECT_NE(st.error.find("unreachable"), std::string::npos) << st.error;
-    Error e = error_of([&] { backend->generate("k", KeyType::ecdsa_p256); });
+    Error e = test::expect_error([&] { backend->generate("k", KeyType::ecdsa_p256); });
     EXPECT_EQ(e.errc(), Errc::token_absent) << e.what();
     EXPECT_TRUE(mentions(e, "backend 'tpm'")) << e.what();
     EXPECT_TRUE(backend->list_keys().empty());
@@ -216,13 +206,13 @@ TEST_F(Tpm2BackendTest, UnknownTctiIsUnreachable) {
     c.tcti = "no-such-tcti-module";
     auto backend = make_tpm2_backend(c);
     EXPECT_FALSE(backend->status().present);
-    EXPECT_EQ(error_of([&] { backend->generate("k", KeyType::ecdsa_p256); }).errc(), Errc::token_absent);
+    EXPECT_EQ(test::expect_error([&] { backend->generate("k", KeyType::ecdsa_p256); }).errc(), Errc::token_absent);
 }
 
 TEST_F(Tpm2BackendTest, WrongOwnerAuthorizationIsReported) {
     swtpm().tool({"tpm2_changeauth", "-c", "owner", "owner-secret"});
     auto backend = open();
-    Error e = error_of([&] { backend->generate("k", KeyType::ecdsa_p256); });
+    Error e = test::expect_error([&] { backend->generate("k", KeyType::ecdsa_p256); });
     EXPECT_EQ(e.errc(), Errc::pin_incorrect) << e.what();
     EXPECT_TRUE(mentions(e, "refused the authorization value")) << e.what();
     EXPECT_TRUE(mentions(e, "backend 'tpm'")) << e.what();
@@ -258,7 +248,7 @@ TEST_F(Tpm2BackendTest, KeysUnderAnotherPrimaryAreRefused) {
     swtpm().tool({"tpm2_flushcontext", "-t"});
     c.parent = 0x81000102;
     auto other = make_tpm2_backend(c);
-    Error e = error_of([&] { other->sign(k, HashAlg::sha256, digest("x")); });
+    Error e = test::expect_error([&] { other->sign(k, HashAlg::sha256, digest("x")); });
     EXPECT_EQ(e.errc(), Errc::key_damaged) << e.what();
     EXPECT_TRUE(mentions(e, "mine")) << e.what();
     swtpm().tool({"tpm2_evictcontrol", "-C", "o", "-c", "0x81000102"});
@@ -277,7 +267,7 @@ TEST_F(Tpm2BackendTest, StatusOfAReachableTpm) {
     EXPECT_EQ(st.key_count, 1u);
     EXPECT_FALSE(st.pin_locked);
     EXPECT_TRUE(st.error.empty()) << st.error;
-    EXPECT_EQ(error_of([&] { backend->login(secure_from("1234")); }).errc(), Errc::invalid_argument);
+    EXPECT_EQ(test::expect_error([&] { backend->login(secure_from("1234")); }).errc(), Errc::invalid_argument);
 }
 
 TEST_F(Tpm2BackendTest, NoObjectsLeftLoadedBeyondTheCache) {
@@ -315,20 +305,20 @@ TEST_F(Tpm2BackendTest, KeyAuthValueThroughAnHmacSession) {
     {
         // The same keys through a backend without the value: the TPM refuses them.
         auto without = open();
-        Error e0 = error_of([&] { without->sign(k, HashAlg::sha256, digest("no auth")); });
+        Error e0 = test::expect_error([&] { without->sign(k, HashAlg::sha256, digest("no auth")); });
         EXPECT_EQ(e0.errc(), Errc::pin_incorrect) << e0.what();
         EXPECT_TRUE(mentions(e0, "guarded")) << e0.what();
-        EXPECT_EQ(error_of([&] { without->sign(moved, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_incorrect);
+        EXPECT_EQ(test::expect_error([&] { without->sign(moved, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_incorrect);
     }
     auto backend = make_tpm2_backend(c);
     // A wrong value is refused once by the TPM, then not sent again.
     ::setenv("TRUSTKEY_TEST_TPM_AUTH", "wrong", 1);
-    Error e1 = error_of([&] { backend->sign(k, HashAlg::sha256, digest("wrong")); });
+    Error e1 = test::expect_error([&] { backend->sign(k, HashAlg::sha256, digest("wrong")); });
     EXPECT_EQ(e1.errc(), Errc::pin_incorrect) << e1.what();
     EXPECT_TRUE(mentions(e1, "refused the authorization value")) << e1.what();
     EXPECT_TRUE(mentions(e1, "backend 'tpm'")) << e1.what();
     const std::string counter_before = swtpm().tool({"tpm2_getcap", "properties-variable"});
-    Error e2 = error_of([&] { backend->sign(k, HashAlg::sha256, digest("wrong again")); });
+    Error e2 = test::expect_error([&] { backend->sign(k, HashAlg::sha256, digest("wrong again")); });
     EXPECT_EQ(e2.errc(), Errc::pin_incorrect) << e2.what();
     EXPECT_TRUE(mentions(e2, "not sent again")) << e2.what();
     EXPECT_EQ(swtpm().tool({"tpm2_getcap", "properties-variable"}), counter_before);  // no new DA failure
@@ -337,7 +327,7 @@ TEST_F(Tpm2BackendTest, KeyAuthValueThroughAnHmacSession) {
     EXPECT_TRUE(signs(*backend, k));
     EXPECT_TRUE(signs(*backend, moved));
     ::unsetenv("TRUSTKEY_TEST_TPM_AUTH");
-    EXPECT_EQ(error_of([&] { backend->sign(k, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_required);
+    EXPECT_EQ(test::expect_error([&] { backend->sign(k, HashAlg::sha256, digest("x")); }).errc(), Errc::pin_required);
     swtpm().tool({"tpm2_dictionarylockout", "--clear-lockout"});  // the failures above, for the next case
 }
 
@@ -354,9 +344,9 @@ TEST_F(Tpm2BackendTest, LockoutIsReportedClearly) {
     EXPECT_TRUE(signs(*backend, k));
     EXPECT_FALSE(backend->status().pin_locked);
     ::setenv("TRUSTKEY_TEST_TPM_AUTH", "wrong-1", 1);
-    EXPECT_EQ(error_of([&] { backend->sign(k, HashAlg::sha256, digest("a")); }).errc(), Errc::pin_incorrect);
+    EXPECT_EQ(test::expect_error([&] { backend->sign(k, HashAlg::sha256, digest("a")); }).errc(), Errc::pin_incorrect);
     ::setenv("TRUSTKEY_TEST_TPM_AUTH", "key-secret", 1);
-    Error e = error_of([&] { backend->sign(k, HashAlg::sha256, digest("b")); });
+    Error e = test::expect_error([&] { backend->sign(k, HashAlg::sha256, digest("b")); });
     EXPECT_EQ(e.errc(), Errc::pin_locked) << e.what();
     EXPECT_TRUE(mentions(e, "dictionary-attack lockout")) << e.what();
     EXPECT_TRUE(mentions(e, "guarded")) << e.what();
