@@ -1,0 +1,111 @@
+// `trustkey trust key generate | load | rotate`: signer keys made in or imported into
+// trustkeyd, and a repository's role keys replaced.
+#include "tools/trustkey/trust/publisher_commands.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+
+#include <fmt/format.h>
+
+#include "daemon/core/encoding.h"
+#include "tools/trustkey/pin_prompt.h"
+#include "tools/trustkey/trust/key_rotation.h"
+#include "tools/trustkey/trust/publisher_steps.h"
+#include "tools/trustkey/trust/trust_context.h"
+
+namespace trustkey::tools::trust {
+
+namespace pb = proto::pb;
+
+namespace {
+
+constexpr std::size_t kPemLine = 64;
+
+// PUBLIC KEY PEM with a "role: NAME" header, as docker writes NAME.pub.
+std::string public_pem_with_role(const std::string& spki_der, const std::string& role) {
+    const std::string b64 = to_base64(as_bytes(spki_der));
+    std::string pem = "-----BEGIN PUBLIC KEY-----\nrole: " + role + "\n\n";
+    for (std::size_t i = 0; i < b64.size(); i += kPemLine) pem += b64.substr(i, kPemLine) + "\n";
+    pem += "-----END PUBLIC KEY-----\n";
+    return pem;
+}
+
+} // namespace
+
+void PublisherCommands::key_generate() const {
+    if (!valid_signer_name(m_name))
+        throw Failure::usage(fmt::format("signer name \"{}\" must match ^[a-z0-9][a-z0-9_-]*$", m_name));
+    const std::filesystem::path path = std::filesystem::path(m_dir) / (m_name + ".pub");
+    std::error_code ec;
+    if (std::filesystem::exists(path, ec)) throw Failure::failed(fmt::format("{} already exists", path.string()));
+    std::cout << "Generating key for " << m_name << "...\n";
+    const pb::KeyInfo info = m_context.with_client(RequestSubject::key({}, m_backend), [&](proto::Client& client) {
+        return client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256, m_backend);
+    });
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << public_pem_with_role(info.public_key(), m_name);
+    out.close();
+    if (!out)
+        throw Failure::failed(fmt::format("cannot write {} (the key {} is in trustkeyd)", path.string(), info.id()));
+    std::cout << "Successfully generated and loaded private key. Corresponding public key available: "
+              << std::filesystem::absolute(path).string() << "\n";
+}
+
+void PublisherCommands::key_load() const {
+    if (!valid_signer_name(m_load_name))
+        throw Failure::usage(fmt::format("signer name \"{}\" must match ^[a-z0-9][a-z0-9_-]*$", m_load_name));
+    std::error_code ec;
+    const auto status = std::filesystem::status(m_file, ec);
+    if (ec || !std::filesystem::is_regular_file(status)) throw Failure::failed(fmt::format("cannot open {}", m_file));
+    using std::filesystem::perms;
+    if ((status.permissions() & (perms::group_all | perms::others_all)) != perms::none)
+        throw Failure::failed(
+            fmt::format("private key file {} must not be readable or writable by others (chmod 600)", m_file));
+    std::cout << "Loading key from \"" << m_file << "\"...\n";
+    std::ifstream in(m_file, std::ios::binary);
+    SecureBytes pem;
+    pem.reserve(kMaxKeyFile + 1);
+    for (char c = 0; in.get(c);) {
+        if (pem.size() >= kMaxKeyFile) throw Failure::failed(fmt::format("{} is too large for a key file", m_file));
+        pem.push_back(static_cast<std::uint8_t>(c));
+    }
+    if (in.bad()) throw Failure::failed(fmt::format("cannot read {}", m_file));
+    const std::string_view text = as_string_view(pem);
+    SecureBytes passphrase;
+    if (text.find("ENCRYPTED") != std::string_view::npos) {
+        if (auto env = secret_from_env({"DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"}))
+            passphrase = std::move(*env);
+        else
+            passphrase = read_secret(fmt::format("Enter passphrase for {}: ", m_file));
+    }
+    const pb::KeyInfo info =
+        m_context.with_client(RequestSubject::key({}, m_backend, m_file), [&](proto::Client& client) {
+            return client.import_key(m_load_name, text, as_string_view(passphrase), m_backend);
+        });
+    std::cout << "Successfully imported key from " << m_file << " (key " << info.id() << " in trustkeyd)\n";
+    if (stdin_is_terminal() && ask_yes_no(fmt::format("Remove {} now that trustkeyd holds the key? [y/N] ", m_file))) {
+        if (!std::filesystem::remove(m_file, ec) || ec)
+            throw Failure::failed(fmt::format("the key is in trustkeyd, but {} could not be removed", m_file));
+        std::cout << "Removed " << m_file << "\n";
+    }
+}
+
+void PublisherCommands::key_rotate() const {
+    const RepositoryTarget target = parse_repository(m_repo);
+    if (target.tag_given) throw Failure::usage(fmt::format("\"{}\": key rotate takes a repository, not a tag", m_repo));
+    proto::Client agent = m_context.connect();
+    notary::NotaryClient server = notary_client(*m_options, target);
+    std::optional<RotationResult> result;
+    run_step(fmt::format("rotating the {} key of {} at {}", m_role, target.gun, server.base_url()), [&] {
+        result = rotate_role_key(agent, server, RotationRequest{m_role, m_server_managed, m_rotate_key, m_backend});
+    });
+    std::cout << "Successfully rotated " << m_role << " key for repository " << m_repo << " (new key "
+              << result->key.id() << ")\n";
+    for (const std::string& old : result->old_root_keys)
+        std::cout << "The previous root key " << old << " stays in trustkeyd; once no repository needs it: "
+                  << "trustkey key delete " << old << "\n";
+}
+
+} // namespace trustkey::tools::trust
