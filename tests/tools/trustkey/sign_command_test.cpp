@@ -4,6 +4,7 @@
 
 #include <regex>
 
+#include "daemon/core/encoding.h"
 #include "tests/tools/trustkey/cli_expect.h"
 #include "tests/tools/trustkey/openssl_check.h"
 #include "tests/tools/trustkey/cli_daemon.h"
@@ -12,16 +13,6 @@ namespace trustkey::test {
 namespace {
 
 const std::regex kBase64Line("^[A-Za-z0-9+/]+={0,2}\n$");
-
-std::string hex(const ByteVec& bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (auto b : bytes) {
-        out.push_back(kDigits[b >> 4]);
-        out.push_back(kDigits[b & 0xf]);
-    }
-    return out;
-}
 
 std::size_t signature_length(const std::string& type) {
     if (type == "rsa") return 256;
@@ -49,7 +40,7 @@ TEST_P(Sign, DigestAndFileSignaturesVerifyWithOpenssl) {
     // --digest: a SHA-256 digest (ecdsa, rsa) or, with --hash none, the message (ed25519).
     const std::string message = R"({"_type":"Targets","version":1})";
     const ByteVec data = eddsa ? to_bytes(message) : sha256_bytes(message);
-    std::vector<std::string> args{"sign", "signer", "--digest", hex(data)};
+    std::vector<std::string> args{"sign", "signer", "--digest", to_hex(data)};
     if (eddsa) args.insert(args.end(), {"--hash", "none"});
     const ByteVec sig = signature_of(daemon.trustkey(args));
     ASSERT_EQ(sig.size(), signature_length(type));

@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "daemon/core/encoding.h"
 #include "tests/fixtures/swtpm.h"
 #include "tests/tools/trustkey/cli_daemon.h"
 #include "tests/tools/trustkey/cli_expect.h"
@@ -18,16 +19,6 @@ namespace trustkey::test {
 namespace {
 
 const std::regex kFullId("^[0-9a-f]{64}$");
-
-std::string hex(const ByteVec& bytes) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    std::string out;
-    for (auto b : bytes) {
-        out.push_back(kDigits[b >> 4]);
-        out.push_back(kDigits[b & 0xf]);
-    }
-    return out;
-}
 
 class TpmCli : public ::testing::Test {
 protected:
@@ -49,7 +40,7 @@ protected:
         if (!succeeded(pub)) return ::testing::AssertionFailure() << "public: " << describe(pub);
         write_file(pem_file, pub.out);
         const ByteVec digest = sha256_bytes("{\"signed\":\"" + key + "\"}");
-        const auto r = d.trustkey({"sign", key, "--digest", hex(digest)});
+        const auto r = d.trustkey({"sign", key, "--digest", to_hex(digest)});
         if (!succeeded(r)) return ::testing::AssertionFailure() << "sign: " << describe(r);
         if (!openssl_verify(type, pem_file, digest, base64_decode(chomp(r.out)), d.dir()))
             return ::testing::AssertionFailure() << "openssl does not verify the signature of " << key;
@@ -121,7 +112,7 @@ TEST_F(TpmCli, TpmGoneMidRunThenBackWithoutRestartingTheDaemon) {
     EXPECT_TRUE(signs(daemon, "tpm-key", "ecdsa"));
 
     swtpm().kill();
-    const auto r = daemon.trustkey({"sign", "tpm-key", "--digest", hex(sha256_bytes("gone"))});
+    const auto r = daemon.trustkey({"sign", "tpm-key", "--digest", to_hex(sha256_bytes("gone"))});
     EXPECT_TRUE(failed_with_one_line(r, 1)) << r.err;
     EXPECT_NE(r.err.find("unreachable"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("tpm-key"), std::string::npos) << r.err;
@@ -178,12 +169,12 @@ TEST_F(TpmCli, WrongKeyAuthorizationIsOneClearLine) {
     EXPECT_TRUE(signs(daemon, "guarded", "ecdsa"));
 
     write_file(auth_file, std::string("wrong-value\n"));
-    const auto wrong = daemon.trustkey({"sign", "guarded", "--digest", hex(sha256_bytes("w"))});
+    const auto wrong = daemon.trustkey({"sign", "guarded", "--digest", to_hex(sha256_bytes("w"))});
     EXPECT_TRUE(failed_with_one_line(wrong, 1));
     EXPECT_NE(wrong.err.find("refused the authorization value"), std::string::npos) << wrong.err;
     EXPECT_NE(wrong.err.find("guarded"), std::string::npos) << wrong.err;
     EXPECT_NE(wrong.err.find("backend 'tpm'"), std::string::npos) << wrong.err;
-    const auto again = daemon.trustkey({"sign", "guarded", "--digest", hex(sha256_bytes("w2"))});
+    const auto again = daemon.trustkey({"sign", "guarded", "--digest", to_hex(sha256_bytes("w2"))});
     EXPECT_TRUE(failed_with_one_line(again, 1));
     EXPECT_NE(again.err.find("not sent again"), std::string::npos) << again.err;
 
@@ -202,7 +193,7 @@ TEST_F(TpmCli, KeyWithItsOwnAuthorizationValueIsUsedAfterLoginKey) {
     ASSERT_TRUE(succeeded(gen));
     const std::string own_id = chomp(gen.out);
     ASSERT_TRUE(succeeded(daemon.trustkey({"key", "generate", "plain", "--backend", "tpm"})));
-    const auto sign_own = [&] { return daemon.trustkey({"sign", "own", "--digest", hex(sha256_bytes("own"))}); };
+    const auto sign_own = [&] { return daemon.trustkey({"sign", "own", "--digest", to_hex(sha256_bytes("own"))}); };
 
     // Until its value is given the key is not used: one line naming it and saying how.
     const auto before = sign_own();
@@ -237,7 +228,7 @@ TEST_F(TpmCli, KeyWithItsOwnAuthorizationValueIsUsedAfterLoginKey) {
               0);
     ASSERT_TRUE(succeeded(
         daemon.trustkey({"key", "load", key_file.string(), "--name", "moved", "--backend", "tpm", "--auth"}, right)));
-    EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"sign", "moved", "--digest", hex(sha256_bytes("m"))}), 1));
+    EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"sign", "moved", "--digest", to_hex(sha256_bytes("m"))}), 1));
     ASSERT_TRUE(succeeded(daemon.trustkey({"login", "--key", "moved"}, right)));
     EXPECT_TRUE(signs(daemon, "moved", "ecdsa"));
 
@@ -322,7 +313,7 @@ TEST_F(TpmCli, KeyLoadMovesAnExistingKeyIntoTheTpm) {
                       .exit_code,
                   0);
         const ByteVec digest = sha256_bytes("moved " + type);
-        const auto r = daemon.trustkey({"sign", name, "--digest", hex(digest)});
+        const auto r = daemon.trustkey({"sign", name, "--digest", to_hex(digest)});
         ASSERT_TRUE(succeeded(r));
         EXPECT_TRUE(openssl_verify(type, pub_file, digest, base64_decode(chomp(r.out)), daemon.dir()));
         // Loading it again is refused.
