@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/core/encoding.h"
+#include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
@@ -16,13 +17,6 @@
 
 namespace trustkey::test {
 namespace {
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
 
 std::vector<nlohmann::json> transcript_lines(const std::filesystem::path& p) {
     std::vector<nlohmann::json> lines;
@@ -60,7 +54,7 @@ TEST_F(RootGenerateTest, KeyAndCertificateOnEachToken) {
     const ProcessResult r = run_ceremony(generate_args(), m_pins);
     ASSERT_EQ(r.exit_code, 0) << r.err;
 
-    const auto keys = nlohmann::json::parse(slurp(m_out / "root-keys.json"));
+    const auto keys = nlohmann::json::parse(read_file(m_out / "root-keys.json"));
     EXPECT_EQ(keys["gun"], kGun);
     EXPECT_EQ(keys["threshold"], 2);
     ASSERT_EQ(keys["keys"].size(), 2u);
@@ -77,7 +71,7 @@ TEST_F(RootGenerateTest, KeyAndCertificateOnEachToken) {
                                                  std::to_string(11L * 365 * 86400));
         EXPECT_NE(eleven.exit_code, 0) << eleven.output;
         const CommandResult pub = run_command("openssl x509 -in " + shell_quote(cert) + " -noout -pubkey");
-        EXPECT_EQ(pub.output, slurp(m_out / k["public_key"].get<std::string>()));
+        EXPECT_EQ(pub.output, read_file(m_out / k["public_key"].get<std::string>()));
         // The self-signature verifies with the certificate's own key.
         const CommandResult sig = run_command("openssl x509 -in " + shell_quote(cert) +
                                               " -noout -text | grep -c 'ecdsa-with-SHA256'");
@@ -99,7 +93,7 @@ TEST_F(RootGenerateTest, KeyAndCertificateOnEachToken) {
                                                              keys["keys"][1]["token_serial"]}));
     EXPECT_EQ(lines.back()["keys"], nlohmann::json::array({keys["keys"][0]["x509_key_id"],
                                                            keys["keys"][1]["x509_key_id"]}));
-    const std::string all = slurp(m_transcript);
+    const std::string all = read_file(m_transcript);
     EXPECT_EQ(all.find("1111"), std::string::npos);
     EXPECT_EQ(all.find("2222"), std::string::npos);
 
@@ -173,7 +167,7 @@ TEST_F(RootGenerateTest, WrongPinMakesNoKey) {
     const auto lines = transcript_lines(m_transcript);
     ASSERT_FALSE(lines.empty());
     EXPECT_EQ(lines.back()["step"], "failed");
-    EXPECT_EQ(slurp(m_transcript).find("9999"), std::string::npos);
+    EXPECT_EQ(read_file(m_transcript).find("9999"), std::string::npos);
 }
 
 TEST_F(RootGenerateTest, AbsentTokenIsNamed) {
@@ -336,7 +330,7 @@ TEST_F(RootGenerateTest, InterruptedRunResumesWithTheSameKeys) {
     args.push_back("--resume");
     const ProcessResult resumed = run_ceremony(args, m_pins);
     ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
-    const auto keys = nlohmann::json::parse(slurp(m_out / "root-keys.json"));
+    const auto keys = nlohmann::json::parse(read_file(m_out / "root-keys.json"));
     ASSERT_EQ(keys["keys"].size(), 2u);
     // One root key per token (pkcs11-tool counts the private keys), the one recorded as made.
     for (const auto& [label, pin] : {std::pair{"root-a", "1111"}, std::pair{"root-b", "2222"}}) {

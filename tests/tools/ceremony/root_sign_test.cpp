@@ -14,6 +14,7 @@
 #include "daemon/backend/public_key.h"
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
+#include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/softhsm_token.h"
@@ -29,18 +30,6 @@
 
 namespace trustkey::test {
 namespace {
-
-std::string slurp(const std::filesystem::path& p) {
-    std::ifstream in(p, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void write_text(const std::filesystem::path& p, const std::string& text) {
-    std::ofstream out(p, std::ios::binary);
-    out << text;
-}
 
 // The online side's targets key: a key on its own token, opened in-process.
 class OnlineTargetsKey {
@@ -79,7 +68,7 @@ class RootSignTest : public ::testing::Test {
 protected:
     void SetUp() override {
         add_softhsm_token("root-b", "2222");
-        write_text(m_dir / "targets.pub", m_online.public_pem());
+        write_file(m_dir / "targets.pub", m_online.public_pem());
     }
 
     ProcessResult generate(const std::string& threshold) {
@@ -93,7 +82,7 @@ protected:
         for (const char* role : {"snapshot", "timestamp"}) {
             const ProcessResult r = server.https_get("/v2/" + m_gun + "/_trust/tuf/" + role + ".key");
             ASSERT_EQ(r.exit_code, 0) << r.err;
-            write_text(m_dir / (std::string(role) + ".key.json"), r.out);
+            write_file(m_dir / (std::string(role) + ".key.json"), r.out);
         }
     }
     void write_local_role_keys() {
@@ -112,7 +101,7 @@ protected:
         }
         return run_ceremony(args, run);
     }
-    tuf::Signed root_file() const { return tuf::Signed::parse(slurp(m_keys / "root.json"), "root"); }
+    tuf::Signed root_file() const { return tuf::Signed::parse(read_file(m_keys / "root.json"), "root"); }
 
     SoftHsmToken m_a{"root-a", "1111"};
     OnlineTargetsKey m_online;
@@ -136,7 +125,7 @@ TEST_F(RootSignTest, TwoOfTwoIsAcceptedByNotary) {
     EXPECT_EQ(root.role("root").threshold, 2);
     EXPECT_EQ(root.role("root").keyids.size(), 2u);
     EXPECT_EQ(file.verify(root.role_key_map("root"), 2).size(), 2u);
-    const auto keys = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    const auto keys = nlohmann::json::parse(read_file(m_keys / "root-keys.json"));
     for (const auto& k : keys["keys"])
         EXPECT_EQ(root.keys.at(k["x509_key_id"].get<std::string>()).keytype(), "ecdsa-x509");
 
@@ -144,13 +133,13 @@ TEST_F(RootSignTest, TwoOfTwoIsAcceptedByNotary) {
     http::ClientOptions tls;
     tls.ca_file = server.ca_cert_path();
     notary::NotaryClient client(server.url(), m_gun, tls);
-    client.publish({{"root", slurp(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
+    client.publish({{"root", read_file(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
     // … and the real notary client trusts it on first use and reads the repository.
     TempDir trust("ceremony-notary-client");
     const ProcessResult list = server.run_notary(trust.path(), {"list", m_gun});
     EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
     EXPECT_NE(list.out.find("No targets present in this repository"), std::string::npos) << list.out << list.err;
-    EXPECT_EQ(slurp(trust / ("tuf/" + m_gun + "/metadata/root.json")), slurp(m_keys / "root.json"));
+    EXPECT_EQ(read_file(trust / ("tuf/" + m_gun + "/metadata/root.json")), read_file(m_keys / "root.json"));
 
     const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string()}, {.isolated = false});
     EXPECT_EQ(v.exit_code, 0) << v.err;
@@ -185,7 +174,7 @@ TEST_F(RootSignTest, OneOfTwoWithTheSecondToken) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const tuf::Signed file = root_file();
     const tuf::Root root = tuf::Root::from_json(file.body());
-    const auto keys = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    const auto keys = nlohmann::json::parse(read_file(m_keys / "root-keys.json"));
     const auto valid = file.verify(root.role_key_map("root"), 1);
     ASSERT_EQ(valid.size(), 1u);
     EXPECT_EQ(valid[0], keys["keys"][1]["x509_key_id"]);
@@ -217,7 +206,7 @@ TEST_F(RootSignTest, TokenWithoutARootKeyIsNamed) {
 TEST_F(RootSignTest, BadRoleKeyFileIsNamed) {
     write_local_role_keys();
     ASSERT_EQ(generate("1").exit_code, 0);
-    write_text(m_dir / "timestamp.key.json", "not a key\n");
+    write_file(m_dir / "timestamp.key.json", "not a key\n");
     const ProcessResult r = sign({"pkcs11:token=root-a"}, m_pins);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_EQ(r.err_lines(), 1u) << r.err;
@@ -228,9 +217,9 @@ TEST_F(RootSignTest, BadRoleKeyFileIsNamed) {
 TEST_F(RootSignTest, CertificateForAnotherGunIsRefused) {
     write_local_role_keys();
     ASSERT_EQ(generate("1").exit_code, 0);
-    auto keys = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    auto keys = nlohmann::json::parse(read_file(m_keys / "root-keys.json"));
     keys["gun"] = "registry.example.com/other";
-    write_text(m_keys / "root-keys.json", keys.dump());
+    write_file(m_keys / "root-keys.json", keys.dump());
     const ProcessResult r = sign({"pkcs11:token=root-a"}, m_pins);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_EQ(r.err_lines(), 1u) << r.err;
@@ -245,7 +234,7 @@ TEST_F(RootSignTest, ExpiredCertificateIsRefused) {
     write_local_role_keys();
     ASSERT_EQ(generate("1").exit_code, 0);
     // An old ceremony's certificate for the same token key: valid for a day, two days ago.
-    auto keys = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
+    auto keys = nlohmann::json::parse(read_file(m_keys / "root-keys.json"));
     ::setenv("CEREMONY_TEST_ROOT_A_PIN", "1111", 1);
     backend::pkcs11::Pkcs11Config config{"root-a", SoftHsmToken::module(), "pkcs11:token=root-a",
                                          {backend::pkcs11::PinSource::Kind::env, "CEREMONY_TEST_ROOT_A_PIN"}, 1};
@@ -263,9 +252,9 @@ TEST_F(RootSignTest, ExpiredCertificateIsRefused) {
     const std::string pem = tuf::make_root_certificate(request, [&](std::span<const std::uint8_t> digest) {
         return token->sign(*key, backend::HashAlg::sha256, digest);
     });
-    write_text(m_keys / "root-1.crt", pem);
+    write_file(m_keys / "root-1.crt", pem);
     keys["keys"][0]["x509_key_id"] = tuf::Key::from_certificate_pem(pem).id();
-    write_text(m_keys / "root-keys.json", keys.dump());
+    write_file(m_keys / "root-keys.json", keys.dump());
 
     const ProcessResult r = sign({"pkcs11:token=root-a"}, m_pins);
     EXPECT_EQ(r.exit_code, 1);
@@ -300,7 +289,7 @@ TEST_F(RootSignTest, RotationIsFollowedByTheNotaryClient) {
     http::ClientOptions tls;
     tls.ca_file = server.ca_cert_path();
     notary::NotaryClient client(server.url(), m_gun, tls);
-    client.publish({{"root", slurp(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
+    client.publish({{"root", read_file(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
     TempDir trust("ceremony-notary-client");
     ASSERT_EQ(server.run_notary(trust.path(), {"list", m_gun}).exit_code, 0);
 
@@ -318,7 +307,7 @@ TEST_F(RootSignTest, RotationIsFollowedByTheNotaryClient) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
 
     const tuf::Signed v1 = root_file();
-    const tuf::Signed v2 = tuf::Signed::parse(slurp(new_keys / "root.json"), "root");
+    const tuf::Signed v2 = tuf::Signed::parse(read_file(new_keys / "root.json"), "root");
     const tuf::Root old_root = tuf::Root::from_json(v1.body());
     const tuf::Root new_root = tuf::Root::from_json(v2.body());
     EXPECT_EQ(new_root.common.version, 2);
@@ -328,10 +317,10 @@ TEST_F(RootSignTest, RotationIsFollowedByTheNotaryClient) {
     EXPECT_EQ(new_root.role("targets").keyids, old_root.role("targets").keyids);
     EXPECT_EQ(new_root.role("timestamp").keyids, old_root.role("timestamp").keyids);
 
-    client.publish({{"root", slurp(new_keys / "root.json")}});
+    client.publish({{"root", read_file(new_keys / "root.json")}});
     const ProcessResult list = server.run_notary(trust.path(), {"list", m_gun});
     EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
-    EXPECT_EQ(slurp(trust / ("tuf/" + m_gun + "/metadata/root.json")), slurp(new_keys / "root.json"));
+    EXPECT_EQ(read_file(trust / ("tuf/" + m_gun + "/metadata/root.json")), read_file(new_keys / "root.json"));
 }
 
 TEST_F(RootSignTest, RotationWithoutThePreviousThresholdIsRefused) {
@@ -365,31 +354,31 @@ TEST_F(RootSignTest, ExportWritesTheWholePublicBundle) {
         run_ceremony({"--transcript", m_transcript.string(), "export", "--keys", m_keys.string(), bundle.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
 
-    const auto manifest = nlohmann::json::parse(slurp(bundle / "bundle.json"));
+    const auto manifest = nlohmann::json::parse(read_file(bundle / "bundle.json"));
     std::set<std::string> names;
     for (const auto& [name, digest] : manifest["files"].items()) {
         names.insert(name);
         const CommandResult sum = run_command("sha256sum " + shell_quote((bundle / name).string()));
         EXPECT_EQ(sum.output.substr(0, 64), digest.get<std::string>()) << name;
-        EXPECT_EQ(slurp(bundle / name).find("PRIVATE"), std::string::npos) << name;
+        EXPECT_EQ(read_file(bundle / name).find("PRIVATE"), std::string::npos) << name;
     }
     EXPECT_EQ(names, (std::set<std::string>{"root.json", "root-keys.json", "root-1.crt", "root-1.pub", "root-2.crt",
                                             "root-2.pub", "transcript.jsonl"}));
-    EXPECT_EQ(slurp(bundle / "root.json"), slurp(m_keys / "root.json"));
+    EXPECT_EQ(read_file(bundle / "root.json"), read_file(m_keys / "root.json"));
     // The bundle's transcript is the whole one, export included, and its chain holds.
-    EXPECT_EQ(slurp(bundle / "transcript.jsonl"), slurp(m_transcript));
+    EXPECT_EQ(read_file(bundle / "transcript.jsonl"), read_file(m_transcript));
     const ProcessResult v = run_ceremony({"transcript", "verify", (bundle / "transcript.jsonl").string()},
                                          {.isolated = false});
     EXPECT_EQ(v.exit_code, 0) << v.err;
     EXPECT_NE(v.out.find("export"), std::string::npos) << v.out;
 
     // A second export into the same directory changes nothing.
-    const std::string before = slurp(bundle / "bundle.json");
+    const std::string before = read_file(bundle / "bundle.json");
     const ProcessResult again =
         run_ceremony({"--transcript", m_transcript.string(), "export", "--keys", m_keys.string(), bundle.string()});
     EXPECT_EQ(again.exit_code, 1);
     EXPECT_NE(again.err.find(bundle.string() + " exists"), std::string::npos) << again.err;
-    EXPECT_EQ(slurp(bundle / "bundle.json"), before);
+    EXPECT_EQ(read_file(bundle / "bundle.json"), before);
 }
 
 TEST_F(RootSignTest, ExportRefusesARootShortOfItsThreshold) {
@@ -397,7 +386,7 @@ TEST_F(RootSignTest, ExportRefusesARootShortOfItsThreshold) {
     ASSERT_EQ(generate("2").exit_code, 0);
     ASSERT_EQ(sign({"pkcs11:token=root-a", "pkcs11:token=root-b"}, m_pins).exit_code, 0);
     const tuf::Signed full = root_file();
-    write_text(m_keys / "root.json", tuf::file_form(full.canonical(), std::vector{full.signatures()[1]}));
+    write_file(m_keys / "root.json", tuf::file_form(full.canonical(), std::vector{full.signatures()[1]}));
     const std::filesystem::path bundle = m_dir / "bundle";
     const ProcessResult r =
         run_ceremony({"--transcript", m_transcript.string(), "export", "--keys", m_keys.string(), bundle.string()});
@@ -421,8 +410,8 @@ TEST_F(RootSignTest, CertifiedForAnotherRepository) {
                                           "--token", "pkcs11:token=root-b", "--out", other_keys.string()},
                                          m_pins);
     ASSERT_EQ(c.exit_code, 0) << c.err;
-    const auto first = nlohmann::json::parse(slurp(m_keys / "root-keys.json"));
-    const auto second = nlohmann::json::parse(slurp(other_keys / "root-keys.json"));
+    const auto first = nlohmann::json::parse(read_file(m_keys / "root-keys.json"));
+    const auto second = nlohmann::json::parse(read_file(other_keys / "root-keys.json"));
     EXPECT_EQ(second["gun"], other);
     EXPECT_EQ(second["threshold"], 2);
     for (int i = 0; i < 2; ++i) {
@@ -436,7 +425,7 @@ TEST_F(RootSignTest, CertifiedForAnotherRepository) {
     for (const char* role : {"snapshot", "timestamp"}) {
         const ProcessResult r = server.https_get("/v2/" + other + "/_trust/tuf/" + role + ".key");
         ASSERT_EQ(r.exit_code, 0) << r.err;
-        write_text(m_dir / (std::string(role) + ".key.json"), r.out);
+        write_file(m_dir / (std::string(role) + ".key.json"), r.out);
     }
     const ProcessResult r = run_ceremony(
         {"--transcript", m_transcript.string(), "root", "sign", "--keys", other_keys.string(), "--targets",
@@ -447,11 +436,11 @@ TEST_F(RootSignTest, CertifiedForAnotherRepository) {
     http::ClientOptions tls;
     tls.ca_file = server.ca_cert_path();
     notary::NotaryClient client(server.url(), other, tls);
-    client.publish({{"root", slurp(other_keys / "root.json")}, {"targets", m_online.targets_file()}});
+    client.publish({{"root", read_file(other_keys / "root.json")}, {"targets", m_online.targets_file()}});
     TempDir trust("ceremony-notary-client");
     const ProcessResult list = server.run_notary(trust.path(), {"list", other});
     EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
-    EXPECT_EQ(slurp(trust / ("tuf/" + other + "/metadata/root.json")), slurp(other_keys / "root.json"));
+    EXPECT_EQ(read_file(trust / ("tuf/" + other + "/metadata/root.json")), read_file(other_keys / "root.json"));
 }
 
 TEST_F(RootSignTest, CertifyWithATokenWithoutTheKeysIsRefused) {

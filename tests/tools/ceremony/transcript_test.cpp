@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "daemon/core/encoding.h"
+#include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/expect_error.h"
 #include "tests/fixtures/temp_dir.h"
 
@@ -15,17 +16,13 @@ namespace trustkey::ceremony {
 namespace {
 
 using test::expect_error;
+using test::write_file;
 
 std::vector<std::string> read_lines(const std::filesystem::path& p) {
     std::ifstream in(p);
     std::vector<std::string> lines;
     for (std::string line; std::getline(in, line);) lines.push_back(line);
     return lines;
-}
-
-void write_text(const std::filesystem::path& p, const std::string& text) {
-    std::ofstream out(p, std::ios::trunc | std::ios::binary);
-    out << text;
 }
 
 std::string join(const std::vector<std::string>& lines) {
@@ -70,7 +67,7 @@ TEST_F(TranscriptTest, EditedLineIsNamed) {
     const auto at = lines[1].find("serial-1");
     ASSERT_NE(at, std::string::npos);
     lines[1].replace(at, 8, "serial-9");
-    write_text(m_path, join(lines));
+    write_file(m_path, join(lines));
     const Error e = expect_error([&] { verify_transcript(m_path); });
     EXPECT_EQ(e.errc(), Errc::malformed);
     EXPECT_NE(std::string(e.what()).find("line 2: its content does not match its hash"), std::string::npos) << e.what();
@@ -83,7 +80,7 @@ TEST_F(TranscriptTest, EditedLineWithRecomputedHashBreaksTheNextLine) {
     line.erase("hash");
     line["hash"] = to_hex(sha256(as_bytes(line.dump())));
     lines[1] = line.dump();
-    write_text(m_path, join(lines));
+    write_file(m_path, join(lines));
     const Error e = expect_error([&] { verify_transcript(m_path); });
     EXPECT_NE(std::string(e.what()).find("line 3: the previous line's hash does not match"), std::string::npos)
         << e.what();
@@ -92,7 +89,7 @@ TEST_F(TranscriptTest, EditedLineWithRecomputedHashBreaksTheNextLine) {
 TEST_F(TranscriptTest, RemovedLineIsFound) {
     auto lines = read_lines(m_path);
     lines.erase(lines.begin() + 1);
-    write_text(m_path, join(lines));
+    write_file(m_path, join(lines));
     const Error e = expect_error([&] { verify_transcript(m_path); });
     EXPECT_NE(std::string(e.what()).find("line 2: sequence number 3"), std::string::npos) << e.what();
 }
@@ -101,7 +98,7 @@ TEST_F(TranscriptTest, HalfWrittenLastLineIsReported) {
     const auto lines = read_lines(m_path);
     std::string text = join(lines);
     text.resize(text.size() - 20);
-    write_text(m_path, text);
+    write_file(m_path, text);
     const Error e = expect_error([&] { verify_transcript(m_path); });
     EXPECT_NE(std::string(e.what()).find("line 3: the line has no end"), std::string::npos) << e.what();
     // And a ceremony does not go on from it.
