@@ -25,6 +25,7 @@ bool is_pkcs11_call(const Error& e) { return e.call().rfind("C_", 0) == 0; }
 template <typename Op>
 auto Pkcs11Backend::run(bool needs_login, Op&& op) {
     for (int attempt = 0;; ++attempt) {
+        TokenAccess::Reader reader(m_access);
         std::shared_ptr<SessionPool> pool = token_pool();
         try {
             SessionPool::Lease lease = pool->acquire();
@@ -267,7 +268,7 @@ std::vector<Bytes> Pkcs11Backend::sign_batch(const KeyInfo& key, HashAlg hash, s
 }
 
 void Pkcs11Backend::remove(const KeyInfo& key) {
-    std::lock_guard write(m_write_mutex);
+    std::unique_lock write(m_access);
     CachedKey k = cached(key);
     run(true, [&](SessionPool::Lease& lease) {
         check_rv("C_DestroyObject", lease.fn()->C_DestroyObject(lease.get(), k.priv), key.id);
@@ -368,7 +369,7 @@ KeyInfo Pkcs11Backend::finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDL
 
 KeyInfo Pkcs11Backend::generate(std::string_view name, KeyType type) {
     check_key_name(name);
-    std::lock_guard write(m_write_mutex);
+    std::unique_lock write(m_access);
     return run(true, [&](SessionPool::Lease& lease) {
         check_name_free(lease, name);
         CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -408,7 +409,7 @@ KeyInfo Pkcs11Backend::import_key(std::string_view name, const PrivateKey& key) 
     Bytes spki = key.spki_der();
     std::string id = tuf_key_id(key.type(), spki);
     Bytes raw_id = *from_hex(id);
-    std::lock_guard write(m_write_mutex);
+    std::unique_lock write(m_access);
     return run(true, [&](SessionPool::Lease& lease) {
         check_name_free(lease, name);
         CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY, pub_class = CKO_PUBLIC_KEY;

@@ -13,6 +13,7 @@
 #include "daemon/backend/pkcs11/module.h"
 #include "daemon/backend/pkcs11/pkcs11_config.h"
 #include "daemon/backend/pkcs11/session_pool.h"
+#include "daemon/backend/pkcs11/token_access.h"
 #include "daemon/backend/pkcs11/token_login.h"
 
 namespace trustkey::backend::pkcs11 {
@@ -48,8 +49,9 @@ private:
 
     std::shared_ptr<SessionPool> token_pool();
     void drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept;
-    // Runs `op(lease)` on a pooled session, logged in when `needs_login`. Handles
-    // broken sessions, a removed token and a lost login (one retry).
+    // Runs `op(lease)` on a pooled session, logged in when `needs_login`, sharing
+    // m_access (unless this thread holds it alone). Handles broken sessions, a removed
+    // token and a lost login (one retry).
     template <typename Op>
     auto run(bool needs_login, Op&& op);
 
@@ -70,7 +72,7 @@ private:
     std::shared_ptr<SessionPool> m_pool;
     std::string m_token_error;
 
-    std::mutex m_write_mutex;  // generate / import / remove, so name checks hold
+    TokenAccess m_access;  // shared by every token operation; generate / import / remove hold it alone
     std::mutex m_cache_mutex;  // m_keys
     std::map<std::string, CachedKey> m_keys;
     bool m_keys_scanned = false;  // m_keys holds a full scan (kept current by generate/import/remove)

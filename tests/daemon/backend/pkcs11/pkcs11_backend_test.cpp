@@ -1,7 +1,10 @@
 #include "daemon/backend/pkcs11/pkcs11_backend.h"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -217,6 +220,75 @@ TEST_F(Pkcs11BackendTest, ConcurrentSigningThroughThePool) {
     }
     for (auto& th : threads) th.join();
     for (int t = 0; t < 4; ++t) EXPECT_EQ(failures[static_cast<std::size_t>(t)], 0) << "thread " << t;
+}
+
+// Keys are made, imported and removed while other threads sign and list. SoftHSM2's
+// object store fails object creation when it is read mid-write, so the backend keeps
+// writes to themselves; every operation here must succeed.
+TEST_F(Pkcs11BackendTest, KeysAreMadeAndRemovedWhileOthersSignAndList) {
+    auto backend = make_pkcs11_backend(config({PinSource::Kind::env, kPinVar}, 4));
+    KeyInfo signer = backend->generate("steady", KeyType::ecdsa_p256);
+    constexpr int kWrites = 16;
+    constexpr int kMaxReads = 20000;  // bound for the readers if the writer stalls
+    std::atomic<bool> writing{true};
+    std::atomic<int> read_failures{0}, reads{0};
+    std::string first_read_error;
+    std::mutex error_mutex;
+    auto note = [&](const std::exception& e) {
+        ++read_failures;
+        std::lock_guard lock(error_mutex);
+        if (first_read_error.empty()) first_read_error = e.what();
+    };
+    std::vector<std::thread> readers;
+    for (int t = 0; t < 3; ++t) {
+        readers.emplace_back([&, t] {
+            for (int i = 0; writing && i < kMaxReads; ++i) {
+                try {
+                    if (t == 2) {
+                        backend->list_keys();
+                    } else {
+                        auto [hash, data] = input_for(signer.type, "item " + std::to_string(i));
+                        Bytes sig = backend->sign(signer, hash, data);
+                        if (!verify_signature(signer.type, signer.spki_der, hash, data, sig)) ++read_failures;
+                    }
+                    ++reads;
+                } catch (const std::exception& e) {
+                    note(e);
+                }
+            }
+        });
+    }
+    std::vector<std::string> write_errors;
+    std::vector<KeyInfo> made;
+    for (int i = 0; i < kWrites; ++i) {
+        try {
+            if (i % 4 == 3) {
+                const auto pem = dir / ("imported-" + std::to_string(i) + ".pem");
+                test::generate_pem("ecdsa", pem);
+                made.push_back(backend->import_key("imported-" + std::to_string(i),
+                                                   PrivateKey::from_pem(test::read_text(pem), nullptr)));
+            } else {
+                made.push_back(backend->generate("made-" + std::to_string(i),
+                                                 i % 2 == 0 ? KeyType::ecdsa_p256 : KeyType::rsa_2048));
+            }
+            if (i % 5 == 4) {
+                backend->remove(made.back());
+                made.pop_back();
+            }
+        } catch (const std::exception& e) {
+            write_errors.push_back(std::to_string(i) + ": " + e.what());
+        }
+    }
+    writing = false;
+    for (auto& th : readers) th.join();
+    EXPECT_TRUE(write_errors.empty()) << write_errors.front();
+    EXPECT_EQ(read_failures.load(), 0) << first_read_error;
+    EXPECT_GT(reads.load(), 0);
+    auto listed = backend->list_keys();
+    EXPECT_EQ(listed.size(), made.size() + 1);
+    for (const KeyInfo& k : made)
+        EXPECT_TRUE(std::any_of(listed.begin(), listed.end(), [&](const KeyInfo& l) { return l.id == k.id; }))
+            << k.name;
 }
 
 TEST_F(Pkcs11BackendTest, KeysMadeByOtherToolsAreListed) {
