@@ -34,7 +34,7 @@ std::string token_objects(const std::string& label, const std::string& pin) {
 
 class RootGenerateTest : public ::testing::Test {
 protected:
-    void SetUp() override { add_softhsm_token("root-b", "2222"); }
+    void SetUp() override { add_softhsm_token("root-b", "Qb-2222"); }
 
     std::vector<std::string> generate_args(const std::string& threshold = "2") const {
         return {"--transcript", m_transcript.string(), "root", "generate", "--gun", kGun,
@@ -43,11 +43,11 @@ protected:
     }
 
     static constexpr const char* kGun = "registry.example.com/org/app";
-    SoftHsmToken m_a{"root-a", "1111"};
+    SoftHsmToken m_a{"root-a", "Qa-1111"};
     TempDir m_dir{"ceremony-out"};
     std::filesystem::path m_out = m_dir / "keys";
     std::filesystem::path m_transcript = m_dir / "transcript.jsonl";
-    CeremonyRun m_pins{.env = {"TRUSTKEY_CEREMONY_PIN_1=1111", "TRUSTKEY_CEREMONY_PIN_2=2222"}};
+    CeremonyRun m_pins{.env = {"TRUSTKEY_CEREMONY_PIN_1=Qa-1111", "TRUSTKEY_CEREMONY_PIN_2=Qb-2222"}};
 };
 
 TEST_F(RootGenerateTest, KeyAndCertificateOnEachToken) {
@@ -81,8 +81,8 @@ TEST_F(RootGenerateTest, KeyAndCertificateOnEachToken) {
         EXPECT_NE(self.output.find(": OK"), std::string::npos) << self.output;
     }
     EXPECT_NE(keys["keys"][0]["token_serial"], keys["keys"][1]["token_serial"]);
-    EXPECT_NE(token_objects("root-a", "1111").find(keys["keys"][0]["key_name"].get<std::string>()), std::string::npos);
-    EXPECT_NE(token_objects("root-b", "2222").find(keys["keys"][1]["key_name"].get<std::string>()), std::string::npos);
+    EXPECT_NE(token_objects("root-a", "Qa-1111").find(keys["keys"][0]["key_name"].get<std::string>()), std::string::npos);
+    EXPECT_NE(token_objects("root-b", "Qb-2222").find(keys["keys"][1]["key_name"].get<std::string>()), std::string::npos);
 
     const auto lines = transcript_lines(m_transcript);
     ASSERT_FALSE(lines.empty());
@@ -93,9 +93,10 @@ TEST_F(RootGenerateTest, KeyAndCertificateOnEachToken) {
                                                              keys["keys"][1]["token_serial"]}));
     EXPECT_EQ(lines.back()["keys"], nlohmann::json::array({keys["keys"][0]["x509_key_id"],
                                                            keys["keys"][1]["x509_key_id"]}));
+    // The PINs have letters no hash, key id or time contains.
     const std::string all = read_file(m_transcript);
-    EXPECT_EQ(all.find("1111"), std::string::npos);
-    EXPECT_EQ(all.find("2222"), std::string::npos);
+    EXPECT_EQ(all.find("Qa-1111"), std::string::npos);
+    EXPECT_EQ(all.find("Qb-2222"), std::string::npos);
 
     const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string()}, {.isolated = false});
     EXPECT_EQ(v.exit_code, 0) << v.err;
@@ -104,7 +105,7 @@ TEST_F(RootGenerateTest, KeyAndCertificateOnEachToken) {
 
 TEST_F(RootGenerateTest, PinsFromStandardInput) {
     CeremonyRun run{.unset = {"TRUSTKEY_CEREMONY_PIN", "TRUSTKEY_CEREMONY_PIN_1", "TRUSTKEY_CEREMONY_PIN_2"},
-                    .stdin_data = "1111\n2222\n"};
+                    .stdin_data = "Qa-1111\nQb-2222\n"};
     const ProcessResult r = run_ceremony(generate_args("1"), run);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_TRUE(std::filesystem::exists(m_out / "root-keys.json"));
@@ -113,7 +114,7 @@ TEST_F(RootGenerateTest, PinsFromStandardInput) {
 TEST_F(RootGenerateTest, OperatorAndPinsFromStandardInput) {
     CeremonyRun run{.unset = {"TRUSTKEY_CEREMONY_OPERATOR", "TRUSTKEY_CEREMONY_PIN", "TRUSTKEY_CEREMONY_PIN_1",
                               "TRUSTKEY_CEREMONY_PIN_2"},
-                    .stdin_data = "Carol Example\n1111\n2222\n"};
+                    .stdin_data = "Carol Example\nQa-1111\nQb-2222\n"};
     const ProcessResult r = run_ceremony(generate_args(), run);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     for (const auto& line : transcript_lines(m_transcript)) EXPECT_EQ(line["operator"], "Carol Example");
@@ -127,7 +128,7 @@ TEST_F(RootGenerateTest, TerminalPromptsForOperatorAndPins) {
     options.env = {"TRUSTKEY_PKCS11_MODULE=" + SoftHsmToken::module()};
     options.unset = {"TRUSTKEY_CEREMONY_OPERATOR", "TRUSTKEY_CEREMONY_PIN", "TRUSTKEY_CEREMONY_PIN_1",
                      "TRUSTKEY_CEREMONY_PIN_2"};
-    options.stdin_data = "Dana\n1111\n2222\n";
+    options.stdin_data = "Dana\nQa-1111\nQb-2222\n";
     const ProcessResult r = run_process({"unshare", "-n", "--", "script", "-qec", command, "/dev/null"}, options);
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
     EXPECT_NE(r.out.find("Operator name: "), std::string::npos) << r.out;
@@ -152,22 +153,22 @@ TEST_F(RootGenerateTest, ThresholdLargerThanKeysIsRefused) {
     EXPECT_EQ(r.err_lines(), 1u) << r.err;
     EXPECT_NE(r.err.find("threshold 3 is larger than the 2 root keys"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(m_out));
-    EXPECT_EQ(token_objects("root-a", "1111").find("root-"), std::string::npos);
+    EXPECT_EQ(token_objects("root-a", "Qa-1111").find("root-"), std::string::npos);
 }
 
 TEST_F(RootGenerateTest, WrongPinMakesNoKey) {
-    CeremonyRun run{.env = {"TRUSTKEY_CEREMONY_PIN_1=1111", "TRUSTKEY_CEREMONY_PIN_2=9999"}};
+    CeremonyRun run{.env = {"TRUSTKEY_CEREMONY_PIN_1=Qa-1111", "TRUSTKEY_CEREMONY_PIN_2=Qw-9999"}};
     const ProcessResult r = run_ceremony(generate_args(), run);
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_EQ(r.err_lines(), 1u) << r.err;
     EXPECT_NE(r.err.find("wrong PIN for token root-b (serial "), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("tries left"), std::string::npos) << r.err;
     EXPECT_FALSE(std::filesystem::exists(m_out / "root-keys.json"));
-    EXPECT_EQ(token_objects("root-a", "1111").find("root-"), std::string::npos);
+    EXPECT_EQ(token_objects("root-a", "Qa-1111").find("root-"), std::string::npos);
     const auto lines = transcript_lines(m_transcript);
     ASSERT_FALSE(lines.empty());
     EXPECT_EQ(lines.back()["step"], "failed");
-    EXPECT_EQ(read_file(m_transcript).find("9999"), std::string::npos);
+    EXPECT_EQ(read_file(m_transcript).find("Qw-9999"), std::string::npos);
 }
 
 TEST_F(RootGenerateTest, AbsentTokenIsNamed) {
@@ -333,7 +334,7 @@ TEST_F(RootGenerateTest, InterruptedRunResumesWithTheSameKeys) {
     const auto keys = nlohmann::json::parse(read_file(m_out / "root-keys.json"));
     ASSERT_EQ(keys["keys"].size(), 2u);
     // One root key per token (pkcs11-tool counts the private keys), the one recorded as made.
-    for (const auto& [label, pin] : {std::pair{"root-a", "1111"}, std::pair{"root-b", "2222"}}) {
+    for (const auto& [label, pin] : {std::pair{"root-a", "Qa-1111"}, std::pair{"root-b", "Qb-2222"}}) {
         const std::string objects = token_objects(label, pin);
         std::size_t count = 0;
         for (std::size_t at = objects.find("Private Key Object"); at != std::string::npos;

@@ -36,7 +36,7 @@ protected:
         std::vector<std::string> args = {"--transcript", m_transcript.string(), "token", "init", "--slot", slot,
                                           "--label", label};
         if (yes) args.push_back("--yes");
-        return run_ceremony(args, {.env = {"TRUSTKEY_CEREMONY_SO_PIN=" + so_pin, "TRUSTKEY_CEREMONY_NEW_PIN=4321"}});
+        return run_ceremony(args, {.env = {"TRUSTKEY_CEREMONY_SO_PIN=" + so_pin, "TRUSTKEY_CEREMONY_NEW_PIN=Qn-4321"}});
     }
     bool has_root_key(const std::string& label, const std::string& pin) {
         return pkcs11_tool("--token-label " + label + " --login --pin " + pin + " --list-objects").find("root-") !=
@@ -57,12 +57,12 @@ protected:
 };
 
 TEST_F(TokenInitTest, InitializesTheFreeSlot) {
-    const ProcessResult r = init(slot_of(""), "fresh", "9999", false);
+    const ProcessResult r = init(slot_of(""), "fresh", "Qs-9999", false);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.out.find("initialized token fresh (serial "), std::string::npos) << r.out;
     // The new user PIN logs in (pkcs11-tool, not trustkey).
     const CommandResult login = run_command("pkcs11-tool --module " + SoftHsmToken::module() +
-                                            " --token-label fresh --login --pin 4321 --list-objects 2>&1");
+                                            " --token-label fresh --login --pin Qn-4321 --list-objects 2>&1");
     EXPECT_EQ(login.exit_code, 0) << login.output;
     std::ifstream in(m_transcript);
     std::string line, last;
@@ -71,8 +71,8 @@ TEST_F(TokenInitTest, InitializesTheFreeSlot) {
     EXPECT_EQ(entry["step"], "token init");
     EXPECT_EQ(entry["details"]["label"], "fresh");
     EXPECT_EQ(entry["details"]["erased"], false);
-    EXPECT_EQ(last.find("4321"), std::string::npos);
-    EXPECT_EQ(last.find("9999"), std::string::npos);
+    EXPECT_EQ(last.find("Qn-4321"), std::string::npos);
+    EXPECT_EQ(last.find("Qs-9999"), std::string::npos);
 }
 
 TEST_F(TokenInitTest, ErasingAsksFirst) {
@@ -99,7 +99,7 @@ TEST_F(TokenInitTest, ConfirmedEraseReplacesTheToken) {
     const ProcessResult r = init(slot_of("existing"), "renamed", "5678", true);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(pkcs11_tool("--list-token-slots").find("renamed"), std::string::npos);
-    EXPECT_FALSE(has_root_key("renamed", "4321"));
+    EXPECT_FALSE(has_root_key("renamed", "Qn-4321"));
     EXPECT_EQ(pkcs11_tool("--list-token-slots").find("label        : existing"), std::string::npos);
 }
 
