@@ -1,5 +1,7 @@
 #include "tests/tools/trustkey/cli_daemon.h"
 
+#include "tests/fixtures/command.h"
+
 namespace trustkey::test {
 
 namespace {
@@ -21,6 +23,16 @@ ProcessResult CliDaemon::trustkey(const std::vector<std::string>& args, const Pr
     std::vector<std::string> full{"--socket", socket_path().string()};
     full.insert(full.end(), args.begin(), args.end());
     return run_trustkey(full, options);
+}
+
+ProcessResult CliDaemon::trustkey_on_terminal(const std::vector<std::string>& args, const std::string& typed,
+                                             const ProcessOptions& options) const {
+    std::string command = shell_quote(trustkey_cli_path()) + " --socket " + shell_quote(socket_path().string());
+    for (const auto& a : args) command += " " + shell_quote(a);
+    ProcessOptions o = options;
+    o.stdin_data = typed;
+    o.unset.push_back("TRUSTKEY_SOCK");
+    return run_process({"script", "-qec", command, "/dev/null"}, o);
 }
 
 ProcessResult run_trustkey(const std::vector<std::string>& args, const ProcessOptions& options) {

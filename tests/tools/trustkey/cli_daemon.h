@@ -31,6 +31,10 @@ public:
 
     // Runs the trustkey CLI with --socket pointing at this daemon.
     ProcessResult trustkey(const std::vector<std::string>& args, const ProcessOptions& options = {}) const;
+    // The same on a pseudo-terminal made by script(1), with `typed` typed in; the
+    // terminal's output (prompts and all) is in `out`.
+    ProcessResult trustkey_on_terminal(const std::vector<std::string>& args, const std::string& typed,
+                                       const ProcessOptions& options = {}) const;
 
 private:
     TrustkeydHome m_home{"trustkey-cli-test"};

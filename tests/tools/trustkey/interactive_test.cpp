@@ -11,28 +11,17 @@
 namespace trustkey::test {
 namespace {
 
-// Runs trustkey with `args` on a terminal, typing `typed`.
-ProcessResult on_terminal(const CliDaemon& daemon, const std::vector<std::string>& args,
-                          const std::string& typed, const ProcessOptions& extra = {}) {
-    std::string command = shell_quote(trustkey_cli_path()) + " --socket " + shell_quote(daemon.socket_path().string());
-    for (const auto& a : args) command += " " + shell_quote(a);
-    ProcessOptions options = extra;
-    options.stdin_data = typed;
-    options.unset.push_back("TRUSTKEY_SOCK");
-    return run_process({"script", "-qec", command, "/dev/null"}, options);
-}
-
 TEST(Terminal, DeleteAsksAndHonoursTheAnswer) {
     CliDaemon daemon;
     const auto gen = daemon.trustkey({"key", "generate", "victim"});
     ASSERT_TRUE(succeeded(gen));
 
-    const auto no = on_terminal(daemon, {"key", "delete", "victim"}, "n\n");
+    const auto no = daemon.trustkey_on_terminal({"key", "delete", "victim"}, "n\n");
     EXPECT_EQ(no.exit_code, 1) << describe(no);
     EXPECT_NE(no.out.find("Delete key " + chomp(gen.out)), std::string::npos) << no.out;
     EXPECT_TRUE(succeeded(daemon.trustkey({"key", "public", "victim"})));
 
-    const auto yes = on_terminal(daemon, {"key", "delete", "victim"}, "y\n");
+    const auto yes = daemon.trustkey_on_terminal({"key", "delete", "victim"}, "y\n");
     EXPECT_EQ(yes.exit_code, 0) << describe(yes);
     EXPECT_EQ(daemon.trustkey({"key", "list", "--json"}).out, "[]\n");
 }
@@ -44,12 +33,12 @@ TEST(Terminal, LoginPromptsForThePin) {
     CliDaemon daemon(
         CliDaemon::Options{.config_toml = toml, .env = {"SOFTHSM2_CONF=" + token.conf_path().string()}});
 
-    const auto wrong = on_terminal(daemon, {"login"}, "00000000\n", {.unset = {"TRUSTKEY_PIN"}});
+    const auto wrong = daemon.trustkey_on_terminal({"login"}, "00000000\n", {.unset = {"TRUSTKEY_PIN"}});
     EXPECT_EQ(wrong.exit_code, 1) << describe(wrong);
     EXPECT_NE(wrong.out.find("Enter PIN for token 'hsm': "), std::string::npos) << wrong.out;
     EXPECT_NE(wrong.out.find("wrong PIN for token 'hsm'"), std::string::npos) << wrong.out;
 
-    const auto right = on_terminal(daemon, {"login"}, token.user_pin() + "\n", {.unset = {"TRUSTKEY_PIN"}});
+    const auto right = daemon.trustkey_on_terminal({"login"}, token.user_pin() + "\n", {.unset = {"TRUSTKEY_PIN"}});
     EXPECT_EQ(right.exit_code, 0) << describe(right);
     EXPECT_EQ(nlohmann::json::parse(daemon.trustkey({"status", "--json"}).out)["tokens"][0]["logged_in"], true);
 }

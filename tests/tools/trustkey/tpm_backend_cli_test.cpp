@@ -242,6 +242,35 @@ TEST_F(TpmCli, KeyWithItsOwnAuthorizationValueIsUsedAfterLoginKey) {
     swtpm().tool({"tpm2_dictionarylockout", "--clear-lockout"});  // the refused try above
 }
 
+// Without $TRUSTKEY_KEY_AUTH the value is asked for on the terminal: twice when a key is
+// made (two different answers make nothing), once for `login --key`.
+TEST_F(TpmCli, AuthorizationValueIsAskedForOnTheTerminal) {
+    CliDaemon daemon(with_tpm(swtpm().tcti()));
+    const ProcessOptions no_env{.unset = {"TRUSTKEY_KEY_AUTH"}};
+
+    const auto differ =
+        daemon.trustkey_on_terminal({"key", "generate", "asked", "--backend", "tpm", "--auth"}, "one-value\nother-value\n", no_env);
+    EXPECT_EQ(differ.exit_code, 1) << describe(differ);
+    EXPECT_NE(differ.out.find("Authorization value for key 'asked': "), std::string::npos) << differ.out;
+    EXPECT_NE(differ.out.find("Repeat the authorization value for key 'asked': "), std::string::npos) << differ.out;
+    EXPECT_NE(differ.out.find("the two authorization values for key 'asked' differ"), std::string::npos) << differ.out;
+    EXPECT_EQ(daemon.trustkey({"key", "list", "--json"}).out.find("\"asked\""), std::string::npos);
+
+    const auto made = daemon.trustkey_on_terminal({"key", "generate", "asked", "--backend", "tpm", "--auth"},
+                                                  "tty-secret-7\ntty-secret-7\n", no_env);
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+    EXPECT_TRUE(std::regex_search(made.out, std::regex("[0-9a-f]{64}"))) << made.out;
+    const auto before = daemon.trustkey({"sign", "asked", "--digest", to_hex(sha256_bytes("asked"))}, no_env);
+    EXPECT_TRUE(failed_with_one_line(before, 1));
+    EXPECT_NE(before.err.find("trustkey login --key asked"), std::string::npos) << before.err;
+
+    const auto login = daemon.trustkey_on_terminal({"login", "--key", "asked"}, "tty-secret-7\n", no_env);
+    EXPECT_EQ(login.exit_code, 0) << describe(login);
+    EXPECT_NE(login.out.find("Authorization value for key 'asked': "), std::string::npos) << login.out;
+    EXPECT_TRUE(signs(daemon, "asked", "ecdsa"));
+    EXPECT_EQ(daemon.log().find("tty-secret-7"), std::string::npos);
+}
+
 TEST_F(TpmCli, MissingOrCorruptBlobIsOneLineNamingKeyAndBackend) {
     CliDaemon daemon(with_tpm(swtpm().tcti()));
     std::map<std::string, std::filesystem::path> blob_of;
