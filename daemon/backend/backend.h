@@ -58,6 +58,7 @@ struct BackendStatus {
     std::size_t key_count = 0;
     std::size_t sessions = 0;  // session pool size
     std::string error;         // why it is not usable, empty when fine
+    std::vector<std::string> keys_awaiting_auth;  // names of keys with their own authorization value not given yet
 };
 
 class Backend {

@@ -58,6 +58,7 @@ void to_proto(const backend::BackendStatus& in, pb::TokenStatus& out) {
     out.set_key_count(static_cast<std::uint32_t>(in.key_count));
     out.set_sessions(static_cast<std::uint32_t>(in.sessions));
     out.set_error(in.error);
+    for (const std::string& name : in.keys_awaiting_auth) out.add_keys_awaiting_auth(name);
 }
 
 } // namespace trustkey::server

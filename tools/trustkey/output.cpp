@@ -114,6 +114,12 @@ std::string status_text(const pb::StatusReply& status) {
     }
     out += '\n';
     out += format_table({"BACKEND", "KIND", "LABEL", "PRESENT", "LOGGED IN", "KEYS", "PIN", "ERROR"}, rows);
+    std::string waiting;
+    for (const auto& t : status.tokens())
+        for (const auto& name : t.keys_awaiting_auth())
+            waiting += fmt::format("Key '{}' on '{}' waits for its authorization value (run: trustkey login --key {})\n",
+                                   printable(name), printable(t.backend()), printable(name));
+    if (!waiting.empty()) out += '\n' + waiting;
     return out;
 }
 
@@ -136,6 +142,8 @@ nlohmann::json status_json(const pb::StatusReply& status) {
             {"pin_final_try", t.pin_final_try()},
             {"pin_locked", t.pin_locked()},
             {"error", t.error()},
+            {"keys_awaiting_auth", nlohmann::json(std::vector<std::string>(t.keys_awaiting_auth().begin(),
+                                                                           t.keys_awaiting_auth().end()))},
         });
     }
     return {

@@ -492,7 +492,9 @@ BackendStatus Tpm2Backend::status() {
     st.token_label = "TPM 2.0";
     st.sessions = 1;
     try {
-        st.key_count = known_keys().size();
+        const std::vector<KeyInfo> keys = known_keys();
+        st.key_count = keys.size();
+        st.keys_awaiting_auth = keys_awaiting_auth(keys);
     } catch (const Error& e) {
         st.error = e.what();
     }

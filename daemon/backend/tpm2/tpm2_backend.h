@@ -74,6 +74,8 @@ private:
     // The value a key is used with: its own (from login_key; pin_required without one) or
     // the backend's. Under m_tpm_mutex.
     std::optional<TPM2B_AUTH> use_auth(const KeyInfo& key, const std::string& subject);
+    // Names of `keys` that have their own value which trustkeyd has not been given.
+    std::vector<std::string> keys_awaiting_auth(const std::vector<KeyInfo>& keys);
     // The value a new key gets: `own` when given, else the backend's.
     std::optional<TPM2B_AUTH> new_key_auth(const SecureBytes* own, const std::string& subject);
     KeyInfo make_key(std::string_view name, KeyType type, const SecureBytes* own_auth);

@@ -93,6 +93,19 @@ std::optional<TPM2B_AUTH> Tpm2Backend::use_auth(const KeyInfo& key, const std::s
     return auth_from(it->second, m_config.name, subject);
 }
 
+std::vector<std::string> Tpm2Backend::keys_awaiting_auth(const std::vector<KeyInfo>& keys) {
+    std::set<std::string> own;
+    {
+        std::lock_guard lock(m_cache_mutex);
+        own = m_own_auth_keys;
+    }
+    std::vector<std::string> out;
+    std::lock_guard lock(m_tpm_mutex);
+    for (const KeyInfo& k : keys)
+        if (own.contains(k.id) && !m_own_auth_values.contains(k.id)) out.push_back(k.name);
+    return out;
+}
+
 void Tpm2Backend::login_key(const KeyInfo& key, const SecureBytes& auth) {
     const std::string subject = subject_of(key);
     {

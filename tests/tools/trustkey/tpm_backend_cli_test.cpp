@@ -264,10 +264,19 @@ TEST_F(TpmCli, AuthorizationValueIsAskedForOnTheTerminal) {
     EXPECT_TRUE(failed_with_one_line(before, 1));
     EXPECT_NE(before.err.find("trustkey login --key asked"), std::string::npos) << before.err;
 
+    // `status` names the key that waits, and how to give its value.
+    EXPECT_EQ(backend_status(daemon, "tpm")["keys_awaiting_auth"], nlohmann::json::array({"asked"}));
+    const auto waiting = daemon.trustkey({"status"});
+    EXPECT_NE(waiting.out.find("Key 'asked' on 'tpm' waits for its authorization value (run: trustkey login --key asked)"),
+              std::string::npos)
+        << waiting.out;
+
     const auto login = daemon.trustkey_on_terminal({"login", "--key", "asked"}, "tty-secret-7\n", no_env);
     EXPECT_EQ(login.exit_code, 0) << describe(login);
     EXPECT_NE(login.out.find("Authorization value for key 'asked': "), std::string::npos) << login.out;
     EXPECT_TRUE(signs(daemon, "asked", "ecdsa"));
+    EXPECT_EQ(backend_status(daemon, "tpm")["keys_awaiting_auth"], nlohmann::json::array());
+    EXPECT_EQ(daemon.trustkey({"status"}).out.find("waits for its authorization value"), std::string::npos);
     EXPECT_EQ(daemon.log().find("tty-secret-7"), std::string::npos);
 }
 
