@@ -75,9 +75,9 @@ void check_step(const Side& side, const char* call, CK_RV rv, const std::string&
     if (rv == CKR_OK) return;
     if (is_missing_capability(rv))
         throw Error(Errc::unsupported_algorithm, side.name + " cannot " + what + " (" + rv_name(rv) + "); refusing", rv,
-                    call, side.name);
+                    call);
     const Error e = ck_error(call, rv, side.name);
-    Error out(e.errc(), side.name + ": cannot " + what + ": " + e.message(), rv, call, side.name);
+    Error out(e.errc(), side.name + ": cannot " + what + ": " + e.message(), rv, call);
     out.set_code_name(rv_name(rv));
     throw out;
 }
@@ -92,7 +92,7 @@ void require_mechanism(const Side& side, CK_MECHANISM_TYPE mechanism, CK_FLAGS f
                                                                          bits > info.ulMaxKeySize))));
     if (missing)
         throw Error(Errc::unsupported_algorithm, side.name + " cannot " + what + "; refusing", rv,
-                    "C_GetMechanismInfo", side.name);
+                    "C_GetMechanismInfo");
     check_rv("C_GetMechanismInfo", rv, side.name);
 }
 
@@ -104,7 +104,7 @@ bool read_bool(const Side& side, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type
 Bytes read_required(const Side& side, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_TYPE type, const char* what) {
     auto v = read_attribute(side.fn(), side.s(), object, type);
     if (!v) throw Error(Errc::token_error, side.name + " does not give the " + what + " of the key", 0,
-                        "C_GetAttributeValue", side.name);
+                        "C_GetAttributeValue");
     return std::move(*v);
 }
 
@@ -120,10 +120,10 @@ struct SourceKey {
 
 CK_OBJECT_HANDLE source_private_key(const Side& a, const Bytes& id, const std::string& key_id) {
     const auto found = find_key(a, CKO_PRIVATE_KEY, id);
-    if (found.empty()) throw Error(Errc::not_found, a.name + " holds no private key with id " + key_id, 0, {}, key_id);
+    if (found.empty()) throw Error(Errc::not_found, a.name + " holds no private key with id " + key_id);
     if (found.size() > 1)
         throw Error(Errc::ambiguous, a.name + " holds " + std::to_string(found.size()) + " private keys with id " +
-                                         key_id + "; refusing", 0, {}, key_id);
+                                         key_id + "; refusing");
     return found.front();
 }
 
@@ -135,7 +135,7 @@ SourceKey inspect_source(const Side& a, const Bytes& id, const std::string& key_
     if (!read_bool(a, priv, CKA_EXTRACTABLE))
         throw Error(Errc::denied, "key " + key_id + " on " + a.name +
                                       " is not extractable (it was made to stay on its token); it cannot be copied; "
-                                      "refusing", 0, {}, key_id);
+                                      "refusing");
     SourceKey out;
     const auto label = read_attribute(a.fn(), a.s(), priv, CKA_LABEL);
     if (!label || label->empty()) throw Error(Errc::invalid_argument, "key " + key_id + " on " + a.name + " has no label");
@@ -143,7 +143,7 @@ SourceKey inspect_source(const Side& a, const Bytes& id, const std::string& key_
     const auto pubs = find_key(a, CKO_PUBLIC_KEY, id);
     if (pubs.size() != 1)
         throw Error(Errc::not_found, a.name + " holds " + std::to_string(pubs.size()) +
-                                         " public key objects with id " + key_id + " (one is needed)", 0, {}, key_id);
+                                         " public key objects with id " + key_id + " (one is needed)");
     const auto spki = spki_from_token(a.fn(), a.s(), pubs.front(), CKK_EC);
     if (!spki) throw Error(Errc::unsupported_algorithm, "key " + key_id + " on " + a.name + " is not an ECDSA P-256 key");
     if (tuf_key_id(KeyType::ecdsa_p256, *spki) != key_id)
@@ -317,6 +317,9 @@ std::pair<OwnedObject, OwnedObject> unwrap_key(const Side& b, const TransportPai
                                    attr(CKA_EXTRACTABLE, yes),
                                    attr(CKA_WRAP_WITH_TRUSTED, yes),
                                    attr(CKA_SIGN, yes),
+                                   attr(CKA_DECRYPT, no),
+                                   attr(CKA_UNWRAP, no),
+                                   attr(CKA_DERIVE, no),
                                    attr(CKA_LABEL, source.label.data(), source.label.size()),
                                    attr(CKA_ID, id.data(), id.size())};
     OwnedObject copy = unwrap(b, kwp, aes_key.get(), wrapped.key, priv,
@@ -326,6 +329,9 @@ std::pair<OwnedObject, OwnedObject> unwrap_key(const Side& b, const TransportPai
                                   attr(CKA_TOKEN, yes),
                                   attr(CKA_PRIVATE, no),
                                   attr(CKA_VERIFY, yes),
+                                  attr(CKA_ENCRYPT, no),
+                                  attr(CKA_WRAP, no),
+                                  attr(CKA_DERIVE, no),
                                   attr(CKA_LABEL, source.label.data(), source.label.size()),
                                   attr(CKA_ID, id.data(), id.size()),
                                   attr(CKA_EC_PARAMS, source.ec_params.data(), source.ec_params.size()),
@@ -390,7 +396,7 @@ TokenSlot find_token(const std::filesystem::path& module, const std::string& uri
                                   padded(info.model, sizeof info.model)});
     }
     if (found.empty())
-        throw Error(Errc::token_absent, "token " + uri + " is not present", CKR_TOKEN_NOT_PRESENT, {}, uri);
+        throw Error(Errc::token_absent, "token " + uri + " is not present", CKR_TOKEN_NOT_PRESENT);
     if (found.size() > 1)
         throw Error(Errc::ambiguous, "token URI " + uri + " matches " + std::to_string(found.size()) +
                                          " tokens; name one (serial=…)", 0, {}, uri);
