@@ -88,6 +88,11 @@ std::optional<KeyInfo> Backend::find_known(std::string_view id) {
 
 std::optional<Error> Backend::unusable_key(std::string_view) { return std::nullopt; }
 
+KeyInfo Backend::generate_wrappable(std::string_view name, KeyType) {
+    throw Error(Errc::unsupported_algorithm, "backend '" + this->name() + "' cannot make keys that can be copied to "
+                "another token", 0, {}, "key '" + std::string(name) + "'");
+}
+
 KeyInfo Backend::generate_with_auth(std::string_view name, KeyType, const SecureBytes&) {
     throw Error(Errc::unsupported_algorithm, "backend '" + this->name() + "' has no per-key authorization values", 0,
                 {}, "key '" + std::string(name) + "'");

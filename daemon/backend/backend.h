@@ -77,6 +77,11 @@ public:
     virtual std::optional<KeyInfo> find_known(std::string_view id);
     // Generates a key on the token. Throws already_exists when the name is taken.
     virtual KeyInfo generate(std::string_view name, KeyType type) = 0;
+    // Generates a key that can later be copied to another token without leaving tokens in the
+    // clear: sensitive, and extractable only wrapped under a key the token's security officer
+    // marked trusted (PKCS#11 CKA_WRAP_WITH_TRUSTED). For root keys of the offline ceremony;
+    // the daemon's keys come from generate(). Default: unsupported_algorithm.
+    virtual KeyInfo generate_wrappable(std::string_view name, KeyType type);
     // Puts an existing private key on the token, where it ends sensitive and non-extractable.
     virtual KeyInfo import_key(std::string_view name, const PrivateKey& key) = 0;
     // Signs `data` (a digest of `hash`, or the message when hash is none) with the key.

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 
 #include "daemon/core/error.h"
+#include "tools/ceremony/backup_command.h"
 #include "tools/ceremony/ceremony_context.h"
 #include "tools/ceremony/export_bundle.h"
 #include "tools/ceremony/root_generate.h"
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
         ->required();
     generate->add_flag("--resume", gen.resume,
                        "use the keys an interrupted run made (as its transcript records) instead of new ones");
+    generate->add_flag("--no-backup", gen.no_backup, "make keys that can never leave their token (no `backup`)");
 
     RootCertifyOptions cert;
     std::vector<std::string> cert_tokens;
@@ -133,6 +135,15 @@ int main(int argc, char** argv) {
     token_init_cmd->add_option("--slot", init.slot, "slot id (see `token list`)")->required();
     token_init_cmd->add_option("--label", init.label, "the new label (up to 32 bytes)")->required();
     token_init_cmd->add_flag("--yes", init.yes, "erase an initialized token without asking");
+
+    BackupOptions bak;
+    auto* backup_cmd = app.add_subcommand(
+        "backup", "copy a root key to another token by wrapping it inside the tokens (needs the source's SO PIN)");
+    backup_cmd->add_option("--keys", bak.keys_dir, "directory `root generate` wrote")->required();
+    backup_cmd->add_option("--from", bak.from, "URI of the token holding the key")->required();
+    backup_cmd->add_option("--to", bak.to, "URI of the token receiving the copy")->required();
+    backup_cmd->add_option("--key", bak.key, "which root key (1-based, as in root-keys.json; default: the one on --from)")
+        ->check(CLI::PositiveNumber);
 
     ExportOptions exp;
     auto* export_cmd = app.add_subcommand("export", "the public bundle for the online side");
@@ -190,6 +201,8 @@ int main(int argc, char** argv) {
                 std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold "
                           << keys.threshold << "; written to " << gen.out_dir.string() << "\n";
             });
+        } else if (backup_cmd->parsed()) {
+            with_context(global, "backup", [&](CeremonyContext& context) { backup(bak, context); });
         } else if (token_list->parsed()) {
             with_context(global, "token list", [&](CeremonyContext& context) { print_token_slots(context); });
         } else if (token_init_cmd->parsed()) {

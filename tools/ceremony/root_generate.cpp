@@ -26,7 +26,7 @@ RootKeyRecord certify(CeremonyToken& token, const backend::KeyInfo& key, const s
     });
     const tuf::Key x509 = tuf::Key::from_certificate_pem(pem);
     RootKeyRecord record{token.serial(), token.label(), key.name, key.id, x509.id(),
-                         "root-" + std::to_string(n) + ".crt", "root-" + std::to_string(n) + ".pub"};
+                         "root-" + std::to_string(n) + ".crt", "root-" + std::to_string(n) + ".pub", {}, {}};
     write_file_atomically(out_dir / record.certificate, pem);
     write_file_atomically(out_dir / record.public_key, backend::spki_to_pem(key.spki_der));
     transcript.append(TranscriptEntry{step, {token.serial()}, {key.id, x509.id()},
@@ -129,13 +129,16 @@ RootKeys root_generate(const RootGenerateOptions& options, std::vector<CeremonyT
         if (reused[i]) {
             key = *reused[i];
         } else {
-            key = tokens[i].backend().generate(name, backend::KeyType::ecdsa_p256);
+            backend::Backend& b = tokens[i].backend();
+            key = options.no_backup ? b.generate(name, backend::KeyType::ecdsa_p256)
+                                    : b.generate_wrappable(name, backend::KeyType::ecdsa_p256);
             transcript.append(TranscriptEntry{kKeyMadeStep, {tokens[i].serial()}, {key.id},
                                               {{"gun", options.gun}, {"key_name", name},
-                                               {"token_label", tokens[i].label()}}});
+                                               {"token_label", tokens[i].label()}, {"backup", !options.no_backup}}});
         }
         result.keys.push_back(certify(tokens[i], key, options.gun, options.validity, options.out_dir, i + 1,
                                       transcript, "root generate: key"));
+        if (!reused[i]) result.keys.back().backup_allowed = !options.no_backup;
     }
     finish(result, options.out_dir, transcript, "root generate: done");
     return result;
@@ -169,9 +172,15 @@ RootKeys root_certify(const RootCertifyOptions& options, std::vector<CeremonyTok
     RootKeys result;
     result.gun = options.gun;
     result.threshold = threshold;
-    for (std::size_t i = 0; i < tokens.size(); ++i)
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
         result.keys.push_back(certify(tokens[i], found[i], options.gun, options.validity, options.out_dir, i + 1,
                                       transcript, "root certify: key"));
+        for (const RootKeyRecord& r : source.keys)
+            if (r.key_id == found[i].id) {
+                result.keys.back().backup_allowed = r.backup_allowed;
+                result.keys.back().backups = r.backups;
+            }
+    }
     finish(result, options.out_dir, transcript, "root certify: done");
     return result;
 }

@@ -22,6 +22,8 @@ struct RootGenerateOptions {
     // Use a key of that name a token already holds when the transcript records it as made
     // for this GUN by an earlier, interrupted run (a new certificate is made for it).
     bool resume = false;
+    // Keys that stay on their token (non-extractable) instead of keys `backup` can copy.
+    bool no_backup = false;
 };
 
 // The key name used when none is given.

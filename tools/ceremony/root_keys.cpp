@@ -23,14 +23,18 @@ std::string string_field(const json& obj, const char* name, const std::filesyste
 
 std::string RootKeys::to_json_text() const {
     json list = json::array();
-    for (const RootKeyRecord& k : keys)
-        list.push_back({{"token_serial", k.token_serial},
-                        {"token_label", k.token_label},
-                        {"key_name", k.key_name},
-                        {"key_id", k.key_id},
-                        {"x509_key_id", k.x509_key_id},
-                        {"certificate", k.certificate},
-                        {"public_key", k.public_key}});
+    for (const RootKeyRecord& k : keys) {
+        json entry = {{"token_serial", k.token_serial}, {"token_label", k.token_label}, {"key_name", k.key_name},
+                      {"key_id", k.key_id},           {"x509_key_id", k.x509_key_id}, {"certificate", k.certificate},
+                      {"public_key", k.public_key}};
+        if (k.backup_allowed) entry["backup_allowed"] = *k.backup_allowed;
+        if (!k.backups.empty()) {
+            entry["backups"] = json::array();
+            for (const BackupCopy& b : k.backups)
+                entry["backups"].push_back({{"token_serial", b.token_serial}, {"token_label", b.token_label}});
+        }
+        list.push_back(std::move(entry));
+    }
     return json{{"gun", gun}, {"threshold", threshold}, {"keys", list}}.dump(2) + "\n";
 }
 
@@ -57,7 +61,18 @@ RootKeys RootKeys::load(const std::filesystem::path& dir) {
         RootKeyRecord r{string_field(k, "token_serial", file), string_field(k, "token_label", file),
                         string_field(k, "key_name", file),     string_field(k, "key_id", file),
                         string_field(k, "x509_key_id", file),  string_field(k, "certificate", file),
-                        string_field(k, "public_key", file)};
+                        string_field(k, "public_key", file),   {}, {}};
+        if (k.contains("backup_allowed")) {
+            if (!k["backup_allowed"].is_boolean())
+                throw Error(Errc::malformed, file.string() + ": field \"backup_allowed\" is not true or false");
+            r.backup_allowed = k["backup_allowed"].get<bool>();
+        }
+        if (k.contains("backups")) {
+            if (!k["backups"].is_array())
+                throw Error(Errc::malformed, file.string() + ": field \"backups\" is not a list");
+            for (const json& b : k["backups"])
+                r.backups.push_back({string_field(b, "token_serial", file), string_field(b, "token_label", file)});
+        }
         const tuf::Key cert = load_certificate_key(dir / r.certificate);
         if (cert.id() != r.x509_key_id || cert.canonical_id() != r.key_id)
             throw Error(Errc::malformed, (dir / r.certificate).string() + " is not the certificate of root key " +

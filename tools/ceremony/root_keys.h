@@ -1,11 +1,15 @@
 // root-keys.json: what `root generate` made, read back by `root sign`.
 //   {"gun":G,"threshold":K,"keys":[{"token_serial","token_label","key_name","key_id",
-//     "x509_key_id","certificate":"root-1.crt","public_key":"root-1.pub"}…]}
+//     "x509_key_id","certificate":"root-1.crt","public_key":"root-1.pub",
+//     "backup_allowed":B, "backups":[{"token_serial","token_label"}…]}…]}
 // key_id is the token key's TUF id (its SPKI); x509_key_id the id root.json lists the
-// certificate under. The file names are relative to the file's directory.
+// certificate under. The file names are relative to the file's directory. backup_allowed
+// (absent in files of older versions) says whether the key was made to be copied to other
+// tokens; backups lists the tokens `backup` copied it to (absent when none).
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,6 +19,11 @@ namespace trustkey::ceremony {
 
 inline constexpr const char* kRootKeysFile = "root-keys.json";
 
+struct BackupCopy {
+    std::string token_serial;
+    std::string token_label;
+};
+
 struct RootKeyRecord {
     std::string token_serial;
     std::string token_label;
@@ -23,6 +32,8 @@ struct RootKeyRecord {
     std::string x509_key_id;
     std::string certificate;  // file name
     std::string public_key;   // file name
+    std::optional<bool> backup_allowed;  // nullopt: not recorded
+    std::vector<BackupCopy> backups;
 };
 
 struct RootKeys {

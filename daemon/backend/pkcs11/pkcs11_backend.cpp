@@ -367,7 +367,13 @@ KeyInfo Pkcs11Backend::finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDL
     }
 }
 
-KeyInfo Pkcs11Backend::generate(std::string_view name, KeyType type) {
+KeyInfo Pkcs11Backend::generate(std::string_view name, KeyType type) { return generate_key(name, type, false); }
+
+KeyInfo Pkcs11Backend::generate_wrappable(std::string_view name, KeyType type) {
+    return generate_key(name, type, true);
+}
+
+KeyInfo Pkcs11Backend::generate_key(std::string_view name, KeyType type, bool wrappable) {
     check_key_name(name);
     std::unique_lock write(m_access);
     return run(true, [&](SessionPool::Lease& lease) {
@@ -380,6 +386,11 @@ KeyInfo Pkcs11Backend::generate(std::string_view name, KeyType type) {
         std::vector<CK_ATTRIBUTE> priv{attr(CKA_TOKEN, yes),       attr(CKA_PRIVATE, yes), attr(CKA_SENSITIVE, yes),
                                        attr(CKA_EXTRACTABLE, no), attr(CKA_SIGN, yes),
                                        attr(CKA_LABEL, name.data(), name.size())};
+        if (wrappable) {
+            // Extractable only wrapped, and only under a key the security officer marked trusted.
+            priv[3] = attr(CKA_EXTRACTABLE, yes);
+            priv.push_back(attr(CKA_WRAP_WITH_TRUSTED, yes));
+        }
         CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
         switch (type) {
         case KeyType::ecdsa_p256: pub.push_back(attr(CKA_EC_PARAMS, kP256Params.data(), kP256Params.size())); break;

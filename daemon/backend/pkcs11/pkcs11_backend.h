@@ -1,5 +1,6 @@
 // The Backend on a PKCS#11 token: keys are generated or imported on the token
-// (sensitive, non-extractable) and used for signing through a session pool.
+// (sensitive, non-extractable; generate_wrappable: extractable only wrapped under a
+// trusted key, see key_backup.h) and used for signing through a session pool.
 #pragma once
 
 #include <map>
@@ -30,6 +31,7 @@ public:
     std::vector<KeyInfo> known_keys() override;
     std::optional<KeyInfo> find_known(std::string_view id) override;
     KeyInfo generate(std::string_view name, KeyType type) override;
+    KeyInfo generate_wrappable(std::string_view name, KeyType type) override;
     KeyInfo import_key(std::string_view name, const PrivateKey& key) override;
     Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) override;
     std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) override;
@@ -58,6 +60,7 @@ private:
     std::vector<CachedKey> scan(SessionPool::Lease& lease);
     std::vector<KeyInfo> refresh(SessionPool::Lease& lease);
     CachedKey cached(const KeyInfo& key);
+    KeyInfo generate_key(std::string_view name, KeyType type, bool wrappable);
     void check_name_free(SessionPool::Lease& lease, std::string_view name);
     KeyInfo finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
                            std::string_view name, bool set_id);
