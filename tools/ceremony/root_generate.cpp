@@ -22,7 +22,7 @@ RootKeyRecord certify(CeremonyToken& token, const backend::KeyInfo& key, const s
     request.spki_der = key.spki_der;
     request.validity = validity;
     const std::string pem = tuf::make_root_certificate(request, [&](std::span<const std::uint8_t> digest) {
-        return token.backend().sign(key, backend::HashAlg::sha256, digest);
+        return token.sign(key, digest);
     });
     const tuf::Key x509 = tuf::Key::from_certificate_pem(pem);
     RootKeyRecord record{token.serial(), token.label(), key.name, key.id, x509.id(),
@@ -129,7 +129,7 @@ RootKeys root_generate(const RootGenerateOptions& options, std::vector<CeremonyT
         if (reused[i]) {
             key = *reused[i];
         } else {
-            key = tokens[i].backend().generate(name, backend::KeyType::ecdsa_p256);
+            key = tokens[i].generate_key(name);
             transcript.append(TranscriptEntry{kKeyMadeStep, {tokens[i].serial()}, {key.id},
                                               {{"gun", options.gun}, {"key_name", name},
                                                {"token_label", tokens[i].label()}}});
