@@ -85,7 +85,12 @@ Bytes CeremonyToken::sign_tpm(const backend::KeyInfo& key, std::span<const std::
         if (e.errc() != Errc::pin_required) throw;
     }
     // The key has an authorization value of its own.
-    const SecureBytes auth = secret("Authorization value for " + what + ": ");
+    SecureBytes auth;
+    try {
+        auth = secret("Authorization value for " + what + ": ");
+    } catch (const std::exception& e) {
+        throw Error(Errc::pin_required, what + " needs its authorization value (" + e.what() + ")");
+    }
     if (auth.empty()) throw Error(Errc::pin_required, what + " needs its authorization value");
     m_backend->login_key(key, auth);
     try {

@@ -20,6 +20,7 @@
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/ceremony/ceremony_run.h"
+#include "tests/tools/ceremony/online_targets_key.h"
 #include "tools/trust/notary/notary_client.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/certificate.h"
@@ -30,39 +31,6 @@
 
 namespace trustkey::test {
 namespace {
-
-// The online side's targets key: a key on its own token, opened in-process.
-class OnlineTargetsKey {
-public:
-    OnlineTargetsKey() {
-        add_softhsm_token("online", "3333");
-        ::setenv("CEREMONY_TEST_ONLINE_PIN", "3333", 1);
-        backend::pkcs11::Pkcs11Config config;
-        config.name = "online";
-        config.module = SoftHsmToken::module();
-        config.token_uri = "pkcs11:token=online";
-        config.pin = {backend::pkcs11::PinSource::Kind::env, "CEREMONY_TEST_ONLINE_PIN"};
-        m_backend = backend::pkcs11::make_pkcs11_backend(config);
-        m_key = m_backend->generate("targets", backend::KeyType::ecdsa_p256);
-    }
-    std::string public_pem() const { return backend::spki_to_pem(m_key.spki_der); }
-    // targets.json version 1, no targets, signed by this key.
-    std::string targets_file() {
-        tuf::Targets targets;
-        targets.common.version = 1;
-        targets.common.expires = tuf::expiry_after(std::chrono::hours(24 * 365));
-        tuf::Signed file("targets", targets.to_json());
-        const tuf::SigningKey key{m_key.id, "ecdsa"};
-        file.sign(std::span(&key, 1), [&](const std::string&, std::string_view, std::span<const std::uint8_t> msg) {
-            return m_backend->sign(m_key, backend::HashAlg::sha256, sha256(msg));
-        });
-        return file.to_file();
-    }
-
-private:
-    std::unique_ptr<backend::Backend> m_backend;
-    backend::KeyInfo m_key;
-};
 
 class RootSignTest : public ::testing::Test {
 protected:
