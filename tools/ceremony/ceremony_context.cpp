@@ -60,11 +60,24 @@ std::filesystem::path CeremonyContext::module() const {
     return env;
 }
 
+TpmLocation CeremonyContext::tpm() const {
+    TpmLocation tpm{m_options.tpm_tcti, m_options.tpm_state};
+    if (tpm.tcti.empty()) {
+        const char* env = std::getenv(kTpmTctiEnv);
+        tpm.tcti = env != nullptr && *env != '\0' ? env : kDefaultTpmTcti;
+    }
+    return tpm;
+}
+
 CeremonyToken CeremonyContext::open_token(const std::string& uri, std::size_t position) {
-    CeremonyToken token(module(), uri, position);
+    CeremonyToken token = uri == kTpmToken ? CeremonyToken(tpm(), position) : CeremonyToken(module(), uri, position);
     token.login();
-    m_transcript->append(
-        TranscriptEntry{"token", {token.serial()}, {}, {{"uri", uri}, {"label", token.label()}}});
+    nlohmann::json details = {{"uri", uri}, {"label", token.label()}};
+    if (token.is_tpm()) {
+        details["tcti"] = token.tpm().tcti;
+        details["tpm_state"] = token.tpm().state_dir.string();
+    }
+    m_transcript->append(TranscriptEntry{"token", {token.serial()}, {}, details});
     return token;
 }
 

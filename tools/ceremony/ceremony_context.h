@@ -21,6 +21,8 @@ struct GlobalOptions {
     std::filesystem::path transcript = "ceremony-transcript.jsonl";
     std::string operator_name;         // empty: $TRUSTKEY_CEREMONY_OPERATOR, else asked
     std::filesystem::path module;      // empty: $TRUSTKEY_PKCS11_MODULE
+    std::string tpm_tcti;              // empty: $TRUSTKEY_TPM_TCTI, else device:/dev/tpmrm0
+    std::filesystem::path tpm_state;   // the TPM's key blobs; each command defaults it to <keys>/tpm
 };
 
 class CeremonyContext {
@@ -34,13 +36,16 @@ public:
     // Opens each token (Error(token_absent) naming the URI) and logs in to each, one after
     // another, with the PIN for its position.
     std::vector<CeremonyToken> open_tokens(const std::vector<std::string>& uris);
-    // Opens and logs in to one token, `position` (1-based) picking its PIN.
+    // Opens and logs in to one token, `position` (1-based) picking its PIN. The URI "tpm"
+    // opens the TPM (tpm()).
     CeremonyToken open_token(const std::string& uri, std::size_t position);
     // Records the failure of the command, so an interrupted ceremony is visible in the transcript.
     void record_failure(const std::string& what) noexcept;
 
     // --module, else $TRUSTKEY_PKCS11_MODULE; Error(invalid_argument) when neither is set.
     std::filesystem::path module() const;
+    // --tpm, else $TRUSTKEY_TPM_TCTI, else device:/dev/tpmrm0; and --tpm-state.
+    TpmLocation tpm() const;
 
 private:
     GlobalOptions m_options;

@@ -11,15 +11,6 @@ namespace trustkey::ceremony {
 
 namespace {
 
-SecureBytes pin_for(const CeremonyToken& token, std::size_t position) {
-    const std::string own = std::string(kPinEnv) + "_" + std::to_string(position);
-    for (const std::string& name : {own, std::string(kPinEnv)}) {
-        const char* v = std::getenv(name.c_str());
-        if (v != nullptr && *v != '\0') return secure_from(v);
-    }
-    return tools::read_secret("User PIN for " + token.description() + ": ");
-}
-
 std::string tries_left(const backend::BackendStatus& st) {
     if (st.pin_locked) return "the PIN is now locked";
     if (st.pin_final_try) return "one try left before the PIN locks";
@@ -45,10 +36,34 @@ CeremonyToken::CeremonyToken(const std::filesystem::path& module, std::string ur
     if (st.pin_locked) throw Error(Errc::pin_locked, "the user PIN of " + description() + " is locked");
 }
 
-std::string CeremonyToken::description() const { return "token " + m_label + " (serial " + m_serial + ")"; }
+SecureBytes CeremonyToken::secret(const std::string& prompt) const {
+    const std::string own = std::string(kPinEnv) + "_" + std::to_string(m_position);
+    for (const std::string& name : {own, std::string(kPinEnv)}) {
+        const char* v = std::getenv(name.c_str());
+        if (v != nullptr && *v != '\0') return secure_from(v);
+    }
+    return tools::read_secret(prompt);
+}
+
+std::string CeremonyToken::description() const {
+    if (m_tpm) return m_label + " at " + m_tpm->tcti + " (primary " + m_serial.substr(0, 16) + ")";
+    return "token " + m_label + " (serial " + m_serial + ")";
+}
+
+backend::KeyInfo CeremonyToken::generate_key(std::string_view name, bool wrappable) {
+    if (m_tpm) return generate_tpm_key(name);
+    if (wrappable) return m_backend->generate_wrappable(name, backend::KeyType::ecdsa_p256);
+    return m_backend->generate(name, backend::KeyType::ecdsa_p256);
+}
+
+Bytes CeremonyToken::sign(const backend::KeyInfo& key, std::span<const std::uint8_t> digest) {
+    if (m_tpm) return sign_tpm(key, digest);
+    return m_backend->sign(key, backend::HashAlg::sha256, digest);
+}
 
 void CeremonyToken::login() {
-    SecureBytes pin = pin_for(*this, m_position);
+    if (m_tpm) return;
+    SecureBytes pin = secret("User PIN for " + description() + ": ");
     try {
         m_backend->login(pin);
     } catch (const Error& e) {

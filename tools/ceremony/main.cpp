@@ -1,8 +1,9 @@
-// trustkey-ceremony: offline root-key ceremonies on PKCS#11 tokens, without a daemon and
+// trustkey-ceremony: offline root-key ceremonies on PKCS#11 tokens and the TPM, without a daemon and
 // without a network. Exit status: 0 success, 1 failure, 2 usage error.
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
+#include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -73,7 +74,7 @@ void add_sign_options(CLI::App& cmd, RootSignOptions& sign, bool rotate) {
     }
     cmd.add_option("--version", sign.version, "root.json version (default: 1, or the previous one + 1)");
     cmd.add_option("--expires-days", sign.expires_days, "root.json expiry in days")->capture_default_str();
-    cmd.add_option("--token", sign.tokens, "token URI holding a root key, in the order they are inserted")
+    cmd.add_option("--token", sign.tokens, "token URI (or tpm) holding a root key, in the order they are inserted")
         ->required();
     cmd.add_option("--out", sign.out, "output file (default: <keys>/root.json)");
 }
@@ -82,7 +83,9 @@ void add_sign_options(CLI::App& cmd, RootSignOptions& sign, bool rotate) {
 
 int main(int argc, char** argv) {
     no_core_dumps();
-    CLI::App app{"trustkey-ceremony: offline root-key ceremonies on PKCS#11 tokens (no daemon, no network)"};
+    // The TPM's errors are reported as one line each; tpm2-tss's own log stays quiet (unless set).
+    ::setenv("TSS2_LOG", "all+none", 0);
+    CLI::App app{"trustkey-ceremony: offline root-key ceremonies on PKCS#11 tokens and the TPM (no daemon, no network)"};
     app.require_subcommand(1);
     app.fallthrough();
     GlobalOptions global;
@@ -92,6 +95,10 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--operator", global.operator_name, "the operator's name (else $TRUSTKEY_CEREMONY_OPERATOR)");
     app.add_option("--module", global.module, "PKCS#11 module of the tokens (else $TRUSTKEY_PKCS11_MODULE)");
+    app.add_option("--tpm", global.tpm_tcti,
+                   "TCTI of the TPM `--token tpm` names (else $TRUSTKEY_TPM_TCTI, else device:/dev/tpmrm0)");
+    app.add_option("--tpm-state", global.tpm_state,
+                   "directory of the TPM's key blobs (default: <keys directory>/tpm)");
 
     auto* root = app.add_subcommand("root", "root keys and root.json")->require_subcommand(1);
 
@@ -100,7 +107,7 @@ int main(int argc, char** argv) {
     int validity_days = 3650;
     auto* generate = root->add_subcommand("generate", "an ECDSA P-256 root key and certificate on each token");
     generate->add_option("--gun", gen.gun, "the repository (certificate CN)")->required();
-    generate->add_option("--token", gen_tokens, "RFC 7512 URI of a token (one per root key)")->required();
+    generate->add_option("--token", gen_tokens, "RFC 7512 URI of a token, or tpm (one per root key)")->required();
     generate->add_option("--threshold", gen.threshold, "signatures root.json needs")->capture_default_str();
     generate->add_option("--validity-days", validity_days, "certificate validity in days")->capture_default_str();
     generate->add_option("--key-name", gen.key_name, "key label on the tokens (default root-<gun hash>)");
@@ -116,7 +123,7 @@ int main(int argc, char** argv) {
     auto* certify = root->add_subcommand("certify", "certificates of existing root keys for another repository");
     certify->add_option("--keys", cert.keys_dir, "directory `root generate` wrote for the keys")->required();
     certify->add_option("--gun", cert.gun, "the other repository (certificate CN)")->required();
-    certify->add_option("--token", cert_tokens, "token URI holding one of the root keys")->required();
+    certify->add_option("--token", cert_tokens, "token URI (or tpm) holding one of the root keys")->required();
     certify->add_option("--threshold", cert.threshold, "signatures its root.json needs (default: as in --keys)");
     certify->add_option("--validity-days", cert_validity_days, "certificate validity in days")->capture_default_str();
     certify->add_option("--out", cert.out_dir, "directory for the new certificates and root-keys.json")->required();
@@ -161,7 +168,7 @@ int main(int argc, char** argv) {
     std::vector<std::string> tsign_tokens;
     auto* tsign = transcript->add_subcommand("sign", "sign the transcript's last line with the root keys");
     tsign->add_option("--keys", tsign_keys, "directory `root generate` wrote")->required();
-    tsign->add_option("--token", tsign_tokens, "token URI holding a root key")->required();
+    tsign->add_option("--token", tsign_tokens, "token URI (or tpm) holding a root key")->required();
 
     try {
         app.parse(argc, argv);
@@ -170,6 +177,10 @@ int main(int argc, char** argv) {
         return code == 0 ? 0 : kExitUsage;
     }
 
+    // The TPM's key blobs live beside the keys of the ceremony unless --tpm-state says otherwise.
+    auto tpm_state_in = [&](const std::filesystem::path& keys_dir) {
+        if (global.tpm_state.empty()) global.tpm_state = keys_dir / "tpm";
+    };
     try {
         if (verify->parsed()) {
             const auto lines = verify_transcript(verify_path);
@@ -185,6 +196,7 @@ int main(int argc, char** argv) {
                               << " come after the last signature\n";
             }
         } else if (tsign->parsed()) {
+            tpm_state_in(tsign_keys);
             with_context(global, "transcript sign", [&](CeremonyContext& context) {
                 sign_transcript(tsign_keys, tsign_tokens, context);
                 std::cout << "transcript signed: " << context.transcript().lines() << " lines\n";
@@ -192,6 +204,7 @@ int main(int argc, char** argv) {
         } else if (generate->parsed()) {
             gen.validity = std::chrono::hours(24) * validity_days;
             check_root_generate(gen, gen_tokens.size());
+            tpm_state_in(gen.out_dir);
             with_context(global, "root generate", [&](CeremonyContext& context) {
                 std::vector<CeremonyToken> tokens = context.open_tokens(gen_tokens);
                 const RootKeys keys = root_generate(gen, tokens, context.transcript());
@@ -215,6 +228,7 @@ int main(int argc, char** argv) {
         } else if (certify->parsed()) {
             if (cert_validity_days < 1) throw Error(Errc::invalid_argument, "--validity-days must be at least 1");
             cert.validity = std::chrono::hours(24) * cert_validity_days;
+            tpm_state_in(cert.keys_dir);
             with_context(global, "root certify", [&](CeremonyContext& context) {
                 std::vector<CeremonyToken> tokens = context.open_tokens(cert_tokens);
                 const RootKeys keys = root_certify(cert, tokens, context.transcript());
@@ -225,6 +239,7 @@ int main(int argc, char** argv) {
                           << keys.threshold << "; written to " << cert.out_dir.string() << "\n";
             });
         } else if (sign_cmd->parsed() || rotate->parsed()) {
+            tpm_state_in(sign.keys_dir);
             with_context(global, rotate->parsed() ? "root rotate" : "root sign", [&](CeremonyContext& context) {
                 const std::filesystem::path out = root_sign(sign, context);
                 std::cout << "root.json written to " << out.string() << "\n";

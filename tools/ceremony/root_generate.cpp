@@ -22,7 +22,7 @@ RootKeyRecord certify(CeremonyToken& token, const backend::KeyInfo& key, const s
     request.spki_der = key.spki_der;
     request.validity = validity;
     const std::string pem = tuf::make_root_certificate(request, [&](std::span<const std::uint8_t> digest) {
-        return token.backend().sign(key, backend::HashAlg::sha256, digest);
+        return token.sign(key, digest);
     });
     const tuf::Key x509 = tuf::Key::from_certificate_pem(pem);
     RootKeyRecord record{token.serial(), token.label(), key.name, key.id, x509.id(),
@@ -126,19 +126,19 @@ RootKeys root_generate(const RootGenerateOptions& options, std::vector<CeremonyT
     result.threshold = options.threshold;
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         backend::KeyInfo key;
+        // A TPM's keys are bound to that TPM: they are never made for copying.
+        const bool backup = !options.no_backup && !tokens[i].is_tpm();
         if (reused[i]) {
             key = *reused[i];
         } else {
-            backend::Backend& b = tokens[i].backend();
-            key = options.no_backup ? b.generate(name, backend::KeyType::ecdsa_p256)
-                                    : b.generate_wrappable(name, backend::KeyType::ecdsa_p256);
+            key = tokens[i].generate_key(name, backup);
             transcript.append(TranscriptEntry{kKeyMadeStep, {tokens[i].serial()}, {key.id},
                                               {{"gun", options.gun}, {"key_name", name},
-                                               {"token_label", tokens[i].label()}, {"backup", !options.no_backup}}});
+                                               {"token_label", tokens[i].label()}, {"backup", backup}}});
         }
         result.keys.push_back(certify(tokens[i], key, options.gun, options.validity, options.out_dir, i + 1,
                                       transcript, "root generate: key"));
-        if (!reused[i]) result.keys.back().backup_allowed = !options.no_backup;
+        if (!reused[i]) result.keys.back().backup_allowed = backup;
     }
     finish(result, options.out_dir, transcript, "root generate: done");
     return result;

@@ -26,7 +26,7 @@ namespace {
 
 // Asks the operator to insert the next token when a person is at the terminal.
 void prompt_for_token(const std::string& uri, std::size_t position) {
-    if (::isatty(STDIN_FILENO) != 1) return;
+    if (::isatty(STDIN_FILENO) != 1 || uri == kTpmToken) return;
     std::cerr << "Insert token " << position << " (" << uri << ") and press Enter: " << std::flush;
     std::string ignored;
     std::getline(std::cin, ignored);
@@ -135,7 +135,7 @@ std::filesystem::path root_sign(const RootSignOptions& options, CeremonyContext&
             const tuf::SigningKey signing{it->second, "ecdsa"};
             file.sign(std::span(&signing, 1),
                       [&](const std::string&, std::string_view, std::span<const std::uint8_t> msg) {
-                          return token.backend().sign(k, backend::HashAlg::sha256, sha256(msg));
+                          return token.sign(k, sha256(msg));
                       });
             signed_with.push_back(it->second);
         }

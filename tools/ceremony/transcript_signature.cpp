@@ -36,7 +36,7 @@ void sign_transcript(const std::filesystem::path& keys_dir, const std::vector<st
         for (const backend::KeyInfo& k : token.backend().list_keys()) {
             const auto it = x509_by_key.find(k.id);
             if (it == x509_by_key.end()) continue;
-            const Bytes sig = token.backend().sign(k, backend::HashAlg::sha256, sha256(as_bytes(head)));
+            const Bytes sig = token.sign(k, sha256(as_bytes(head)));
             signatures.push_back({{"keyid", it->second}, {"method", "ecdsa"}, {"sig", to_base64(sig)}});
             ids.push_back(it->second);
             any = true;

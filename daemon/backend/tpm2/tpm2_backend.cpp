@@ -541,6 +541,23 @@ BackendStatus Tpm2Backend::status() {
     return st;
 }
 
+std::string Tpm2Backend::storage_primary_name() {
+    return run("backend '" + m_config.name + "'", [&](Connection& c) {
+        EsysPtr<TPM2B_NAME> name;
+        check_rc("Esys_TR_GetName", Esys_TR_GetName(c.ctx->get(), c.primary.get(), out_ptr(name)), "storage primary");
+        constexpr std::size_t kAlgPrefix = 2;  // the Name starts with its hash algorithm's id
+        if (name->size <= kAlgPrefix)
+            throw Error(Errc::token_error, "the storage primary has no Name", 0, "Esys_TR_GetName", "storage primary");
+        return to_hex(std::span<const std::uint8_t>(name->name + kAlgPrefix, name->size - kAlgPrefix));
+    });
+}
+
+std::string storage_primary_name(Backend& backend) {
+    auto* tpm = dynamic_cast<Tpm2Backend*>(&backend);
+    if (tpm == nullptr) throw Error(Errc::invalid_argument, "backend '" + backend.name() + "' is not a TPM");
+    return tpm->storage_primary_name();
+}
+
 std::unique_ptr<Backend> make_tpm2_backend(const Tpm2Config& config) { return std::make_unique<Tpm2Backend>(config); }
 
 std::filesystem::path default_tpm2_state_dir(const std::string& name) {

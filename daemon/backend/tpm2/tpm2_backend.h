@@ -41,6 +41,8 @@ public:
     KeyInfo generate_with_auth(std::string_view name, KeyType type, const SecureBytes& auth) override;
     KeyInfo import_key_with_auth(std::string_view name, const PrivateKey& key, const SecureBytes& auth) override;
     void login_key(const KeyInfo& key, const SecureBytes& auth) override;
+    // See storage_primary_name() in tpm2_config.h.
+    std::string storage_primary_name();
 
 private:
     // What is valid while the TPM keeps its state: the ESYS context, the storage

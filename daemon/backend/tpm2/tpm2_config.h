@@ -35,6 +35,13 @@ struct Tpm2Config {
 // connects again.
 std::unique_ptr<Backend> make_tpm2_backend(const Tpm2Config& config);
 
+// The identity of the TPM behind a backend from make_tpm2_backend: the Name of its storage
+// primary (SHA-256 of the primary's public area, 64 hex digits without the algorithm
+// prefix). The primary is derived from the owner seed, so this stays the same across
+// restarts until the owner hierarchy is cleared. Throws like the backend's operations
+// (token_absent when the TPM is unreachable); invalid_argument for another kind of backend.
+std::string storage_primary_name(Backend& backend);
+
 // The default state directory of a TPM backend: $XDG_DATA_HOME/trustkey/tpm2/<name>.
 std::filesystem::path default_tpm2_state_dir(const std::string& name);
 

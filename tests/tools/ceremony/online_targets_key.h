@@ -1,5 +1,6 @@
-// The online side's targets key for ceremony tests: a key on its own SoftHSM2 token
-// ("online", made beside the others), opened in-process.
+// The online side's targets key in ceremony tests: a key on a SoftHSM2 token of its own
+// ("online", beside the tokens of the first SoftHsmToken, which must exist), opened
+// in-process, and a targets.json it signs for the notary server.
 #pragma once
 
 #include <memory>
