@@ -44,6 +44,23 @@ tuf::Key agent_tuf_key(const pb::KeyInfo& info) {
     return tuf::Key::from_spki(as_bytes(der));
 }
 
+// A new repository has no server key to compare with yet (each GET <role>.key makes
+// another one); the server refuses a root.json listing a timestamp or snapshot key it
+// does not hold ("… key <id> not found"). Turns that refusal into one line naming the role.
+void refused_server_key(const Error& e, const tuf::Root& root, bool server_snapshot) {
+    constexpr long kHttpBadRequest = 400;
+    if (e.code() != kHttpBadRequest || e.code_name() != "INVALID_UPDATE") return;
+    std::vector<std::string_view> roles{tuf::kTimestampRole};
+    if (server_snapshot) roles.push_back(tuf::kSnapshotRole);
+    for (std::string_view role : roles)
+        for (const std::string& id : root.role(role).keyids)
+            if (e.message().find("key " + id + " not found") != std::string::npos)
+                throw Error(Errc::denied,
+                            "root.json's " + std::string(role) + " key " + id +
+                                " is not a key the notary server holds for this repository (it refused the upload)",
+                            0, {}, std::string(role));
+}
+
 tuf::Root parse_root(const std::string& bytes) {
     return tuf::Root::from_json(tuf::Signed::parse(bytes, std::string(tuf::kRootRole)).body());
 }
@@ -181,9 +198,6 @@ SignedRootKeys RepositoryInit::signed_root_keys(AgentSigner& signer, const tuf::
     out.targets = held_role_keys(signer, root, tuf::kTargetsRole);
     if (holds_any_role_key(signer, root, tuf::kSnapshotRole))
         out.snapshot = held_role_keys(signer, root, tuf::kSnapshotRole);
-    else
-        require_server_key(m_server, root, tuf::kSnapshotRole);
-    require_server_key(m_server, root, tuf::kTimestampRole);
     return out;
 }
 
@@ -196,7 +210,13 @@ InitializedRepository RepositoryInit::run_signed_root(const std::string& root_by
     const tuf::Root root = parse_root(root_bytes);
     AgentSigner signer(m_agent);
     const SignedRootKeys keys = signed_root_keys(signer, root);
-    std::map<std::string, std::string> files = publish_new(signer, root_bytes, keys.targets, keys.snapshot);
+    std::map<std::string, std::string> files;
+    try {
+        files = publish_new(signer, root_bytes, keys.targets, keys.snapshot);
+    } catch (const Error& e) {
+        refused_server_key(e, root, keys.snapshot.empty());
+        throw;
+    }
 
     const tuf::KeyMap targets_keys = root.role_key_map(tuf::kTargetsRole);
     const tuf::KeyMap snapshot_keys = root.role_key_map(tuf::kSnapshotRole);

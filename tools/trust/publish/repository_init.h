@@ -11,7 +11,9 @@
 // With a root.json signed offline (a verified RootBundle's) that root.json is published
 // byte for byte instead: no root key is made or used here. Its targets key must be one
 // trustkeyd holds, its snapshot key one trustkeyd holds (then snapshot.json is signed
-// here) or the server's, and its timestamp key the server's.
+// here) or one the server made for the repository, and its timestamp key one the server
+// made (the server refuses others; for a new repository each GET <role>.key makes a new
+// key, so there is no single one to compare with before the upload).
 #pragma once
 
 #include <map>
@@ -72,10 +74,10 @@ public:
     // agent errors as AgentSigner does.
     InitializedRepository run(const RepositoryInitOptions& options = {});
 
-    // Checks the online keys of an offline-signed `root_bytes` against trustkeyd and the
-    // server, uploading nothing: trustkeyd must hold targets' keys to its threshold, and
-    // the snapshot and timestamp keys must be trustkeyd's (snapshot) or the server's.
-    // Throws Error(denied) naming the role and the key id otherwise.
+    // Checks the online keys of an offline-signed `root_bytes` against trustkeyd, uploading
+    // nothing: trustkeyd must hold targets' keys to its threshold, and snapshot's keys
+    // when it holds any of them (otherwise the server must, as for timestamp: its upload
+    // answers that). Throws Error(denied) naming the role and the key id otherwise.
     SignedRootKeys check_signed_root(const std::string& root_bytes);
 
     // "root-" and the first 8 hex digits of SHA-256(gun).

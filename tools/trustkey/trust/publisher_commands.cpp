@@ -229,7 +229,9 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     auto* signer = trust.add_subcommand("signer", "Manage the signers of repositories");
     signer->require_subcommand(1);
     auto* add = signer->add_subcommand("add", "Add a signer to repositories");
-    add->add_option("--key", m_keys, "Signer public key or certificate (PEM)")->required();
+    add->add_option("--key", m_keys, "Signer public key or certificate (PEM); repeat for more")
+        ->required()
+        ->allow_extra_args(false);
     add->add_option("NAME", m_name, "Signer name")->required();
     add->add_option("REPO", m_repos, "Repositories")->required();
     add->add_option("--root-key", m_root_key,
