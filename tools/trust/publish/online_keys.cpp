@@ -15,8 +15,11 @@ std::vector<tuf::SigningKey> held_role_keys(AgentSigner& signer, const tuf::Root
     const std::int64_t threshold = root.role(role).threshold;
     if (std::cmp_greater_equal(held.size(), threshold)) return held;
     std::string ids;
-    for (const auto& [id, key] : keys)
-        if (!signer.holds(key)) ids += (ids.empty() ? "" : ", ") + key.canonical_id();
+    for (const auto& [id, key] : keys) {
+        if (signer.holds(key)) continue;
+        ids += (ids.empty() ? "" : ", ") + id;
+        if (key.canonical_id() != id) ids += " (its key " + key.canonical_id() + ")";
+    }
     throw Error(Errc::denied,
                 "root.json's " + std::string(role) + " key " + ids + " is not a key trustkeyd holds (it holds " +
                     std::to_string(held.size()) + " of the " + std::to_string(threshold) + " needed)",

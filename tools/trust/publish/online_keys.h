@@ -14,8 +14,8 @@
 namespace trustkey::trust {
 
 // The keys of `root`'s `role` trustkeyd holds, registered with `signer`. Throws
-// Error(denied) naming the ids of the keys it lacks when they fall short of the role's
-// threshold.
+// Error(denied) naming the ids of the keys it lacks (as root.json lists them, and the
+// plain key's id for a certificate) when they fall short of the role's threshold.
 std::vector<tuf::SigningKey> held_role_keys(AgentSigner& signer, const tuf::Root& root, std::string_view role);
 
 // Whether trustkeyd holds any key of `root`'s `role`.

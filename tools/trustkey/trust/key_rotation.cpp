@@ -245,7 +245,8 @@ BundleRotationResult rotate_root_from_bundle(proto::Client& agent, notary::Notar
 
     std::map<std::string, std::string> files;
     files.emplace(kRoot, bundle.root_bytes);
-    if (!same_role_keys(old_root, root, kTargets)) files.emplace(kTargets, resigned_targets(signer, server, old_root, root));
+    if (!same_role_keys(old_root, root, kTargets))
+        files.emplace(kTargets, resigned_targets(signer, server, old_root, root));
     if (auto snapshot = local_snapshot(signer, server, old_root, root, files))
         files.emplace(kSnapshot, std::move(*snapshot));
     server.publish(files);

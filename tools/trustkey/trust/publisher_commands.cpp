@@ -441,6 +441,8 @@ void PublisherCommands::sign() const {
                         update.add_target(role, entry.tag, entry.digest, entry.size);
             });
         });
+        if (!created && !m_root_bundle.empty())
+            std::cerr << "--root-bundle " << m_root_bundle << " not used: " << gun << " was initialized already\n";
         if (created && created->key) {
             std::cout << "Created signer: " << created->name << "\n";
             std::cout << "Finished initializing signed repository for " << first.reference.str() << "\n";

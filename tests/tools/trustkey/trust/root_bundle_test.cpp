@@ -119,6 +119,19 @@ protected:
         ceremony(sign);
         ceremony({"export", "--keys", keys.string(), "--root", out.string(), bundle.string()});
     }
+    // root rotate from `previous` (signed on `labels`: the previous keys' tokens, then the
+    // new ones of `keys`), then export to `bundle`.
+    void rotate_and_export(const fs::path& keys, const fs::path& previous, const fs::path& bundle,
+                           const std::vector<std::string>& labels,
+                           const std::map<std::string, std::string>& online = {}) {
+        const fs::path out = keys / ("root-" + bundle.filename().string() + ".json");
+        std::vector<std::string> rotate{"root", "rotate", "--previous", previous.string(), "--keys", keys.string(),
+                                        "--out", out.string()};
+        for (const auto& [role, file] : online) rotate.insert(rotate.end(), {"--" + role, file});
+        for (const auto& t : tokens(labels)) rotate.push_back(t);
+        ceremony(rotate);
+        ceremony({"export", "--keys", keys.string(), "--root", out.string(), bundle.string()});
+    }
     // The prepared file of `role` (targets.pub, snapshot.key or snapshot.pub, timestamp.key).
     std::string online_file(const std::string& role) const {
         const auto note = nlohmann::json::parse(read_file(m_online / "online-keys.json"));
@@ -275,10 +288,7 @@ TEST_F(RootBundleTest, InitializedOfflineThenReRootedOffline) {
 
     // `root rotate` signs with the previous keys and the new ones.
     const fs::path rotated = m_work / "rotated";
-    ceremony({"root", "rotate", "--previous", (bundle / "root.json").string(), "--keys", keys2.string(), "--out",
-              (keys2 / "root.json").string(), "--token", "pkcs11:token=root-a", "--token", "pkcs11:token=root-b",
-              "--token", "pkcs11:token=root-c", "--token", "pkcs11:token=root-d"});
-    ceremony({"export", "--keys", keys2.string(), rotated.string()});
+    rotate_and_export(keys2, bundle / "root.json", rotated, {"root-a", "root-b", "root-c", "root-d"});
     ASSERT_FALSE(HasFatalFailure());
     const ProcessResult r = trust({"key", "rotate", image(), "root", "--root-bundle", rotated.string()});
     ASSERT_EQ(r.exit_code, 0) << describe(r);
@@ -299,6 +309,65 @@ TEST_F(RootBundleTest, InitializedOfflineThenReRootedOffline) {
         EXPECT_NE(reinspected.dump().find(id), std::string::npos) << id << reinspected.dump();
     EXPECT_EQ(cached_root_version(m_work / "docker" / "trust"), 2);
     for (const std::string& name : agent_key_names()) EXPECT_NE(name.rfind("root-", 0), 0u) << name;
+}
+
+TEST_F(RootBundleTest, ReRootedOfflineWithANewTargetsKey) {
+    prepare();
+    const fs::path bundle = m_work / "bundle";
+    make_bundle(kGun, m_work / "keys", bundle, {"root-a", "root-b"});
+    ASSERT_FALSE(HasFatalFailure());
+    const ProcessResult added = signer_add(bundle);
+    ASSERT_EQ(added.exit_code, 0) << describe(added);
+    sign("v1");
+    const fs::path notary_cache = m_work / "notary-cached";
+    EXPECT_TRUE(listed_in(notary_cache, "v1"));
+    const fs::path keys2 = m_work / "keys2";
+    ceremony({"root", "generate", "--gun", kGun, "--threshold", "2", "--out", keys2.string(), "--token",
+              "pkcs11:token=root-c", "--token", "pkcs11:token=root-d"});
+
+    // A targets key trustkeyd does not hold: refused, naming it; nothing changes.
+    const fs::path foreign_key = m_work / "foreign";
+    make_self_signed_ec_cert(foreign_key.string() + ".key", foreign_key.string() + ".crt", "foreign");
+    const fs::path foreign = m_work / "foreign-targets";
+    rotate_and_export(keys2, bundle / "root.json", foreign, {"root-a", "root-b", "root-c", "root-d"},
+                      {{"targets", foreign_key.string() + ".crt"}});
+    ASSERT_FALSE(HasFatalFailure());
+    const std::string foreign_id =
+        nlohmann::json::parse(read_file(foreign / "root.json")).at("signed").at("roles").at("targets").at("keyids")[0];
+    const auto trust_before = tree(m_trust_dir);
+    const std::string root_before = served("root");
+    const ProcessResult refused = trust({"key", "rotate", image(), "root", "--root-bundle", foreign.string()});
+    EXPECT_EQ(refused.exit_code, 1) << describe(refused);
+    EXPECT_EQ(refused.err_lines(), 1u) << refused.err;
+    EXPECT_NE(refused.err.find("targets key " + foreign_id), std::string::npos) << refused.err;
+    EXPECT_NE(refused.err.find("not a key trustkeyd holds"), std::string::npos) << refused.err;
+    EXPECT_EQ(served("root"), root_before);
+    EXPECT_EQ(tree(m_trust_dir), trust_before);
+
+    // A new targets key in trustkeyd: targets.json is re-signed with it in the same upload.
+    const ProcessResult made = m_daemon.trustkey({"key", "generate", "next-targets"});
+    ASSERT_EQ(made.exit_code, 0) << describe(made);
+    const std::string next_id = made.out.substr(0, 64);
+    const ProcessResult pem = m_daemon.trustkey({"key", "public", "next-targets", "--format", "pem"});
+    ASSERT_EQ(pem.exit_code, 0) << describe(pem);
+    write_file(m_work / "next-targets.pub", pem.out);
+    const fs::path rotated = m_work / "rotated";
+    rotate_and_export(keys2, bundle / "root.json", rotated, {"root-a", "root-b", "root-c", "root-d"},
+                      {{"targets", (m_work / "next-targets.pub").string()}});
+    ASSERT_FALSE(HasFatalFailure());
+    const ProcessResult r = trust({"key", "rotate", image(), "root", "--root-bundle", rotated.string()});
+    ASSERT_EQ(r.exit_code, 0) << describe(r);
+    EXPECT_EQ(served("root"), read_file(rotated / "root.json"));
+    EXPECT_EQ(signature_ids(served("targets")), std::vector<std::string>{next_id});
+    EXPECT_EQ(cached_root_version(m_trust_dir), 2);
+    // The notary client with the version-1 cache follows; publishing goes on with the new key.
+    EXPECT_TRUE(listed_in(notary_cache, "v1"));
+    sign("v2");
+    EXPECT_TRUE(listed_in(notary_cache, "v2"));
+    EXPECT_EQ(cached_root_version(notary_cache), 2);
+    const ProcessResult verified = trust({"verify", image("v2")});
+    EXPECT_EQ(verified.exit_code, 0) << describe(verified);
+    EXPECT_EQ(verified.out, "sha256:" + kDigestHex + "\n");
 }
 
 TEST_F(RootBundleTest, SignInitializesWithASnapshotKeyInTrustkeyd) {
@@ -397,7 +466,8 @@ TEST_F(RootBundleTest, BadBundlesAreRefusedAndNothingIsPublished) {
                                         c.prefix);
         EXPECT_EQ(add.exit_code, 1) << c.bundle << describe(add);
         EXPECT_EQ(add.err_lines(), 1u) << add.err;
-        for (const std::string& word : c.words) EXPECT_NE(add.err.find(word), std::string::npos) << word << "\n" << add.err;
+        for (const std::string& word : c.words)
+            EXPECT_NE(add.err.find(word), std::string::npos) << word << "\n" << add.err;
         const ProcessResult sign = trust({"sign", image("v1"), "--digest", "sha256:" + kDigestHex, "--size", "42",
                                           "--root-bundle", c.bundle.string()},
                                          c.prefix);
