@@ -1,6 +1,5 @@
 #include "tools/trust/publish/repository_init.h"
 
-#include <algorithm>
 #include <chrono>
 #include <string_view>
 #include <utility>
