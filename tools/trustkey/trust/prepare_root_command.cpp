@@ -145,7 +145,8 @@ void PublisherCommands::key_prepare_root() const {
         files.emplace("online-keys.json", note.dump(2) + "\n");
         write_new_directory(m_out, files);
     });
-    for (const auto& [role, k] : keys) {
+    for (const std::string role : {"targets", "snapshot", "timestamp"}) {
+        const OnlineKey& k = keys.at(role);
         std::cout << fmt::format("{} key {} ", role, k.key.id());
         if (k.trustkeyd_name.empty())
             std::cout << "(notary server)";

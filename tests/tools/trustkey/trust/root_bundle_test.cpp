@@ -87,12 +87,13 @@ protected:
         return out;
     }
 
-    // `trust key prepare-root` into m_online; expects success.
-    void prepare(const std::vector<std::string>& extra = {}) {
+    // `trust key prepare-root` into m_online; expects success and returns its output.
+    std::string prepare(const std::vector<std::string>& extra = {}) {
         std::vector<std::string> args{"key", "prepare-root", image(), "--out", m_online.string()};
         args.insert(args.end(), extra.begin(), extra.end());
         const ProcessResult r = trust(args);
-        ASSERT_EQ(r.exit_code, 0) << describe(r);
+        EXPECT_EQ(r.exit_code, 0) << describe(r);
+        return r.out;
     }
 
     // root generate (2 of `labels`) for `gun` into `keys`, then sign and export to `bundle`.
@@ -227,7 +228,7 @@ protected:
 };
 
 TEST_F(RootBundleTest, InitializedOfflineThenReRootedOffline) {
-    prepare();
+    const std::string prepared = prepare();
     const auto note = nlohmann::json::parse(read_file(m_online / "online-keys.json"));
     EXPECT_EQ(note.at("gun"), kGun);
     EXPECT_EQ(note.at("keys").at("targets").at("held_by"), "trustkeyd");
@@ -235,10 +236,19 @@ TEST_F(RootBundleTest, InitializedOfflineThenReRootedOffline) {
     EXPECT_EQ(note.at("keys").at("timestamp").at("held_by"), "notary server");
     const std::string targets_id = note.at("keys").at("targets").at("key_id");
     EXPECT_EQ(m_daemon.trustkey({"key", "public", targets_id}).exit_code, 0);
+    EXPECT_NE(prepared.find("targets key " + targets_id + " (trustkeyd key \"" +
+                            note.at("keys").at("targets").at("trustkeyd_key").get<std::string>() + "\", new): " +
+                            (m_online / "targets.pub").string()),
+              std::string::npos)
+        << prepared;
+    // An existing directory is not written into.
+    const ProcessResult exists = trust({"key", "prepare-root", image(), "--out", m_online.string()});
+    EXPECT_EQ(exists.exit_code, 1) << describe(exists);
+    EXPECT_NE(exists.err.find(m_online.string() + " exists"), std::string::npos) << exists.err;
     // Run again, it reuses the targets key trustkeyd holds (the server makes new keys for a
     // repository it does not have yet, and takes any of them).
     fs::remove_all(m_online);
-    prepare();
+    EXPECT_NE(prepare().find("reused"), std::string::npos);
     const auto again = nlohmann::json::parse(read_file(m_online / "online-keys.json"));
     EXPECT_EQ(again.at("keys").at("targets").at("key_id"), targets_id);
     EXPECT_EQ(again.at("keys").at("targets").at("trustkeyd_key"), note.at("keys").at("targets").at("trustkeyd_key"));
