@@ -489,6 +489,14 @@ TEST_F(RootBundleTest, BadBundlesAreRefusedAndNothingIsPublished) {
         EXPECT_EQ(tree(m_trust_dir), trust_before) << c.bundle;
     }
     EXPECT_EQ(agent_key_names().size(), keys_before);
+    // Usage: a bundle rotates root alone, and the root keys of a bundle are offline.
+    EXPECT_EQ(trust({"key", "rotate", image(), "targets", "--root-bundle", good.string()}).exit_code, 2);
+    EXPECT_EQ(trust({"key", "rotate", image(), "root", "--key", "x", "--root-bundle", good.string()}).exit_code, 2);
+    EXPECT_EQ(trust({"signer", "add", "--key", (m_online / "targets.pub").string(), "alice", image(), "--root-key",
+                     "x", "--root-bundle", good.string()})
+                  .exit_code,
+              2);
+    EXPECT_EQ(served("root"), "absent");
 
     // The control: the good bundle goes through.
     const ProcessResult ok = trust({"signer", "add", "--key", (m_online / "targets.pub").string(), "alice", image(),
