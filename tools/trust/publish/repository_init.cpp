@@ -1,6 +1,7 @@
 #include "tools/trust/publish/repository_init.h"
 
 #include <chrono>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -8,6 +9,7 @@
 
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
+#include "tools/trust/publish/online_keys.h"
 #include "tools/trust/publish/server_key.h"
 #include "tools/trust/tuf/certificate.h"
 #include "tools/trust/tuf/expiry.h"
@@ -41,12 +43,37 @@ tuf::Key agent_tuf_key(const pb::KeyInfo& info) {
     return tuf::Key::from_spki(as_bytes(der));
 }
 
+// A new repository has no server key to compare with yet (each GET <role>.key makes
+// another one); the server refuses a root.json listing a timestamp or snapshot key it
+// does not hold ("… key <id> not found"). Turns that refusal into one line naming the role.
+void refused_server_key(const Error& e, const tuf::Root& root, bool server_snapshot) {
+    constexpr long kHttpBadRequest = 400;
+    if (e.code() != kHttpBadRequest || e.code_name() != "INVALID_UPDATE") return;
+    std::vector<std::string_view> roles{tuf::kTimestampRole};
+    if (server_snapshot) roles.push_back(tuf::kSnapshotRole);
+    for (std::string_view role : roles)
+        for (const std::string& id : root.role(role).keyids)
+            if (e.message().find("key " + id + " not found") != std::string::npos)
+                throw Error(Errc::denied,
+                            "root.json's " + std::string(role) + " key " + id +
+                                " is not a key the notary server holds for this repository (it refused the upload)",
+                            0, {}, std::string(role));
+}
+
+tuf::Root parse_root(const std::string& bytes) {
+    return tuf::Root::from_json(tuf::Signed::parse(bytes, std::string(tuf::kRootRole)).body());
+}
+
 } // namespace
 
 RepositoryInit::RepositoryInit(proto::Client& agent, notary::NotaryClient& server)
     : m_agent(agent), m_server(server) {}
 
 std::string RepositoryInit::root_key_name(const std::string& gun) { return "root-" + gun_hash(gun); }
+
+std::string RepositoryInit::online_key_name(const std::string& role, const std::string& gun) {
+    return role + "-" + gun_hash(gun);
+}
 
 pb::KeyInfo RepositoryInit::root_agent_key(const std::string& ref, const std::string& backend) {
     const std::string name = ref.empty() ? root_key_name(m_server.gun()) : ref;
@@ -85,6 +112,7 @@ InitializedRepository RepositoryInit::run(const RepositoryInitOptions& options) 
     if (m_server.get_role("root").has_value())
         throw Error(Errc::already_exists, "the notary server already has a repository " + m_server.gun(), 0, {},
                     m_server.gun());
+    if (!options.signed_root.empty()) return run_signed_root(options.signed_root);
 
     const pb::KeyInfo root_info = root_agent_key(options.root_key, options.backend);
     if (root_info.type() != pb::KEY_TYPE_ECDSA_P256)
@@ -119,29 +147,10 @@ InitializedRepository RepositoryInit::run(const RepositoryInitOptions& options) 
     }
     tuf::Signed root_file(std::string(tuf::kRootRole), root.to_json());
     root_file.sign(std::vector<tuf::SigningKey>{signer.add(root_key)}, signer.function());
-
-    tuf::Targets targets;
-    targets.common.version = 1;
-    targets.common.expires = tuf::expiry_after(kTargetsExpiry);
-    tuf::Signed targets_file(std::string(tuf::kTargetsRole), targets.to_json());
-    targets_file.sign(std::vector<tuf::SigningKey>{signer.add(targets_key)}, signer.function());
-
-    std::map<std::string, std::string> files;
-    files.emplace(tuf::kRootRole, root_file.to_file());
-    files.emplace(tuf::kTargetsRole, targets_file.to_file());
-    if (snapshot_info) {
-        tuf::Snapshot snapshot;
-        snapshot.common.version = 1;
-        snapshot.common.expires = tuf::expiry_after(kSnapshotExpiry);
-        for (const auto& role : {tuf::kRootRole, tuf::kTargetsRole}) {
-            const std::string& bytes = files.at(std::string(role));
-            snapshot.meta.emplace(role, tuf::FileMeta::of(as_bytes(bytes)));
-        }
-        tuf::Signed snapshot_file(std::string(tuf::kSnapshotRole), snapshot.to_json());
-        snapshot_file.sign(std::vector<tuf::SigningKey>{signer.add(snapshot_key)}, signer.function());
-        files.emplace(tuf::kSnapshotRole, snapshot_file.to_file());
-    }
-    m_server.publish(files);
+    std::vector<tuf::SigningKey> snapshot_signing;
+    if (snapshot_info) snapshot_signing.push_back(signer.add(snapshot_key));
+    std::map<std::string, std::string> files =
+        publish_new(signer, root_file.to_file(), {signer.add(targets_key)}, snapshot_signing);
 
     return InitializedRepository{
         .root_certificate_pem = std::move(cert_pem),
@@ -151,6 +160,74 @@ InitializedRepository RepositoryInit::run(const RepositoryInitOptions& options) 
         .snapshot_agent_key = snapshot_info ? snapshot_info->id() : std::string(),
         .snapshot_key = snapshot_key,
         .timestamp_key = timestamp_key,
+        .published = std::move(files),
+    };
+}
+
+std::map<std::string, std::string> RepositoryInit::publish_new(AgentSigner& signer, std::string root_file,
+                                                               const std::vector<tuf::SigningKey>& targets_keys,
+                                                               const std::vector<tuf::SigningKey>& snapshot_keys) {
+    tuf::Targets targets;
+    targets.common.version = 1;
+    targets.common.expires = tuf::expiry_after(kTargetsExpiry);
+    tuf::Signed targets_file(std::string(tuf::kTargetsRole), targets.to_json());
+    targets_file.sign(targets_keys, signer.function());
+
+    std::map<std::string, std::string> files;
+    files.emplace(tuf::kRootRole, std::move(root_file));
+    files.emplace(tuf::kTargetsRole, targets_file.to_file());
+    if (!snapshot_keys.empty()) {
+        tuf::Snapshot snapshot;
+        snapshot.common.version = 1;
+        snapshot.common.expires = tuf::expiry_after(kSnapshotExpiry);
+        for (const auto& role : {tuf::kRootRole, tuf::kTargetsRole}) {
+            const std::string& bytes = files.at(std::string(role));
+            snapshot.meta.emplace(role, tuf::FileMeta::of(as_bytes(bytes)));
+        }
+        tuf::Signed snapshot_file(std::string(tuf::kSnapshotRole), snapshot.to_json());
+        snapshot_file.sign(snapshot_keys, signer.function());
+        files.emplace(tuf::kSnapshotRole, snapshot_file.to_file());
+    }
+    m_server.publish(files);
+    return files;
+}
+
+SignedRootKeys RepositoryInit::signed_root_keys(AgentSigner& signer, const tuf::Root& root) {
+    SignedRootKeys out;
+    out.targets = held_role_keys(signer, root, tuf::kTargetsRole);
+    if (holds_any_role_key(signer, root, tuf::kSnapshotRole))
+        out.snapshot = held_role_keys(signer, root, tuf::kSnapshotRole);
+    return out;
+}
+
+SignedRootKeys RepositoryInit::check_signed_root(const std::string& root_bytes) {
+    AgentSigner signer(m_agent);
+    return signed_root_keys(signer, parse_root(root_bytes));
+}
+
+InitializedRepository RepositoryInit::run_signed_root(const std::string& root_bytes) {
+    const tuf::Root root = parse_root(root_bytes);
+    AgentSigner signer(m_agent);
+    const SignedRootKeys keys = signed_root_keys(signer, root);
+    std::map<std::string, std::string> files;
+    try {
+        files = publish_new(signer, root_bytes, keys.targets, keys.snapshot);
+    } catch (const Error& e) {
+        refused_server_key(e, root, keys.snapshot.empty());
+        throw;
+    }
+
+    const tuf::KeyMap targets_keys = root.role_key_map(tuf::kTargetsRole);
+    const tuf::KeyMap snapshot_keys = root.role_key_map(tuf::kSnapshotRole);
+    return InitializedRepository{
+        .root_certificate_pem = {},
+        .root_key = root.role_key_map(tuf::kRootRole).begin()->second,
+        .root_agent_key = {},
+        .targets_agent_key = targets_keys.at(keys.targets.front().keyid).canonical_id(),
+        .snapshot_agent_key =
+            keys.snapshot.empty() ? std::string() : snapshot_keys.at(keys.snapshot.front().keyid).canonical_id(),
+        .snapshot_key = snapshot_keys.begin()->second,
+        .timestamp_key = root.role_key_map(tuf::kTimestampRole).begin()->second,
         .published = std::move(files),
     };
 }

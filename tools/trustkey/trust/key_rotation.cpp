@@ -10,7 +10,9 @@
 
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
+#include "tools/trust/client/updater.h"
 #include "tools/trust/publish/agent_signer.h"
+#include "tools/trust/publish/online_keys.h"
 #include "tools/trust/publish/server_key.h"
 #include "tools/trust/tuf/certificate.h"
 #include "tools/trust/tuf/expiry.h"
@@ -195,7 +197,68 @@ std::optional<std::string> local_snapshot(AgentSigner& signer, notary::NotaryCli
     return file.to_file();
 }
 
+// Whether `a` and `b` give `role` the same keys and threshold.
+bool same_role_keys(const tuf::Root& a, const tuf::Root& b, const std::string& role) {
+    std::vector<std::string> ids_a = a.role(role).keyids, ids_b = b.role(role).keyids;
+    std::sort(ids_a.begin(), ids_a.end());
+    std::sort(ids_b.begin(), ids_b.end());
+    return ids_a == ids_b && a.role(role).threshold == b.role(role).threshold;
+}
+
+// Checks who serves each online role of `root` whose keys differ from `old_root`'s:
+// trustkeyd (targets, snapshot) or the notary server (snapshot, timestamp).
+void check_changed_online_keys(AgentSigner& signer, notary::NotaryClient& server, const tuf::Root& old_root,
+                               const tuf::Root& root) {
+    if (!same_role_keys(old_root, root, kTargets)) trustkey::trust::held_role_keys(signer, root, kTargets);
+    if (!same_role_keys(old_root, root, kSnapshot)) {
+        if (trustkey::trust::holds_any_role_key(signer, root, kSnapshot))
+            trustkey::trust::held_role_keys(signer, root, kSnapshot);
+        else
+            trustkey::trust::require_server_key(server, root, kSnapshot);
+    }
+    if (!same_role_keys(old_root, root, kTimestamp)) trustkey::trust::require_server_key(server, root, kTimestamp);
+}
+
 } // namespace
+
+BundleRotationResult rotate_root_from_bundle(proto::Client& agent, notary::NotaryClient& server,
+                                             const std::filesystem::path& trust_dir,
+                                             const trustkey::trust::RootBundle& bundle) {
+    const std::string where = "root bundle " + bundle.dir.string();
+    const trustkey::trust::TrustData current = trustkey::trust::Updater(server, trust_dir).verify();
+    const tuf::Root& old_root = current.root;
+    const std::int64_t version = bundle.root.common.version;
+    if (version != old_root.common.version + 1)
+        throw Failure::failed(fmt::format("{} holds root.json version {}; {} is at version {}, so the next root must "
+                                          "be version {}",
+                                          where, version, server.gun(), old_root.common.version,
+                                          old_root.common.version + 1));
+    try {
+        (void)trustkey::trust::ChainVerifier(server.gun()).next_root(old_root, bundle.root_bytes, true);
+    } catch (const Error& e) {
+        throw Failure::failed(fmt::format("{}: root.json does not follow the root trusted now: {}", where,
+                                          e.message()));
+    }
+    const tuf::Root& root = bundle.root;
+    AgentSigner signer(agent);
+    check_changed_online_keys(signer, server, old_root, root);
+
+    std::map<std::string, std::string> files;
+    files.emplace(kRoot, bundle.root_bytes);
+    if (!same_role_keys(old_root, root, kTargets))
+        files.emplace(kTargets, resigned_targets(signer, server, old_root, root));
+    if (auto snapshot = local_snapshot(signer, server, old_root, root, files))
+        files.emplace(kSnapshot, std::move(*snapshot));
+    server.publish(files);
+    try {
+        (void)trustkey::trust::Updater(server, trust_dir).update();
+    } catch (const Error& e) {
+        throw Failure::failed(fmt::format("published root.json version {} of {}, but the trust directory's cache "
+                                          "could not be brought up to date: {}",
+                                          version, server.gun(), e.message()));
+    }
+    return BundleRotationResult{version, root.role(kRoot).keyids};
+}
 
 RotationResult rotate_role_key(proto::Client& agent, notary::NotaryClient& server, const RotationRequest& request) {
     check_request(request);

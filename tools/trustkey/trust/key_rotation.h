@@ -13,10 +13,13 @@
 // rest, since the server cannot make it; otherwise the server makes it.
 #pragma once
 
+#include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
 #include "tools/trust/notary/notary_client.h"
+#include "tools/trust/publish/root_bundle.h"
 #include "tools/trust/tuf/key.h"
 #include "trustkey/proto/client.h"
 
@@ -38,5 +41,22 @@ struct RotationResult {
 // missing keys or repositories, and the library errors of the steps otherwise.
 // Nothing is uploaded unless every file is signed.
 RotationResult rotate_role_key(proto::Client& agent, notary::NotaryClient& server, const RotationRequest& request);
+
+// `trust key rotate REPO root --root-bundle DIR`: publishes the bundle's root.json, made
+// offline by `trustkey-ceremony root rotate`, byte for byte. It must follow the root the
+// trust directory's cache trusts (the server's on first use; Updater::verify): version
+// + 1, signed to that root's threshold and to its own (ChainVerifier::next_root). Each
+// online role keeps its keys or gets keys trustkeyd holds (targets, snapshot) or the
+// server's (snapshot, timestamp); targets.json is re-signed for a new targets key and
+// snapshot.json signed when trustkeyd holds the snapshot key. No root key is used. After
+// the upload the cache is brought up to date (Updater::update).
+struct BundleRotationResult {
+    std::int64_t version = 0;          // root.json's version now
+    std::vector<std::string> root_key_ids; // the ecdsa-x509 keys its root role lists
+};
+
+BundleRotationResult rotate_root_from_bundle(proto::Client& agent, notary::NotaryClient& server,
+                                             const std::filesystem::path& trust_dir,
+                                             const trustkey::trust::RootBundle& bundle);
 
 } // namespace trustkey::tools::trust

@@ -211,12 +211,27 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     rotate->add_flag("--server-managed", m_server_managed, "Let the notary server hold the new key");
     rotate->add_option("--key", m_rotate_key, "Rotate to this trustkeyd key (id or name) instead of a new one");
     rotate->add_option("--backend", m_backend, "trustkeyd backend to hold the new key (default: the first)");
+    rotate->add_option("--root-bundle", m_root_bundle,
+                       "Publish the root.json of this bundle (trustkey-ceremony root rotate, then export) as the "
+                       "new root");
     rotate->callback([this] { m_context.action = [this] { key_rotate(); }; });
+
+    auto* prepare = key->add_subcommand(
+        "prepare-root", "Write the online public keys an offline root ceremony signs into a new root.json");
+    prepare->add_option("REPO", m_repo, "Repository")->required();
+    prepare->add_option("--out", m_out, "New directory for targets.pub, snapshot/timestamp keys and online-keys.json")
+        ->required();
+    prepare->add_flag("--local-snapshot", m_local_snapshot,
+                      "Keep the snapshot key in trustkeyd instead of on the notary server");
+    prepare->add_option("--backend", m_backend, "trustkeyd backend to hold the keys it makes (default: the first)");
+    prepare->callback([this] { m_context.action = [this] { key_prepare_root(); }; });
 
     auto* signer = trust.add_subcommand("signer", "Manage the signers of repositories");
     signer->require_subcommand(1);
     auto* add = signer->add_subcommand("add", "Add a signer to repositories");
-    add->add_option("--key", m_keys, "Signer public key or certificate (PEM)")->required();
+    add->add_option("--key", m_keys, "Signer public key or certificate (PEM); repeat for more")
+        ->required()
+        ->allow_extra_args(false);
     add->add_option("NAME", m_name, "Signer name")->required();
     add->add_option("REPO", m_repos, "Repositories")->required();
     add->add_option("--root-key", m_root_key,
@@ -225,6 +240,10 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     add->add_option("--backend", m_backend,
                     "trustkeyd backend to hold the root and targets keys of a repository it initializes "
                     "(default: the first)");
+    add->add_option("--root-bundle", m_root_bundle,
+                    "Initialize the repository with the root.json of this offline ceremony bundle "
+                    "(trustkey-ceremony export)")
+        ->excludes("--root-key");
     add->callback([this] { m_context.action = [this] { signer_add(); }; });
     auto* remove = signer->add_subcommand("remove", "Remove a signer from repositories");
     remove->add_option("NAME", m_name, "Signer name")->required();
@@ -243,6 +262,9 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
                      "File listing tags to sign, one \"REPO:TAG [sha256:HEX SIZE]\" a line (\"-\": stdin)");
     sign->add_option("--backend", m_backend,
                      "trustkeyd backend to hold the keys made when a repository is initialized (default: the first)");
+    sign->add_option("--root-bundle", m_root_bundle,
+                     "Initialize a new repository with the root.json of this offline ceremony bundle "
+                     "(trustkey-ceremony export)");
     sign->callback([this] { m_context.action = [this] { this->sign(); }; });
 
     auto* revoke = trust.add_subcommand("revoke", "Remove trust for an image tag or a whole repository");
@@ -271,13 +293,17 @@ void PublisherCommands::signer_add() const {
             RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
             if (!publisher.exists()) {
                 existed = false;
-                initialize(publisher, m_repos[i], init);
+                initialize(publisher, m_repos[i], with_root_bundle(agent, server, init));
             }
             publisher.publish([&](TargetsUpdate& update) { update.add_signer(m_name, keys); });
         });
         if (existed && !m_root_key.empty())
             std::cerr << "--root-key " << m_root_key << " not used: " << m_repos[i]
                       << " was initialized already (its root key stays)\n";
+        if (existed && !m_root_bundle.empty())
+            std::cerr << "--root-bundle " << m_root_bundle << " not used: " << m_repos[i]
+                      << " was initialized already (\"trustkey trust key rotate " << m_repos[i]
+                      << " root --root-bundle DIR\" publishes a root rotated offline)\n";
         std::cout << "Successfully added signer: " << m_name << " to " << m_repos[i] << "\n";
     }
 }
@@ -310,6 +336,15 @@ void PublisherCommands::signer_remove() const {
                                           "without asking)",
                                           m_name, list));
     }
+}
+
+RepositoryInitOptions PublisherCommands::with_root_bundle(proto::Client& agent, notary::NotaryClient& server,
+                                                         RepositoryInitOptions init) const {
+    if (m_root_bundle.empty()) return init;
+    init.signed_root = load_root_bundle(m_root_bundle, server.gun()).root_bytes;
+    // Before any key is made or anything uploaded: the online keys it lists must be ours or the server's.
+    (void)trustkey::trust::RepositoryInit(agent, server).check_signed_root(init.signed_root);
+    return init;
 }
 
 bool PublisherCommands::removal_confirmed(const RepositoryTarget& target, const std::string& repo) const {
@@ -396,7 +431,8 @@ void PublisherCommands::sign() const {
         std::optional<NewRepositorySigner> created;
         run_step(fmt::format("signing {} at {}", gun, server.base_url()), [&] {
             RepositoryPublisher publisher(agent, server, trust_dir(*m_options));
-            if (!publisher.exists()) created = initialize_for_signing(agent, publisher, first, init);
+            if (!publisher.exists())
+                created = initialize_for_signing(agent, publisher, first, with_root_bundle(agent, server, init));
             publisher.publish([&](TargetsUpdate& update) {
                 if (created && created->key) update.add_signer(created->name, {*created->key});
                 AgentSigner signer(agent);
@@ -405,6 +441,8 @@ void PublisherCommands::sign() const {
                         update.add_target(role, entry.tag, entry.digest, entry.size);
             });
         });
+        if (!created && !m_root_bundle.empty())
+            std::cerr << "--root-bundle " << m_root_bundle << " not used: " << gun << " was initialized already\n";
         if (created && created->key) {
             std::cout << "Created signer: " << created->name << "\n";
             std::cout << "Finished initializing signed repository for " << first.reference.str() << "\n";

@@ -1,4 +1,5 @@
-// The publishing `trustkey trust` verbs: key generate, signer add/remove, sign, revoke.
+// The publishing `trustkey trust` verbs: key generate/load/rotate/prepare-root, signer
+// add/remove, sign, revoke.
 // Private keys stay in trustkeyd; metadata goes to the notary server.
 #pragma once
 
@@ -8,6 +9,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/trust/publish/repository_init.h"
 #include "tools/trustkey/command_context.h"
 #include "tools/trustkey/trust/trust_context.h"
 #include "tools/trustkey/trust/trust_options.h"
@@ -23,12 +25,18 @@ private:
     void key_generate() const;
     void key_load() const;
     void key_rotate() const;
+    void key_rotate_from_bundle(const RepositoryTarget& target) const;
+    void key_prepare_root() const;
     void signer_add() const;
     void signer_remove() const;
     // Whether `target` may lose the signer m_name: asks as docker does (stdin) when
     // that would leave targets/releases without enough signatures.
     bool removal_confirmed(const RepositoryTarget& target, const std::string& repo) const;
     void sign() const;
+    // `init` with the root.json of --root-bundle (checked: the bundle, then its online keys
+    // against trustkeyd and `server`) when one is given.
+    ::trustkey::trust::RepositoryInitOptions with_root_bundle(proto::Client& agent, notary::NotaryClient& server,
+                                                              ::trustkey::trust::RepositoryInitOptions init) const;
     void revoke() const;
 
     CommandContext& m_context;
@@ -50,6 +58,9 @@ private:
     std::string m_rotate_key;
     std::string m_load_name = "signer";
     std::string m_backend;  // --backend: trustkeyd backend for the keys a verb makes or loads
+    std::string m_root_bundle; // --root-bundle: a ceremony's exported bundle (root.json signed offline)
+    std::string m_out;         // prepare-root --out
+    bool m_local_snapshot = false;
 };
 
 } // namespace trustkey::tools::trust

@@ -1,5 +1,6 @@
 // What the publishing verbs of `trustkey trust` share: docker's rule for signer names,
-// the size limit for key files, and the wrapper that turns library errors into one line.
+// the size limit for key files, the wrapper that turns library errors into one line,
+// and the loading of an offline ceremony's root bundle (--root-bundle).
 #pragma once
 
 #include <cstddef>
@@ -9,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "daemon/core/error.h"
+#include "tools/trust/publish/root_bundle.h"
 #include "tools/trustkey/failure.h"
 #include "trustkey/proto/client.h"
 
@@ -34,6 +37,16 @@ void run_step(const std::string& what, F&& body) {
         throw Failure::failed(fmt::format("{}: trustkeyd: {}", what, e.what()));
     } catch (const std::exception& e) {
         throw Failure::failed(fmt::format("{}: {}", what, e.what()));
+    }
+}
+
+// The verified bundle `trustkey-ceremony export` wrote to `dir`, for `gun` (RootBundle::load);
+// Failure with the one line saying what does not hold otherwise.
+inline ::trustkey::trust::RootBundle load_root_bundle(const std::string& dir, const std::string& gun) {
+    try {
+        return ::trustkey::trust::RootBundle::load(dir, gun);
+    } catch (const Error& e) {
+        throw Failure::failed(e.message());
     }
 }
 

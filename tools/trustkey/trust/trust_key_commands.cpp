@@ -95,6 +95,7 @@ void PublisherCommands::key_load() const {
 void PublisherCommands::key_rotate() const {
     const RepositoryTarget target = parse_repository(m_repo);
     if (target.tag_given) throw Failure::usage(fmt::format("\"{}\": key rotate takes a repository, not a tag", m_repo));
+    if (!m_root_bundle.empty()) return key_rotate_from_bundle(target);
     proto::Client agent = m_context.connect();
     notary::NotaryClient server = notary_client(*m_options, target);
     std::optional<RotationResult> result;
@@ -106,6 +107,25 @@ void PublisherCommands::key_rotate() const {
     for (const std::string& old : result->old_root_keys)
         std::cout << "The previous root key " << old << " stays in trustkeyd; once no repository needs it: "
                   << "trustkey key delete " << old << "\n";
+}
+
+void PublisherCommands::key_rotate_from_bundle(const RepositoryTarget& target) const {
+    if (m_role != "root")
+        throw Failure::usage(fmt::format("--root-bundle holds a new root.json: it rotates root, not {}", m_role));
+    if (m_server_managed || !m_rotate_key.empty() || !m_backend.empty())
+        throw Failure::usage("--root-bundle cannot go with --server-managed, --key or --backend: the root keys "
+                             "are offline");
+    const trustkey::trust::RootBundle bundle = load_root_bundle(m_root_bundle, target.gun);
+    proto::Client agent = m_context.connect();
+    notary::NotaryClient server = notary_client(*m_options, target);
+    std::optional<BundleRotationResult> result;
+    run_step(fmt::format("rotating the root key of {} at {}", target.gun, server.base_url()), [&] {
+        result = rotate_root_from_bundle(agent, server, trust_dir(*m_options), bundle);
+    });
+    std::string ids;
+    for (const std::string& id : result->root_key_ids) ids += (ids.empty() ? "" : ", ") + id;
+    std::cout << "Successfully rotated root key for repository " << m_repo << " (root.json version "
+              << result->version << " from " << m_root_bundle << ", root keys " << ids << ")\n";
 }
 
 } // namespace trustkey::tools::trust
