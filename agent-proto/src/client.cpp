@@ -83,8 +83,9 @@ public:
             want = m_body.size() - (m_got - kFrameHeaderSize);
         }
         const ssize_t n = ::read(fd, dst, want);
+        m_would_block = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
         if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) return false;
+            if (errno == EINTR || m_would_block) return false;
             fail_errno("read from trustkeyd", errno);
         }
         if (n == 0) {
@@ -116,10 +117,14 @@ public:
         return resp;
     }
 
+    // The last step() found nothing to read: wait before the next.
+    bool would_block() const noexcept { return m_would_block; }
+
 private:
     std::array<std::uint8_t, kFrameHeaderSize> m_header{};
     std::vector<std::uint8_t> m_body;
     std::size_t m_got = 0;
+    bool m_would_block = false;
 };
 
 // Frames `request` with `version`, refusing one the server could not take.
@@ -299,7 +304,11 @@ void Client::send(const pb::Request& request) {
 pb::Response Client::receive() {
     if (m_fd < 0) fail(Kind::io, "the connection to trustkeyd is closed");
     FrameReader reader;
-    while (!reader.step(m_fd)) wait_for(m_fd, POLLIN, m_timeout);
+    // A reply is seldom there the moment its request has gone: wait first, then read on
+    // (header, then body) until a read finds nothing more.
+    wait_for(m_fd, POLLIN, m_timeout);
+    while (!reader.step(m_fd))
+        if (reader.would_block()) wait_for(m_fd, POLLIN, m_timeout);
     return reader.take(m_version);
 }
 

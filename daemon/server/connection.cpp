@@ -128,8 +128,11 @@ void Connection::compact(std::size_t consumed) noexcept {
 
 Connection::ReadResult Connection::fill() {
     for (;;) {
-        // A started frame must complete in time; between frames the client may take as long as it likes.
-        const ssize_t k = ::recv(m_fd, m_in.data() + m_in_len, m_in.size() - m_in_len, MSG_DONTWAIT);
+        // A started frame must complete in time; between frames the client may take as long as
+        // it likes, so there the read simply blocks (one system call per request; the daemon's
+        // shutdown(2) of the socket wakes it).
+        const int flags = m_in_len > 0 ? MSG_DONTWAIT : 0;
+        const ssize_t k = ::recv(m_fd, m_in.data() + m_in_len, m_in.size() - m_in_len, flags);
         if (k > 0) {
             if (m_in_len == 0) m_frame_started = std::chrono::steady_clock::now();
             m_in_len += static_cast<std::size_t>(k);
