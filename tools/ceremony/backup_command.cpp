@@ -60,6 +60,10 @@ SecureBytes so_pin(const TokenSlot& token) {
 } // namespace
 
 void backup(const BackupOptions& options, CeremonyContext& context) {
+    for (const std::string* uri : {&options.from, &options.to})
+        if (*uri == kTpmToken)
+            throw Error(Errc::denied, "backup copies keys between PKCS#11 tokens; a TPM's keys are bound to that TPM "
+                                      "and cannot be copied (keep the other root keys on tokens); refusing");
     RootKeys keys = RootKeys::load(options.keys_dir);
     const std::filesystem::path module = context.module();
     const TokenSlot from = backend::pkcs11::find_token(module, options.from);

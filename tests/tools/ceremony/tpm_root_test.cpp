@@ -123,6 +123,16 @@ TEST_F(TpmRootTest, GenerateOnTheTpmNamesItByItsStoragePrimary) {
         run_ceremony({"transcript", "verify", m_transcript.string(), "--keys", m_keys.string()}, {.isolated = false});
     EXPECT_EQ(v.exit_code, 0) << v.err;
     EXPECT_NE(v.out.find("signed by 1 root key(s), threshold 1"), std::string::npos) << v.out;
+
+    // A TPM key is bound to its TPM: never made for copying, and `backup` refuses it.
+    EXPECT_EQ(k["backup_allowed"], false);
+    const std::string before = read_file(m_keys / "root-keys.json");
+    const ProcessResult b = run_ceremony(
+        tpm_args({"backup", "--keys", m_keys.string(), "--from", "tpm", "--to", "pkcs11:token=elsewhere"}));
+    EXPECT_EQ(b.exit_code, 1);
+    EXPECT_EQ(b.err_lines(), 1u) << b.err;
+    EXPECT_NE(b.err.find("a TPM's keys are bound to that TPM"), std::string::npos) << b.err;
+    EXPECT_EQ(read_file(m_keys / "root-keys.json"), before);
 }
 
 TEST_F(TpmRootTest, WrongAuthorizationValueWritesNothing) {
