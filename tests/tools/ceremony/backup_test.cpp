@@ -107,14 +107,9 @@ TEST_F(BackupTest, BackupTokenSignsARootNotaryAccepts) {
     const tuf::Root root = tuf::Root::from_json(file.body());
     EXPECT_EQ(file.verify(root.role_key_map("root"), 1).size(), 1u);
 
-    http::ClientOptions tls;
-    tls.ca_file = server.ca_cert_path();
-    notary::NotaryClient client(server.url(), m_gun, tls);
-    client.publish({{"root", read_file(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
-    TempDir trust("ceremony-backup-notary-client");
-    const ProcessResult list = server.run_notary(trust.path(), {"list", m_gun});
-    EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
-    EXPECT_NE(list.out.find("No targets present in this repository"), std::string::npos) << list.out << list.err;
+    const NotaryListing seen = m_online.publish_and_list(server, m_gun, read_file(m_keys / "root.json"));
+    EXPECT_EQ(seen.list.exit_code, 0) << seen.list.out << seen.list.err;
+    EXPECT_NE(seen.list.out.find("No targets present in this repository"), std::string::npos) << seen.list.out;
 
     const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string()}, {.isolated = false});
     EXPECT_EQ(v.exit_code, 0) << v.err;

@@ -43,4 +43,11 @@ void add_softhsm_token(const std::string& label, const std::string& user_pin, co
     if (r.exit_code != 0) throw std::runtime_error("softhsm2-util --init-token failed: " + r.output);
 }
 
+std::vector<nlohmann::json> transcript_lines(const std::filesystem::path& transcript) {
+    std::vector<nlohmann::json> lines;
+    std::ifstream in(transcript);
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+    return lines;
+}
+
 } // namespace trustkey::test

@@ -2,8 +2,11 @@
 // own (`unshare -n`: only a loopback interface, down) or, for the refusal, outside it.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/fixtures/process.h"
 
@@ -19,6 +22,9 @@ struct CeremonyRun {
 // Runs trustkey-ceremony with `args`; TRUSTKEY_PKCS11_MODULE is the SoftHSM2 module and
 // TRUSTKEY_CEREMONY_OPERATOR "test operator" unless `run.env` sets or `run.unset` names them.
 ProcessResult run_ceremony(const std::vector<std::string>& args, const CeremonyRun& run = {});
+
+// The transcript's lines, each parsed.
+std::vector<nlohmann::json> transcript_lines(const std::filesystem::path& transcript);
 
 // Whether an interface other than loopback is up, from /sys/class/net/*/flags (so tests of
 // the refusal can tell a machine without network from a check that does nothing).

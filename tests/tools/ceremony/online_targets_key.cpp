@@ -5,8 +5,12 @@
 #include "daemon/backend/pkcs11/pkcs11_config.h"
 #include "daemon/backend/public_key.h"
 #include "daemon/core/encoding.h"
+#include "tests/fixtures/fixture_io.h"
+#include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/softhsm_token.h"
+#include "tests/fixtures/temp_dir.h"
 #include "tests/tools/ceremony/ceremony_run.h"
+#include "tools/trust/notary/notary_client.h"
 #include "tools/trust/tuf/expiry.h"
 #include "tools/trust/tuf/signed.h"
 #include "tools/trust/tuf/targets.h"
@@ -37,6 +41,20 @@ std::string OnlineTargetsKey::targets_file() {
         return m_backend->sign(m_key, backend::HashAlg::sha256, sha256(msg));
     });
     return file.to_file();
+}
+
+NotaryListing OnlineTargetsKey::publish_and_list(const NotaryServer& server, const std::string& gun,
+                                                const std::string& root_json) {
+    http::ClientOptions tls;
+    tls.ca_file = server.ca_cert_path();
+    notary::NotaryClient client(server.url(), gun, tls);
+    client.publish({{"root", root_json}, {"targets", targets_file()}});
+    TempDir trust("ceremony-notary-client");
+    NotaryListing out;
+    out.list = server.run_notary(trust.path(), {"list", gun});
+    const auto pinned = trust / ("tuf/" + gun + "/metadata/root.json");
+    if (std::filesystem::exists(pinned)) out.pinned_root = read_file(pinned);
+    return out;
 }
 
 } // namespace trustkey::test

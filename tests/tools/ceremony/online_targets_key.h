@@ -7,8 +7,17 @@
 #include <string>
 
 #include "daemon/backend/backend.h"
+#include "tests/fixtures/process.h"
 
 namespace trustkey::test {
+
+class NotaryServer;
+
+// What the real notary client saw of a repository published from a ceremony's root.json.
+struct NotaryListing {
+    ProcessResult list;       // `notary list GUN` in a fresh trust directory
+    std::string pinned_root;  // the root.json it trusted on first use (empty if none)
+};
 
 class OnlineTargetsKey {
 public:
@@ -16,6 +25,9 @@ public:
     std::string public_pem() const;
     // targets.json version 1, no targets, signed by this key.
     std::string targets_file();
+    // Publishes `root_json` with targets_file() to `server` for `gun`, then lists the
+    // repository with the real notary client.
+    NotaryListing publish_and_list(const NotaryServer& server, const std::string& gun, const std::string& root_json);
 
 private:
     std::unique_ptr<backend::Backend> m_backend;

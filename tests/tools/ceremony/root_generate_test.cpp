@@ -18,12 +18,6 @@
 namespace trustkey::test {
 namespace {
 
-std::vector<nlohmann::json> transcript_lines(const std::filesystem::path& p) {
-    std::vector<nlohmann::json> lines;
-    std::ifstream in(p);
-    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-    return lines;
-}
 
 // Labels of the objects on a token, listed by pkcs11-tool (independent of trustkey).
 std::string token_objects(const std::string& label, const std::string& pin) {

@@ -97,17 +97,12 @@ TEST_F(RootSignTest, TwoOfTwoIsAcceptedByNotary) {
     for (const auto& k : keys["keys"])
         EXPECT_EQ(root.keys.at(k["x509_key_id"].get<std::string>()).keytype(), "ecdsa-x509");
 
-    // The real notary-server takes root.json with a targets.json from the online side …
-    http::ClientOptions tls;
-    tls.ca_file = server.ca_cert_path();
-    notary::NotaryClient client(server.url(), m_gun, tls);
-    client.publish({{"root", read_file(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
-    // … and the real notary client trusts it on first use and reads the repository.
-    TempDir trust("ceremony-notary-client");
-    const ProcessResult list = server.run_notary(trust.path(), {"list", m_gun});
-    EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
-    EXPECT_NE(list.out.find("No targets present in this repository"), std::string::npos) << list.out << list.err;
-    EXPECT_EQ(read_file(trust / ("tuf/" + m_gun + "/metadata/root.json")), read_file(m_keys / "root.json"));
+    // The real notary-server takes root.json with a targets.json from the online side, and
+    // the real notary client trusts it on first use and reads the repository.
+    const NotaryListing seen = m_online.publish_and_list(server, m_gun, read_file(m_keys / "root.json"));
+    EXPECT_EQ(seen.list.exit_code, 0) << seen.list.out << seen.list.err;
+    EXPECT_NE(seen.list.out.find("No targets present in this repository"), std::string::npos) << seen.list.out;
+    EXPECT_EQ(seen.pinned_root, read_file(m_keys / "root.json"));
 
     const ProcessResult v = run_ceremony({"transcript", "verify", m_transcript.string()}, {.isolated = false});
     EXPECT_EQ(v.exit_code, 0) << v.err;
@@ -401,14 +396,9 @@ TEST_F(RootSignTest, CertifiedForAnotherRepository) {
          (m_dir / "timestamp.key.json").string(), "--token", "pkcs11:token=root-a", "--token", "pkcs11:token=root-b"},
         m_pins);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    http::ClientOptions tls;
-    tls.ca_file = server.ca_cert_path();
-    notary::NotaryClient client(server.url(), other, tls);
-    client.publish({{"root", read_file(other_keys / "root.json")}, {"targets", m_online.targets_file()}});
-    TempDir trust("ceremony-notary-client");
-    const ProcessResult list = server.run_notary(trust.path(), {"list", other});
-    EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
-    EXPECT_EQ(read_file(trust / ("tuf/" + other + "/metadata/root.json")), read_file(other_keys / "root.json"));
+    const NotaryListing seen = m_online.publish_and_list(server, other, read_file(other_keys / "root.json"));
+    EXPECT_EQ(seen.list.exit_code, 0) << seen.list.out << seen.list.err;
+    EXPECT_EQ(seen.pinned_root, read_file(other_keys / "root.json"));
 }
 
 TEST_F(RootSignTest, CertifyWithATokenWithoutTheKeysIsRefused) {

@@ -22,12 +22,6 @@
 namespace trustkey::test {
 namespace {
 
-std::vector<nlohmann::json> transcript_lines(const std::filesystem::path& p) {
-    std::vector<nlohmann::json> lines;
-    std::ifstream in(p);
-    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
-    return lines;
-}
 
 class TpmRootTest : public ::testing::Test {
 protected:
@@ -201,17 +195,12 @@ TEST_F(TpmAndTokenTest, TwoOfTokenAndTpmIsAcceptedByNotary) {
     EXPECT_EQ(root.role("root").threshold, 2);
     EXPECT_EQ(file.verify(root.role_key_map("root"), 2).size(), 2u);
 
-    // The real notary-server takes root.json with a targets.json from the online side …
-    http::ClientOptions tls;
-    tls.ca_file = server.ca_cert_path();
-    notary::NotaryClient client(server.url(), m_gun, tls);
-    client.publish({{"root", read_file(m_keys / "root.json")}, {"targets", m_online.targets_file()}});
-    // … and the real notary client trusts it on first use and reads the repository.
-    TempDir trust("ceremony-notary-client");
-    const ProcessResult list = server.run_notary(trust.path(), {"list", m_gun});
-    EXPECT_EQ(list.exit_code, 0) << list.out << list.err;
-    EXPECT_NE(list.out.find("No targets present in this repository"), std::string::npos) << list.out << list.err;
-    EXPECT_EQ(read_file(trust / ("tuf/" + m_gun + "/metadata/root.json")), read_file(m_keys / "root.json"));
+    // The real notary-server takes root.json with a targets.json from the online side, and
+    // the real notary client trusts it on first use and reads the repository.
+    const NotaryListing seen = m_online.publish_and_list(server, m_gun, read_file(m_keys / "root.json"));
+    EXPECT_EQ(seen.list.exit_code, 0) << seen.list.out << seen.list.err;
+    EXPECT_NE(seen.list.out.find("No targets present in this repository"), std::string::npos) << seen.list.out;
+    EXPECT_EQ(seen.pinned_root, read_file(m_keys / "root.json"));
 
     // Two signatures of the transcript, one by each, checked against the threshold.
     const ProcessResult t = run_ceremony(

@@ -17,6 +17,7 @@
 #include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trustkey/cli_daemon.h"
+#include "tests/tools/trustkey/trust/docker_trust.h"
 #include "tools/trust/notary/notary_client.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/tuf/expiry.h"
@@ -98,17 +99,7 @@ protected:
 
     // Debian's `docker trust inspect REPO` (20.10), with its trust cache kept in m_work/docker.
     nlohmann::json docker_inspect() const {
-        const auto tls = m_work / "docker" / "tls" / ("127.0.0.1:" + std::to_string(m_notary.port()));
-        std::filesystem::create_directories(tls);
-        std::filesystem::copy_file(m_notary.ca_cert_path(), tls / "ca.crt",
-                                   std::filesystem::copy_options::skip_existing);
-        ProcessOptions o;
-        o.env = {"DOCKER_CONFIG=" + (m_work / "docker").string(), "DOCKER_CONTENT_TRUST_SERVER=" + m_notary.url(),
-                 "HOME=" + m_work.path().string()};
-        o.unset = {"DOCKER_HOST", "DOCKER_CONTEXT"};
-        const ProcessResult r = run_process({"/usr/bin/docker", "trust", "inspect", kGun}, o);
-        EXPECT_EQ(r.exit_code, 0) << describe(r);
-        return nlohmann::json::parse(r.out, nullptr, false);
+        return docker_trust_inspect(m_notary, m_work / "docker", m_work.path(), kGun);
     }
 
     // The role's file as the server serves it.

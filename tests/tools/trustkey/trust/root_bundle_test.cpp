@@ -24,6 +24,7 @@
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/ceremony/ceremony_run.h"
 #include "tests/tools/trustkey/cli_daemon.h"
+#include "tests/tools/trustkey/trust/docker_trust.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/signed.h"
 
@@ -183,16 +184,7 @@ protected:
 
     // Debian's `docker trust inspect REPO`, with its trust cache in m_work/docker.
     nlohmann::json docker_inspect() const {
-        const auto tls = m_work / "docker" / "tls" / ("127.0.0.1:" + std::to_string(m_notary.port()));
-        fs::create_directories(tls);
-        fs::copy_file(m_notary.ca_cert_path(), tls / "ca.crt", fs::copy_options::skip_existing);
-        ProcessOptions o;
-        o.env = {"DOCKER_CONFIG=" + (m_work / "docker").string(), "DOCKER_CONTENT_TRUST_SERVER=" + m_notary.url(),
-                 "HOME=" + m_work.path().string()};
-        o.unset = {"DOCKER_HOST", "DOCKER_CONTEXT"};
-        const ProcessResult r = run_process({"/usr/bin/docker", "trust", "inspect", kGun}, o);
-        EXPECT_EQ(r.exit_code, 0) << describe(r);
-        return nlohmann::json::parse(r.out, nullptr, false);
+        return docker_trust_inspect(m_notary, m_work / "docker", m_work.path(), kGun);
     }
 
     static std::int64_t cached_root_version(const fs::path& dir) {

@@ -17,6 +17,7 @@
 
 #include "daemon/core/encoding.h"
 #include "tests/tools/trustkey/trust/trust_verbs_fixture.h"
+#include "tests/tools/trustkey/trust/docker_trust.h"
 
 namespace trustkey::test {
 namespace {
@@ -81,16 +82,7 @@ protected:
 
     // Debian's real `docker trust inspect REPO` (no engine needed) as JSON.
     nlohmann::json docker_inspect(const std::string& repo) const {
-        const fs::path tls = docker_config() / "tls" / ("127.0.0.1:" + std::to_string(m_notary.port()));
-        fs::create_directories(tls);
-        fs::copy_file(m_notary.ca_cert_path(), tls / "ca.crt", fs::copy_options::overwrite_existing);
-        ProcessOptions o;
-        o.env = {"DOCKER_CONFIG=" + docker_config().string(), "DOCKER_CONTENT_TRUST_SERVER=" + m_notary.url(),
-                 "HOME=" + m_work.path().string()};
-        o.unset = {"DOCKER_HOST", "DOCKER_CONTEXT"};
-        const ProcessResult r = run_process({"/usr/bin/docker", "trust", "inspect", repo}, o);
-        EXPECT_EQ(r.exit_code, 0) << describe(r);
-        return nlohmann::json::parse(r.out, nullptr, false);
+        return docker_trust_inspect(m_notary, docker_config(), m_work.path(), repo);
     }
 };
 
