@@ -19,113 +19,12 @@
 
 #include "daemon/core/secure_bytes.h"
 #include "daemon/core/unique_fd.h"
+#include "client_io.h"
 
 namespace trustkey::proto {
 namespace {
 
-using Kind = ClientError::Kind;
-
-// Longest single wait (a day): keeps poll's int argument and timeval in range.
-constexpr std::int64_t kMaxWaitMs = 24LL * 3600 * 1000;
-
-[[noreturn]] void fail(Kind kind, std::string message) {
-    throw ClientError(kind, pb::STATUS_OK, std::move(message));
-}
-
-[[noreturn]] void fail_errno(const char* what, int err) {
-    fail(Kind::io, std::string(what) + ": " + std::strerror(err));
-}
-
-// Waits until `fd` is ready for `events`; a wait longer than `timeout` is an io error.
-short wait_for(int fd, short events, std::chrono::milliseconds timeout) {
-    pollfd p{fd, events, 0};
-    const int ms = static_cast<int>(std::clamp<std::int64_t>(timeout.count(), 0, kMaxWaitMs));
-    for (;;) {
-        const int rc = ::poll(&p, 1, ms);
-        if (rc > 0) return p.revents;
-        if (rc == 0) fail(Kind::io, "timed out waiting for trustkeyd");
-        if (errno != EINTR) fail_errno("poll", errno);
-    }
-}
-
-// Writes what it can of `data` from `offset` without blocking. Returns the new offset.
-std::size_t write_some(int fd, std::span<const std::uint8_t> data, std::size_t offset) {
-    for (;;) {
-        const ssize_t n = ::send(fd, data.data() + offset, data.size() - offset, MSG_NOSIGNAL);
-        if (n >= 0) return offset + static_cast<std::size_t>(n);
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) return offset;
-        fail_errno("write to trustkeyd", errno);
-    }
-}
-
-void write_all(int fd, std::span<const std::uint8_t> data, std::chrono::milliseconds timeout) {
-    std::size_t off = 0;
-    while (off < data.size()) {
-        off = write_some(fd, data, off);
-        if (off < data.size()) wait_for(fd, POLLOUT, timeout);
-    }
-}
-
-// Reads exactly one frame, never more, across as many non-blocking reads as it takes.
-class FrameReader {
-public:
-    // One read(); returns true once a whole frame is in. Throws on a closed connection
-    // or a bad header.
-    bool step(int fd) {
-        std::uint8_t* dst;
-        std::size_t want;
-        if (m_got < kFrameHeaderSize) {
-            dst = m_header.data() + m_got;
-            want = kFrameHeaderSize - m_got;
-        } else {
-            dst = m_body.data() + (m_got - kFrameHeaderSize);
-            want = m_body.size() - (m_got - kFrameHeaderSize);
-        }
-        const ssize_t n = ::read(fd, dst, want);
-        m_would_block = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-        if (n < 0) {
-            if (errno == EINTR || m_would_block) return false;
-            fail_errno("read from trustkeyd", errno);
-        }
-        if (n == 0) {
-            fail(Kind::io, m_got == 0 ? "trustkeyd closed the connection"
-                                      : "trustkeyd closed the connection in the middle of a reply");
-        }
-        m_got += static_cast<std::size_t>(n);
-        if (m_got == kFrameHeaderSize && m_body.empty()) {
-            const auto len = parse_frame_header(std::span<const std::uint8_t, kFrameHeaderSize>(m_header));
-            if (!len) fail(Kind::protocol, "trustkeyd sent a frame with an invalid length");
-            m_body.resize(*len);
-        }
-        return m_got > kFrameHeaderSize && m_got == kFrameHeaderSize + m_body.size();
-    }
-
-    // The completed frame's response; resets the reader for the next frame.
-    pb::Response take(std::uint8_t expected_version) {
-        const auto body = split_frame_body(m_body);
-        if (!body) fail(Kind::protocol, "trustkeyd sent an empty frame");
-        if (body->version != expected_version) {
-            fail(Kind::protocol, "trustkeyd answered with protocol version " + std::to_string(body->version) +
-                                     ", expected " + std::to_string(expected_version));
-        }
-        pb::Response resp;
-        std::string why;
-        if (!decode_response(body->message, resp, why)) fail(Kind::protocol, "unreadable reply from trustkeyd: " + why);
-        m_got = 0;
-        m_body.clear();
-        return resp;
-    }
-
-    // The last step() found nothing to read: wait before the next.
-    bool would_block() const noexcept { return m_would_block; }
-
-private:
-    std::array<std::uint8_t, kFrameHeaderSize> m_header{};
-    std::vector<std::uint8_t> m_body;
-    std::size_t m_got = 0;
-    bool m_would_block = false;
-};
+using namespace client_io;
 
 // Frames `request` with `version`, refusing one the server could not take.
 std::vector<std::uint8_t> frame_request(const pb::Request& request, std::uint8_t version, std::size_t max_frame) {
@@ -415,26 +314,24 @@ pb::StatusReply Client::status() {
 
 void Client::login(std::string_view backend, std::string_view pin) {
     pb::Request req;
-    pb::Login* l = req.mutable_login();
-    l->set_backend(std::string(backend));
-    l->set_pin(pin.data(), pin.size());
-    struct Wiper {
-        pb::Login* m;
-        ~Wiper() { wipe(*m->mutable_pin()); }
-    } wiper{l};
-    call(req);
+    req.mutable_login()->set_backend(std::string(backend));
+    call_with_secret(req, pin);
 }
 
 void Client::login_key(std::string_view key_ref, std::string_view auth) {
     pb::Request req;
-    pb::Login* l = req.mutable_login();
-    l->set_key(std::string(key_ref));
-    l->set_pin(auth.data(), auth.size());
+    req.mutable_login()->set_key(std::string(key_ref));
+    call_with_secret(req, auth);
+}
+
+void Client::call_with_secret(pb::Request& login_request, std::string_view secret) {
+    pb::Login* l = login_request.mutable_login();
+    l->set_pin(secret.data(), secret.size());
     struct Wiper {
         pb::Login* m;
         ~Wiper() { wipe(*m->mutable_pin()); }
     } wiper{l};
-    call(req);
+    call(login_request);
 }
 
 std::vector<std::vector<std::uint8_t>> Client::sign_pipelined(std::string_view key_ref, pb::HashAlgorithm hash,

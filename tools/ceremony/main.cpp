@@ -56,6 +56,15 @@ void print_transcript_summary(const std::vector<nlohmann::json>& lines) {
     }
 }
 
+// One line per root key (id, token, certificate), then the summary.
+void print_root_keys(const RootKeys& keys, const std::filesystem::path& dir) {
+    for (const RootKeyRecord& k : keys.keys)
+        std::cout << k.x509_key_id << "  token " << k.token_label << " (serial " << k.token_serial << ")  "
+                  << (dir / k.certificate).string() << "\n";
+    std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold " << keys.threshold
+              << "; written to " << dir.string() << "\n";
+}
+
 void add_sign_options(CLI::App& cmd, RootSignOptions& sign, bool rotate) {
     cmd.add_option("--keys", sign.keys_dir, rotate ? "directory `root generate` wrote for the new keys"
                                                    : "directory `root generate` wrote")
@@ -207,12 +216,7 @@ int main(int argc, char** argv) {
             tpm_state_in(gen.out_dir);
             with_context(global, "root generate", [&](CeremonyContext& context) {
                 std::vector<CeremonyToken> tokens = context.open_tokens(gen_tokens);
-                const RootKeys keys = root_generate(gen, tokens, context.transcript());
-                for (const RootKeyRecord& k : keys.keys)
-                    std::cout << k.x509_key_id << "  token " << k.token_label << " (serial " << k.token_serial
-                              << ")  " << (gen.out_dir / k.certificate).string() << "\n";
-                std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold "
-                          << keys.threshold << "; written to " << gen.out_dir.string() << "\n";
+                print_root_keys(root_generate(gen, tokens, context.transcript()), gen.out_dir);
             });
         } else if (backup_cmd->parsed()) {
             with_context(global, "backup", [&](CeremonyContext& context) { backup(bak, context); });
@@ -231,12 +235,7 @@ int main(int argc, char** argv) {
             tpm_state_in(cert.keys_dir);
             with_context(global, "root certify", [&](CeremonyContext& context) {
                 std::vector<CeremonyToken> tokens = context.open_tokens(cert_tokens);
-                const RootKeys keys = root_certify(cert, tokens, context.transcript());
-                for (const RootKeyRecord& k : keys.keys)
-                    std::cout << k.x509_key_id << "  token " << k.token_label << " (serial " << k.token_serial
-                              << ")  " << (cert.out_dir / k.certificate).string() << "\n";
-                std::cout << "root keys of " << keys.gun << ": " << keys.keys.size() << ", threshold "
-                          << keys.threshold << "; written to " << cert.out_dir.string() << "\n";
+                print_root_keys(root_certify(cert, tokens, context.transcript()), cert.out_dir);
             });
         } else if (sign_cmd->parsed() || rotate->parsed()) {
             tpm_state_in(sign.keys_dir);

@@ -13,6 +13,7 @@
 #include "daemon/backend/tpm2/esys_ptr.h"
 #include "daemon/backend/tpm2/key_import.h"
 #include "daemon/backend/tpm2/key_templates.h"
+#include "daemon/backend/tpm2/tpm2_backend_run.h"
 #include "daemon/backend/tpm2/tss_error.h"
 #include "daemon/core/log.h"
 
@@ -20,45 +21,7 @@ namespace trustkey::backend::tpm2 {
 
 namespace {
 
-bool is_tss_call(const Error& e) {
-    return e.call().rfind("Esys_", 0) == 0 || e.call().rfind("Tss2_", 0) == 0;
-}
-
 std::string short_id(const std::string& id) { return id.substr(0, 12); }
-
-// The error to report: the TPM's words with what they mean for the user. The backend's own
-// errors (not from a TSS call) already say what they mean and keep their message.
-Error explained(const Error& e, const std::string& backend, const std::string& tcti, const std::string& subject) {
-    std::string msg = e.message();
-    if (is_tss_call(e)) {
-        switch (e.errc()) {
-        case Errc::token_absent:
-            msg = "the TPM of backend '" + backend + "' (" + tcti + ") is unreachable: " + e.message();
-            break;
-        case Errc::pin_locked:
-            msg = "the TPM of backend '" + backend + "' is in dictionary-attack lockout; it refuses authorizations "
-                  "until the lockout time passes or the lockout is reset (" + e.message() + ")";
-            break;
-        case Errc::pin_incorrect:
-            msg = "the TPM of backend '" + backend + "' refused the authorization value (" + e.message() + ")";
-            break;
-        default:
-            {
-                const std::string prefix = "backend '" + backend + "'";
-                msg = e.message().rfind(prefix, 0) == 0 ? e.message() : prefix + ": " + e.message();
-            }
-            if (base_rc(static_cast<TSS2_RC>(e.code())) == TPM2_RC_OBJECT_MEMORY)
-                msg += "; other programs hold the TPM's object slots (use a resource manager: device:/dev/tpmrm0 "
-                       "or tabrmd)";
-            break;
-        }
-    }
-    if (!subject.empty() && !e.subject().empty() && e.subject() != subject && e.subject() != tcti)
-        msg += " (" + e.subject() + ")";
-    Error out(e.errc(), std::move(msg), e.code(), e.call(), subject.empty() ? e.subject() : subject);
-    out.set_code_name(e.code_name());
-    return out;
-}
 
 } // namespace
 
@@ -139,27 +102,6 @@ Tpm2Backend::Connection& Tpm2Backend::connection() {
 
 void Tpm2Backend::drop_connection() noexcept { m_conn.reset(); }
 
-template <typename Op>
-auto Tpm2Backend::run(const std::string& subject, Op&& op) {
-    std::lock_guard lock(m_tpm_mutex);
-    for (int attempt = 0;; ++attempt) {
-        try {
-            return op(connection());
-        } catch (const Error& e) {
-            const bool from_tss = is_tss_call(e);
-            const auto rc = static_cast<TSS2_RC>(e.code());
-            const bool gone = e.errc() == Errc::token_absent || (from_tss && is_unreachable(rc));
-            const bool lost = from_tss && is_state_lost(rc);
-            if (gone || lost) {
-                drop_connection();
-                if (attempt == 0) continue;
-            }
-            Error out = explained(e, m_config.name, m_config.tcti, subject);
-            if (gone) m_tpm_error = out.message();
-            throw out;
-        }
-    }
-}
 
 std::string Tpm2Backend::subject_of(const KeyInfo& key) const {
     return "key '" + key.name + "' " + short_id(key.id) + " on backend '" + m_config.name + "'";
@@ -482,80 +424,6 @@ void Tpm2Backend::remove(const KeyInfo& key) {
 
 void Tpm2Backend::login(const SecureBytes&) {
     throw Error(Errc::invalid_argument, "backend '" + m_config.name + "' is a TPM and takes no PIN");
-}
-
-BackendStatus Tpm2Backend::status() {
-    BackendStatus st;
-    st.name = m_config.name;
-    st.kind = "tpm2";
-    st.location = m_config.tcti;
-    st.token_label = "TPM 2.0";
-    st.sessions = 1;
-    try {
-        const std::vector<KeyInfo> keys = known_keys();
-        st.key_count = keys.size();
-        st.keys_awaiting_auth = keys_awaiting_auth(keys);
-    } catch (const Error& e) {
-        st.error = e.what();
-    }
-    try {
-        run("backend '" + m_config.name + "'", [&](Connection& c) {
-            EsysPtr<TPMS_CAPABILITY_DATA> data;
-            TPMI_YES_NO more = TPM2_NO;
-            check_rc("Esys_GetCapability",
-                     Esys_GetCapability(c.ctx->get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
-                                        TPM2_PT_MANUFACTURER, 8, &more, out_ptr(data)));
-            std::string vendor;
-            const auto& props = data->data.tpmProperties;
-            auto text = [](UINT32 v) {
-                std::string s;
-                for (int shift = 24; shift >= 0; shift -= 8) {
-                    const char ch = static_cast<char>((v >> shift) & 0xff);
-                    if (ch != '\0' && ch != ' ') s.push_back(ch);
-                }
-                return s;
-            };
-            for (UINT32 i = 0; i < props.count; ++i) {
-                const auto& p = props.tpmProperty[i];
-                if (p.property == TPM2_PT_MANUFACTURER) st.manufacturer = text(p.value);
-                if (p.property >= TPM2_PT_VENDOR_STRING_1 && p.property <= TPM2_PT_VENDOR_STRING_4)
-                    vendor += text(p.value);
-                if (p.property == TPM2_PT_FIRMWARE_VERSION_1) st.serial = "firmware " + std::to_string(p.value >> 16) +
-                                                                          "." + std::to_string(p.value & 0xffff);
-            }
-            st.model = vendor;
-            EsysPtr<TPMS_CAPABILITY_DATA> perm;
-            check_rc("Esys_GetCapability",
-                     Esys_GetCapability(c.ctx->get(), ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, TPM2_CAP_TPM_PROPERTIES,
-                                        TPM2_PT_PERMANENT, 1, &more, out_ptr(perm)));
-            if (perm->data.tpmProperties.count == 1 &&
-                perm->data.tpmProperties.tpmProperty[0].property == TPM2_PT_PERMANENT)
-                st.pin_locked = (perm->data.tpmProperties.tpmProperty[0].value & TPMA_PERMANENT_INLOCKOUT) != 0;
-            return 0;
-        });
-        st.present = true;
-        st.logged_in = true;
-    } catch (const Error& e) {
-        st.error = e.message();
-    }
-    return st;
-}
-
-std::string Tpm2Backend::storage_primary_name() {
-    return run("backend '" + m_config.name + "'", [&](Connection& c) {
-        EsysPtr<TPM2B_NAME> name;
-        check_rc("Esys_TR_GetName", Esys_TR_GetName(c.ctx->get(), c.primary.get(), out_ptr(name)), "storage primary");
-        constexpr std::size_t kAlgPrefix = 2;  // the Name starts with its hash algorithm's id
-        if (name->size <= kAlgPrefix)
-            throw Error(Errc::token_error, "the storage primary has no Name", 0, "Esys_TR_GetName", "storage primary");
-        return to_hex(std::span<const std::uint8_t>(name->name + kAlgPrefix, name->size - kAlgPrefix));
-    });
-}
-
-std::string storage_primary_name(Backend& backend) {
-    auto* tpm = dynamic_cast<Tpm2Backend*>(&backend);
-    if (tpm == nullptr) throw Error(Errc::invalid_argument, "backend '" + backend.name() + "' is not a TPM");
-    return tpm->storage_primary_name();
 }
 
 std::unique_ptr<Backend> make_tpm2_backend(const Tpm2Config& config) { return std::make_unique<Tpm2Backend>(config); }

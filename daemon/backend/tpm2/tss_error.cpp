@@ -79,4 +79,41 @@ bool is_state_lost(TSS2_RC rc) noexcept {
            base == TPM2_RC_OBJECT_MEMORY;
 }
 
+bool is_tss_call(const Error& e) {
+    return e.call().rfind("Esys_", 0) == 0 || e.call().rfind("Tss2_", 0) == 0;
+}
+
+
+Error explained(const Error& e, const std::string& backend, const std::string& tcti, const std::string& subject) {
+    std::string msg = e.message();
+    if (is_tss_call(e)) {
+        switch (e.errc()) {
+        case Errc::token_absent:
+            msg = "the TPM of backend '" + backend + "' (" + tcti + ") is unreachable: " + e.message();
+            break;
+        case Errc::pin_locked:
+            msg = "the TPM of backend '" + backend + "' is in dictionary-attack lockout; it refuses authorizations "
+                  "until the lockout time passes or the lockout is reset (" + e.message() + ")";
+            break;
+        case Errc::pin_incorrect:
+            msg = "the TPM of backend '" + backend + "' refused the authorization value (" + e.message() + ")";
+            break;
+        default:
+            {
+                const std::string prefix = "backend '" + backend + "'";
+                msg = e.message().rfind(prefix, 0) == 0 ? e.message() : prefix + ": " + e.message();
+            }
+            if (base_rc(static_cast<TSS2_RC>(e.code())) == TPM2_RC_OBJECT_MEMORY)
+                msg += "; other programs hold the TPM's object slots (use a resource manager: device:/dev/tpmrm0 "
+                       "or tabrmd)";
+            break;
+        }
+    }
+    if (!subject.empty() && !e.subject().empty() && e.subject() != subject && e.subject() != tcti)
+        msg += " (" + e.subject() + ")";
+    Error out(e.errc(), std::move(msg), e.code(), e.call(), subject.empty() ? e.subject() : subject);
+    out.set_code_name(e.code_name());
+    return out;
+}
+
 } // namespace trustkey::backend::tpm2

@@ -26,5 +26,11 @@ bool is_unreachable(TSS2_RC rc) noexcept;
 // True when the TPM lost what the daemon had loaded (it was restarted): handles no
 // longer valid, or the TPM not initialized.
 bool is_state_lost(TSS2_RC rc) noexcept;
+// True for an error raised by an Esys_* or Tss2_* call (not one of the backend's own).
+bool is_tss_call(const Error& e);
+// The error to report for backend `backend` at `tcti`: the TPM's words with what they mean
+// for the user (unreachable, lockout, refused authorization, no object slots), named by
+// `subject`. The backend's own errors already say what they mean and keep their message.
+Error explained(const Error& e, const std::string& backend, const std::string& tcti, const std::string& subject);
 
 } // namespace trustkey::backend::tpm2

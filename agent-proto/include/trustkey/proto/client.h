@@ -91,6 +91,8 @@ public:
 
 private:
     Client() = default;
+    // call() for a Login request carrying `secret` as its pin; the copy is wiped afterwards.
+    void call_with_secret(pb::Request& login_request, std::string_view secret);
     void send(const pb::Request& request);
     pb::Response receive();
 
