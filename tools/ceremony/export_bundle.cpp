@@ -8,9 +8,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/core/atomic_file.h"
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
-#include "tools/ceremony/atomic_file.h"
 #include "tools/ceremony/ceremony_context.h"
 #include "tools/ceremony/root_keys.h"
 #include "tools/trust/tuf/role_name.h"
@@ -64,22 +64,8 @@ void export_bundle(const ExportOptions& options, CeremonyContext& context) {
     nlohmann::json manifest = {{"gun", keys.gun}, {"files", nlohmann::json::object()}};
     for (const auto& [name, content] : files) manifest["files"][name] = to_hex(sha256(as_bytes(content)));
 
-    std::filesystem::path tmp = options.out_dir;
-    tmp += ".tmp-" + std::to_string(::getpid());
-    try {
-        std::filesystem::create_directories(tmp);
-        for (const auto& [name, content] : files) write_file_atomically(tmp / name, content);
-        write_file_atomically(tmp / kBundleManifest, manifest.dump(2) + "\n");
-        std::error_code ec;
-        std::filesystem::rename(tmp, options.out_dir, ec);
-        if (ec) throw Error(Errc::io, "cannot rename " + tmp.string() + " to " + options.out_dir.string() + ": " +
-                                          ec.message(), static_cast<std::uint64_t>(ec.value()));
-    } catch (...) {
-        std::error_code ignored;
-        std::filesystem::remove_all(tmp, ignored);
-        throw;
-    }
-    fsync_directory(options.out_dir.parent_path());
+    files.emplace(kBundleManifest, manifest.dump(2) + "\n");
+    write_new_directory(options.out_dir, files);
 }
 
 } // namespace trustkey::ceremony

@@ -6,8 +6,8 @@
 #include "daemon/backend/evp_key.h"
 #include "daemon/backend/openssl_ptr.h"
 #include "daemon/backend/private_key.h"
+#include "daemon/core/atomic_file.h"
 #include "daemon/core/error.h"
-#include "tools/ceremony/atomic_file.h"
 #include "tools/trust/tuf/canonical_json.h"
 
 namespace trustkey::ceremony {

@@ -3,9 +3,9 @@
 #include <optional>
 
 #include "daemon/backend/public_key.h"
+#include "daemon/core/atomic_file.h"
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
-#include "tools/ceremony/atomic_file.h"
 #include "tools/trust/tuf/certificate.h"
 
 namespace trustkey::ceremony {

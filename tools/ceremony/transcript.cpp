@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <chrono>
 
+#include "daemon/core/atomic_file.h"
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
-#include "tools/ceremony/atomic_file.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/expiry.h"
 

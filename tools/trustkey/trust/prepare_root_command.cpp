@@ -6,9 +6,6 @@
 // or snapshot.key, timestamp.key (the server's key JSON as it answers) — and
 // online-keys.json saying which key each file is and who holds it. DIR appears whole or
 // not at all.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <filesystem>
 #include <iostream>
@@ -19,9 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/backend/public_key.h"
+#include "daemon/core/atomic_file.h"
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
-#include "daemon/core/unique_fd.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/publish/repository_init.h"
 #include "tools/trust/publish/server_key.h"
@@ -72,41 +69,6 @@ OnlineKey server_online_key(notary::NotaryClient& server, const std::string& rol
     std::string body = server.get_key(role);
     tuf::Key key = trustkey::trust::parse_server_key(body, role);
     return OnlineKey{role + ".key", std::move(body), std::move(key), {}, false};
-}
-
-void write_new_file(const fs::path& path, const std::string& content) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!fd) throw_errno("open", errno, path.string());
-    for (std::size_t done = 0; done < content.size();) {
-        const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw_errno("write", errno, path.string());
-        done += static_cast<std::size_t>(n);
-    }
-    if (::fsync(fd.get()) != 0) throw_errno("fsync", errno, path.string());
-}
-
-void fsync_dir(const fs::path& dir) {
-    UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd || ::fsync(fd.get()) != 0) throw_errno("fsync", errno, dir.string());
-}
-
-// Writes `files` into a temporary directory beside `dir`, then renames it to `dir`.
-void write_new_directory(const fs::path& dir, const std::map<std::string, std::string>& files) {
-    const fs::path parent = fs::absolute(dir).parent_path();
-    fs::path tmp = fs::absolute(dir);
-    tmp += ".tmp-" + std::to_string(::getpid());
-    try {
-        fs::create_directory(tmp);
-        for (const auto& [name, content] : files) write_new_file(tmp / name, content);
-        fsync_dir(tmp);
-        if (::rename(tmp.c_str(), fs::absolute(dir).c_str()) != 0) throw_errno("rename", errno, dir.string());
-    } catch (...) {
-        std::error_code ignored;
-        fs::remove_all(tmp, ignored);
-        throw;
-    }
-    fsync_dir(parent);
 }
 
 } // namespace

@@ -1,4 +1,4 @@
-#include "tools/ceremony/atomic_file.h"
+#include "daemon/core/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,7 +11,7 @@
 #include "daemon/core/error.h"
 #include "daemon/core/unique_fd.h"
 
-namespace trustkey::ceremony {
+namespace trustkey {
 
 void write_file_atomically(const std::filesystem::path& path, std::string_view content, mode_t mode) {
     const std::filesystem::path dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
@@ -38,6 +38,26 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     fsync_directory(dir);
 }
 
+void write_new_directory(const std::filesystem::path& dir, const std::map<std::string, std::string>& files,
+                         mode_t mode) {
+    const std::filesystem::path target = std::filesystem::absolute(dir);
+    std::error_code ec;
+    if (std::filesystem::exists(target, ec) || ec)
+        throw Error(Errc::already_exists, target.string() + " exists; a new directory is written only where none is");
+    std::filesystem::path tmp = target;
+    tmp += ".tmp-" + std::to_string(::getpid());
+    try {
+        std::filesystem::create_directories(tmp);
+        for (const auto& [name, content] : files) write_file_atomically(tmp / name, content, mode);
+        if (::rename(tmp.c_str(), target.c_str()) != 0) throw_errno("rename", errno, target.string());
+    } catch (...) {
+        std::error_code ignored;
+        std::filesystem::remove_all(tmp, ignored);
+        throw;
+    }
+    fsync_directory(target.parent_path());
+}
+
 void fsync_directory(const std::filesystem::path& dir) {
     const std::filesystem::path d = dir.empty() ? std::filesystem::path(".") : dir;
     UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -53,4 +73,4 @@ std::string read_file(const std::filesystem::path& path) {
     return s.str();
 }
 
-} // namespace trustkey::ceremony
+} // namespace trustkey
