@@ -28,16 +28,15 @@ using namespace client_io;
 
 // Frames `request` with `version`, refusing one the server could not take.
 std::vector<std::uint8_t> frame_request(const pb::Request& request, std::uint8_t version, std::size_t max_frame) {
-    std::vector<std::uint8_t> msg = encode_message(request);
-    if (msg.size() + 1 > max_frame) {
-        const std::size_t size = msg.size() + 1;
-        wipe(msg);
+    const std::size_t size = request.ByteSizeLong() + 1;
+    if (size > max_frame) {
         throw ClientError(Kind::status, pb::STATUS_INVALID_ARGUMENT,
                           "request too large: " + std::to_string(size) + " bytes, the frame limit is " +
                               std::to_string(max_frame));
     }
-    std::vector<std::uint8_t> frame = encode_frame(version, msg);
-    wipe(msg);
+    std::vector<std::uint8_t> frame;
+    frame.reserve(kFrameHeaderSize + size);
+    append_frame(frame, version, request);
     return frame;
 }
 
@@ -102,10 +101,14 @@ Client Client::connect(const std::string& socket_path, std::chrono::milliseconds
 
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) fail_errno("socket", errno);
-    // A blocking connect waits while the listener's backlog is full; SO_SNDTIMEO bounds that wait.
-    const auto ms = std::min<std::int64_t>(timeout.count(), kMaxWaitMs);
+    // The socket blocks, with both directions bounded by the timeout: a blocking connect waits
+    // while the listener's backlog is full (SO_SNDTIMEO), and a reply is read by a blocking
+    // read (SO_RCVTIMEO). Writes and pipelined reads pass MSG_DONTWAIT and wait with poll.
+    const auto ms = std::clamp<std::int64_t>(timeout.count(), 1, kMaxWaitMs);
     timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
-    if (::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) fail_errno("setsockopt", errno);
+    if (::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+        fail_errno("setsockopt", errno);
     int rc;
     do {
         rc = ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr));
@@ -121,9 +124,6 @@ Client Client::connect(const std::string& socket_path, std::chrono::milliseconds
         if (err == EAGAIN || err == EINPROGRESS) fail(Kind::io, "timed out connecting to trustkeyd at " + socket_path);
         fail_errno(("connect to " + socket_path).c_str(), err);
     }
-    const int flags = ::fcntl(fd.get(), F_GETFL);
-    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) < 0) fail_errno("fcntl", errno);
-
     Client c;
     c.m_fd = fd.release();
     c.m_timeout = timeout;
@@ -202,13 +202,14 @@ void Client::send(const pb::Request& request) {
 
 pb::Response Client::receive() {
     if (m_fd < 0) fail(Kind::io, "the connection to trustkeyd is closed");
+    // Requests go one at a time, so exactly one reply is due: a blocking read (bounded by the
+    // socket's receive timeout) usually brings it whole.
     FrameReader reader;
-    // A reply is seldom there the moment its request has gone: wait first, then read on
-    // (header, then body) until a read finds nothing more.
-    wait_for(m_fd, POLLIN, m_timeout);
-    while (!reader.step(m_fd))
-        if (reader.would_block()) wait_for(m_fd, POLLIN, m_timeout);
-    return reader.take(m_version);
+    while (!reader.step(m_fd, true)) {
+    }
+    pb::Response resp = reader.take(m_version);
+    if (reader.buffered() > 0) fail(Kind::protocol, "trustkeyd sent more than the one reply due");
+    return resp;
 }
 
 pb::Response Client::call(pb::Request& request) {
@@ -377,10 +378,12 @@ std::vector<std::vector<std::uint8_t>> Client::sign_pipelined(std::string_view k
             }
             if (in_flight.empty()) break;  // nothing to write, nothing to read
 
-            const short want = static_cast<short>(POLLIN | (out_off < out.size() ? POLLOUT : 0));
-            const short got = wait_for(m_fd, want, m_timeout);
-            if ((got & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
-            if (!reader.step(m_fd)) continue;
+            if (!reader.has_frame()) {
+                const short want = static_cast<short>(POLLIN | (out_off < out.size() ? POLLOUT : 0));
+                const short got = wait_for(m_fd, want, m_timeout);
+                if ((got & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+                if (!reader.step(m_fd, false)) continue;
+            }
             pb::Response resp = reader.take(m_version);
             const std::uint64_t id = in_flight.front();
             in_flight.pop_front();

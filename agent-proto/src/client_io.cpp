@@ -32,7 +32,7 @@ short wait_for(int fd, short events, std::chrono::milliseconds timeout) {
 // Writes what it can of `data` from `offset` without blocking. Returns the new offset.
 std::size_t write_some(int fd, std::span<const std::uint8_t> data, std::size_t offset) {
     for (;;) {
-        const ssize_t n = ::send(fd, data.data() + offset, data.size() - offset, MSG_NOSIGNAL);
+        const ssize_t n = ::send(fd, data.data() + offset, data.size() - offset, MSG_NOSIGNAL | MSG_DONTWAIT);
         if (n >= 0) return offset + static_cast<std::size_t>(n);
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return offset;
@@ -48,6 +48,61 @@ void write_all(int fd, std::span<const std::uint8_t> data, std::chrono::millisec
     }
 }
 
-// Reads exactly one frame, never more, across as many non-blocking reads as it takes.
+namespace {
+// Room for most replies in one read; a larger frame grows the buffer to its size.
+constexpr std::size_t kInitialRead = 4096;
+} // namespace
+
+void FrameReader::parse_header() {
+    if (m_frame > 0 || m_len < kFrameHeaderSize) return;
+    const auto len = parse_frame_header(std::span<const std::uint8_t, kFrameHeaderSize>(m_buf.data(), kFrameHeaderSize));
+    if (!len) fail(Kind::protocol, "trustkeyd sent a frame with an invalid length");
+    m_frame = kFrameHeaderSize + *len;
+}
+
+bool FrameReader::step(int fd, bool block) {
+    m_would_block = false;
+    if (has_frame()) return true;
+    const std::size_t want = std::max(kInitialRead, m_frame);
+    if (m_buf.size() < want) m_buf.resize(want);
+    const ssize_t n = ::recv(fd, m_buf.data() + m_len, m_buf.size() - m_len, block ? 0 : MSG_DONTWAIT);
+    if (n < 0) {
+        if (errno == EINTR) return false;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (block) fail(Kind::io, "timed out waiting for trustkeyd");
+            m_would_block = true;
+            return false;
+        }
+        fail_errno("read from trustkeyd", errno);
+    }
+    if (n == 0) {
+        fail(Kind::io, m_len == 0 ? "trustkeyd closed the connection"
+                                  : "trustkeyd closed the connection in the middle of a reply");
+    }
+    m_len += static_cast<std::size_t>(n);
+    parse_header();
+    return has_frame();
+}
+
+pb::Response FrameReader::take(std::uint8_t expected_version) {
+    if (!has_frame()) fail(Kind::protocol, "no complete reply from trustkeyd");
+    const auto body = split_frame_body(std::span<const std::uint8_t>(m_buf.data() + kFrameHeaderSize,
+                                                                     m_frame - kFrameHeaderSize));
+    if (!body) fail(Kind::protocol, "trustkeyd sent an empty frame");
+    if (body->version != expected_version) {
+        fail(Kind::protocol, "trustkeyd answered with protocol version " + std::to_string(body->version) +
+                                 ", expected " + std::to_string(expected_version));
+    }
+    pb::Response resp;
+    std::string why;
+    if (!decode_response(body->message, resp, why)) fail(Kind::protocol, "unreadable reply from trustkeyd: " + why);
+    // Whatever came after this frame moves to the front.
+    const std::size_t rest = m_len - m_frame;
+    if (rest > 0) std::memmove(m_buf.data(), m_buf.data() + m_frame, rest);
+    m_len = rest;
+    m_frame = 0;
+    parse_header();
+    return resp;
+}
 
 } // namespace trustkey::proto::client_io

@@ -29,62 +29,35 @@ short wait_for(int fd, short events, std::chrono::milliseconds timeout);
 std::size_t write_some(int fd, std::span<const std::uint8_t> data, std::size_t offset);
 void write_all(int fd, std::span<const std::uint8_t> data, std::chrono::milliseconds timeout);
 
+// Reads frames from the socket, as many bytes per read as are there: a reply usually comes
+// in with one read, header and body together. Bytes past the frame being read (the next
+// replies of pipelined requests) stay buffered for the next take().
 class FrameReader {
 public:
-    // One read(); returns true once a whole frame is in. Throws on a closed connection
-    // or a bad header.
-    bool step(int fd) {
-        std::uint8_t* dst;
-        std::size_t want;
-        if (m_got < kFrameHeaderSize) {
-            dst = m_header.data() + m_got;
-            want = kFrameHeaderSize - m_got;
-        } else {
-            dst = m_body.data() + (m_got - kFrameHeaderSize);
-            want = m_body.size() - (m_got - kFrameHeaderSize);
-        }
-        const ssize_t n = ::read(fd, dst, want);
-        m_would_block = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-        if (n < 0) {
-            if (errno == EINTR || m_would_block) return false;
-            fail_errno("read from trustkeyd", errno);
-        }
-        if (n == 0) {
-            fail(Kind::io, m_got == 0 ? "trustkeyd closed the connection"
-                                      : "trustkeyd closed the connection in the middle of a reply");
-        }
-        m_got += static_cast<std::size_t>(n);
-        if (m_got == kFrameHeaderSize && m_body.empty()) {
-            const auto len = parse_frame_header(std::span<const std::uint8_t, kFrameHeaderSize>(m_header));
-            if (!len) fail(Kind::protocol, "trustkeyd sent a frame with an invalid length");
-            m_body.resize(*len);
-        }
-        return m_got > kFrameHeaderSize && m_got == kFrameHeaderSize + m_body.size();
-    }
+    // True when a whole frame is buffered and take() can return it.
+    bool has_frame() const noexcept { return m_frame > 0 && m_len >= m_frame; }
 
-    // The completed frame's response; resets the reader for the next frame.
-    pb::Response take(std::uint8_t expected_version) {
-        const auto body = split_frame_body(m_body);
-        if (!body) fail(Kind::protocol, "trustkeyd sent an empty frame");
-        if (body->version != expected_version) {
-            fail(Kind::protocol, "trustkeyd answered with protocol version " + std::to_string(body->version) +
-                                     ", expected " + std::to_string(expected_version));
-        }
-        pb::Response resp;
-        std::string why;
-        if (!decode_response(body->message, resp, why)) fail(Kind::protocol, "unreadable reply from trustkeyd: " + why);
-        m_got = 0;
-        m_body.clear();
-        return resp;
-    }
+    // One recv() unless a whole frame is already buffered; returns has_frame(). With `block`,
+    // the read waits (bounded by the socket's receive timeout; running out is an io error);
+    // without, a read that finds nothing returns false and sets would_block(). Throws on a
+    // closed connection or a bad header.
+    bool step(int fd, bool block);
+
+    // The next completed frame's response, removed from the buffer.
+    pb::Response take(std::uint8_t expected_version);
+
+    // Bytes buffered beyond the frames taken so far.
+    std::size_t buffered() const noexcept { return m_len; }
 
     // The last step() found nothing to read: wait before the next.
     bool would_block() const noexcept { return m_would_block; }
 
 private:
-    std::array<std::uint8_t, kFrameHeaderSize> m_header{};
-    std::vector<std::uint8_t> m_body;
-    std::size_t m_got = 0;
+    void parse_header();
+
+    std::vector<std::uint8_t> m_buf;
+    std::size_t m_len = 0;    // bytes in m_buf
+    std::size_t m_frame = 0;  // size of the frame at the front, header included, once its header is in
     bool m_would_block = false;
 };
 

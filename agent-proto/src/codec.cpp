@@ -1,7 +1,14 @@
 #include "trustkey/proto/codec.h"
 
+#include "trustkey/proto/frame.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <limits>
 #include <string>
+#include <unordered_map>
+#include <vector>
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
@@ -13,6 +20,51 @@ namespace {
 
 namespace gp = google::protobuf;
 
+// Where, in a message type, nested messages can sit: plain message fields, and the oneofs
+// that hold at least one message field (only the member that is set needs a look).
+struct NestedFields {
+    std::vector<const gp::FieldDescriptor*> fields;
+    std::vector<const gp::OneofDescriptor*> oneofs;
+};
+
+NestedFields nested_fields_of(const gp::Descriptor* d) {
+    NestedFields n;
+    for (int i = 0; i < d->field_count(); ++i) {
+        const gp::FieldDescriptor* f = d->field(i);
+        if (f->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE) continue;
+        const gp::OneofDescriptor* o = f->real_containing_oneof();
+        if (o == nullptr)
+            n.fields.push_back(f);
+        else if (std::find(n.oneofs.begin(), n.oneofs.end(), o) == n.oneofs.end())
+            n.oneofs.push_back(o);
+    }
+    return n;
+}
+
+// The nested fields of every message type of the schema, worked out once: the strict
+// decoder runs on every request and reply, and walking all fields by reflection each
+// time costs more than the rest of a small request's handling.
+const NestedFields& nested_fields(const gp::Descriptor* d) {
+    static const std::unordered_map<const gp::Descriptor*, NestedFields> table = [] {
+        std::unordered_map<const gp::Descriptor*, NestedFields> t;
+        std::vector<const gp::Descriptor*> todo{pb::Request::descriptor(), pb::Response::descriptor()};
+        while (!todo.empty()) {
+            const gp::Descriptor* m = todo.back();
+            todo.pop_back();
+            if (t.contains(m)) continue;
+            t.emplace(m, nested_fields_of(m));
+            for (int i = 0; i < m->field_count(); ++i)
+                if (const gp::Descriptor* sub = m->field(i)->message_type()) todo.push_back(sub);
+        }
+        return t;
+    }();
+    static const NestedFields none;
+    const auto it = table.find(d);
+    return it != table.end() ? it->second : none;
+}
+
+bool check_nested(const gp::Message& msg, const gp::FieldDescriptor* f, std::string& why);
+
 // Finds the first unknown field in `msg` or any message nested in it. Returns false and
 // fills `why` when there is one.
 bool has_no_unknown_fields(const gp::Message& msg, std::string& why) {
@@ -23,20 +75,42 @@ bool has_no_unknown_fields(const gp::Message& msg, std::string& why) {
               msg.GetDescriptor()->name();
         return false;
     }
-    std::vector<const gp::FieldDescriptor*> fields;
-    refl->ListFields(msg, &fields);
-    for (const gp::FieldDescriptor* f : fields) {
-        if (f->cpp_type() != gp::FieldDescriptor::CPPTYPE_MESSAGE) continue;
-        if (f->is_repeated()) {
-            const int n = refl->FieldSize(msg, f);
-            for (int i = 0; i < n; ++i) {
-                if (!has_no_unknown_fields(refl->GetRepeatedMessage(msg, f, i), why)) return false;
-            }
-        } else if (!has_no_unknown_fields(refl->GetMessage(msg, f), why)) {
+    const NestedFields& nested = nested_fields(msg.GetDescriptor());
+    for (const gp::OneofDescriptor* o : nested.oneofs) {
+        const gp::FieldDescriptor* set = refl->GetOneofFieldDescriptor(msg, o);
+        if (set != nullptr && set->cpp_type() == gp::FieldDescriptor::CPPTYPE_MESSAGE &&
+            !check_nested(msg, set, why))
             return false;
-        }
     }
+    for (const gp::FieldDescriptor* f : nested.fields)
+        if (!check_nested(msg, f, why)) return false;
     return true;
+}
+
+bool check_nested(const gp::Message& msg, const gp::FieldDescriptor* f, std::string& why) {
+    const gp::Reflection* refl = msg.GetReflection();
+    if (f->is_repeated()) {
+        const int n = refl->FieldSize(msg, f);
+        for (int i = 0; i < n; ++i)
+            if (!has_no_unknown_fields(refl->GetRepeatedMessage(msg, f, i), why)) return false;
+        return true;
+    }
+    return !refl->HasField(msg, f) || has_no_unknown_fields(refl->GetMessage(msg, f), why);
+}
+
+// True when serializing `msg` again gives exactly `wire`: proto3 writes known fields in
+// field-number order, without defaults, with the shortest varints.
+bool is_canonical(const gp::Message& msg, std::span<const std::uint8_t> wire) {
+    if (msg.ByteSizeLong() != wire.size()) return false;
+    std::array<std::uint8_t, 1024> small;
+    std::vector<std::uint8_t> large;
+    std::uint8_t* out = small.data();
+    if (wire.size() > small.size()) {
+        large.resize(wire.size());
+        out = large.data();
+    }
+    msg.SerializeWithCachedSizesToArray(out);
+    return std::memcmp(out, wire.data(), wire.size()) == 0;
 }
 
 bool decode_strict(std::span<const std::uint8_t> message, gp::Message& out, std::string& why) {
@@ -60,9 +134,7 @@ bool decode_strict(std::span<const std::uint8_t> message, gp::Message& out, std:
         out.Clear();
         return false;
     }
-    std::string again;
-    if (!out.SerializeToString(&again) || again.size() != message.size() ||
-        again.compare(0, again.size(), reinterpret_cast<const char*>(message.data()), message.size()) != 0) {
+    if (!message.empty() && !is_canonical(out, message)) {
         why = "non-canonical " + out.GetDescriptor()->name() +
               " encoding (trailing bytes, repeated or out-of-order fields, explicit default values or "
               "over-long varints)";
@@ -78,6 +150,20 @@ std::vector<std::uint8_t> encode_message(const google::protobuf::MessageLite& ms
     std::vector<std::uint8_t> bytes(msg.ByteSizeLong());
     if (!bytes.empty()) msg.SerializeWithCachedSizesToArray(bytes.data());
     return bytes;
+}
+
+void append_frame(std::vector<std::uint8_t>& out, std::uint8_t version, const google::protobuf::MessageLite& msg) {
+    const std::size_t size = msg.ByteSizeLong();
+    const std::size_t body = size + 1;
+    const std::size_t at = out.size();
+    out.resize(at + kFrameHeaderSize + body);
+    std::uint8_t* p = out.data() + at;
+    p[0] = static_cast<std::uint8_t>(body >> 24);
+    p[1] = static_cast<std::uint8_t>(body >> 16);
+    p[2] = static_cast<std::uint8_t>(body >> 8);
+    p[3] = static_cast<std::uint8_t>(body);
+    p[4] = version;
+    if (size > 0) msg.SerializeWithCachedSizesToArray(p + kFrameHeaderSize + 1);
 }
 
 bool decode_request(std::span<const std::uint8_t> message, pb::Request& out, std::string& why) {

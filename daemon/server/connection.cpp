@@ -99,17 +99,17 @@ void Connection::queue_reply(std::span<const std::uint8_t> body) {
     pb::Response response = m_dispatcher.handle_frame(body, m_caller, m_session);
     const std::uint8_t version =
         m_session.negotiated ? static_cast<std::uint8_t>(m_session.version) : proto::kProtocolVersion;
-    std::vector<std::uint8_t> message = proto::encode_message(response);
-    if (message.size() + 1 > m_options.max_frame) {
-        spdlog::error("event=reply_too_large size={} caller_uid={}", message.size(), m_caller.uid);
+    const std::size_t size = response.ByteSizeLong();
+    if (size + 1 > m_options.max_frame) {
+        spdlog::error("event=reply_too_large size={} caller_uid={}", size, m_caller.uid);
         pb::Response small;
         small.set_id(response.id());
         small.set_status(pb::STATUS_INTERNAL);
         small.set_message("the reply does not fit in one frame");
-        message = proto::encode_message(small);
+        proto::append_frame(m_out, version, small);
+        return;
     }
-    const auto frame = proto::encode_frame(version, message);
-    m_out.insert(m_out.end(), frame.begin(), frame.end());
+    proto::append_frame(m_out, version, response);
 }
 
 void Connection::grow(std::size_t size) {

@@ -123,7 +123,8 @@ void Dispatcher::on_sign(const pb::Sign& req, Context& ctx, pb::Response& respon
     reply->set_signature(sig.data(), sig.size());
     reply->set_key_id(entry.info.id);
     reply->set_method(std::string(backend::tuf_sig_method(entry.info.type)));
-    spdlog::info("op=sign key_id={} backend={} status=ok", entry.info.id, log::quoted(entry.backend->name()));
+    if (spdlog::should_log(spdlog::level::info))
+        spdlog::info("op=sign key_id={} backend={} status=ok", entry.info.id, log::quoted(entry.backend->name()));
 }
 
 void Dispatcher::on_sign_batch(const pb::SignBatch& req, Context& ctx, pb::Response& response) {

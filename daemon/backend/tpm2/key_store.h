@@ -40,6 +40,9 @@ public:
     // Deletes the key's file; false when it was not there.
     bool remove(const std::string& id) const;
     std::filesystem::path path_of(const std::string& id) const;
+    // Whether the key's file is there (one access(2), no path objects: asked before every
+    // signature with a loaded key).
+    bool exists(const std::string& id) const;
 
 private:
     std::filesystem::path m_dir;

@@ -104,7 +104,11 @@ void Tpm2Backend::drop_connection() noexcept { m_conn.reset(); }
 
 
 std::string Tpm2Backend::subject_of(const KeyInfo& key) const {
-    return "key '" + key.name + "' " + short_id(key.id) + " on backend '" + m_config.name + "'";
+    std::string s;
+    s.reserve(key.name.size() + m_config.name.size() + 40);
+    s.append("key '").append(key.name).append("' ").append(key.id, 0, 12);
+    s.append(" on backend '").append(m_config.name).append("'");
+    return s;
 }
 
 KeyInfo Tpm2Backend::info_of(const std::string& id, const KeyBlob& blob) const {
@@ -311,8 +315,7 @@ ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std:
     for (auto it = c.loaded.begin(); it != c.loaded.end(); ++it) {
         if (it->first != id) continue;
         // Still loaded, but deleted (by another trustkeyd or by hand): it is gone.
-        std::error_code ec;
-        if (!std::filesystem::exists(m_store.path_of(id), ec)) {
+        if (!m_store.exists(id)) {
             c.loaded.erase(it);
             throw missing();
         }
@@ -360,12 +363,21 @@ Bytes Tpm2Backend::sign_loaded(Connection& c, ESYS_TR key, ESYS_TR session, cons
 
 Bytes Tpm2Backend::sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) {
     check_sign_input(key, hash, data);
-    Bytes item(data.begin(), data.end());
-    return sign_batch(key, hash, std::span<const Bytes>(&item, 1)).front();
+    const std::span<const std::uint8_t> one[] = {data};
+    return sign_digests(key, one).front();
 }
 
 std::vector<Bytes> Tpm2Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
-    for (const auto& item : items) check_sign_input(key, hash, item);
+    std::vector<std::span<const std::uint8_t>> digests;
+    digests.reserve(items.size());
+    for (const auto& item : items) {
+        check_sign_input(key, hash, item);
+        digests.emplace_back(item);
+    }
+    return sign_digests(key, digests);
+}
+
+std::vector<Bytes> Tpm2Backend::sign_digests(const KeyInfo& key, std::span<const std::span<const std::uint8_t>> items) {
     const std::string subject = subject_of(key);
     if (key.type == KeyType::ed25519)
         throw Error(Errc::unsupported_algorithm, "Ed25519 is not a TPM 2.0 algorithm", 0, {}, subject);

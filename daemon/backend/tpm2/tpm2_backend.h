@@ -67,6 +67,8 @@ private:
     template <typename Op>
     auto run(const std::string& subject, Op&& op);
     ESYS_TR loaded_key(Connection& c, const std::string& id, const std::string& subject);
+    // Signs each checked digest with `key`, under one hold of the TPM.
+    std::vector<Bytes> sign_digests(const KeyInfo& key, std::span<const std::span<const std::uint8_t>> items);
     Bytes sign_loaded(Connection& c, ESYS_TR key, ESYS_TR session, const KeyInfo& info,
                       std::span<const std::uint8_t> digest, const std::string& subject);
     // The keys' authorization value from its source; nullopt when none is configured.

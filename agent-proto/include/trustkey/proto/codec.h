@@ -15,6 +15,11 @@ namespace trustkey::proto {
 
 namespace pb = ::trustkey::agent::v1;
 
+// Appends one whole frame carrying `msg` to `out` (header, version byte, then the message
+// serialized in place, with no copy in between). Check the size first: ByteSizeLong() + 1
+// must fit the peer's frame limit.
+void append_frame(std::vector<std::uint8_t>& out, std::uint8_t version, const google::protobuf::MessageLite& msg);
+
 std::vector<std::uint8_t> encode_message(const google::protobuf::MessageLite& msg);
 
 // On failure returns false and says why in `why` (no message bytes are quoted).
