@@ -284,7 +284,8 @@ pb::SignReply Client::sign(std::string_view key_ref, pb::HashAlgorithm hash, std
     s->set_key(std::string(key_ref));
     s->set_hash(hash);
     s->set_data(data.data(), data.size());
-    return call(req).sign();
+    pb::Response resp = call(req);
+    return std::move(*resp.mutable_sign());
 }
 
 pb::SignBatchReply Client::sign_batch(std::string_view key_ref, pb::HashAlgorithm hash,

@@ -48,14 +48,9 @@ void write_all(int fd, std::span<const std::uint8_t> data, std::chrono::millisec
     }
 }
 
-namespace {
-// Room for most replies in one read; a larger frame grows the buffer to its size.
-constexpr std::size_t kInitialRead = 4096;
-} // namespace
-
 void FrameReader::parse_header() {
     if (m_frame > 0 || m_len < kFrameHeaderSize) return;
-    const auto len = parse_frame_header(std::span<const std::uint8_t, kFrameHeaderSize>(m_buf.data(), kFrameHeaderSize));
+    const auto len = parse_frame_header(std::span<const std::uint8_t, kFrameHeaderSize>(data(), kFrameHeaderSize));
     if (!len) fail(Kind::protocol, "trustkeyd sent a frame with an invalid length");
     m_frame = kFrameHeaderSize + *len;
 }
@@ -63,9 +58,13 @@ void FrameReader::parse_header() {
 bool FrameReader::step(int fd, bool block) {
     m_would_block = false;
     if (has_frame()) return true;
-    const std::size_t want = std::max(kInitialRead, m_frame);
-    if (m_buf.size() < want) m_buf.resize(want);
-    const ssize_t n = ::recv(fd, m_buf.data() + m_len, m_buf.size() - m_len, block ? 0 : MSG_DONTWAIT);
+    if (m_frame > capacity()) {
+        // The frame does not fit: move what came so far into a heap buffer of its size.
+        std::vector<std::uint8_t> large(m_frame);
+        std::memcpy(large.data(), data(), m_len);
+        m_large.swap(large);
+    }
+    const ssize_t n = ::recv(fd, data() + m_len, capacity() - m_len, block ? 0 : MSG_DONTWAIT);
     if (n < 0) {
         if (errno == EINTR) return false;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -86,7 +85,7 @@ bool FrameReader::step(int fd, bool block) {
 
 pb::Response FrameReader::take(std::uint8_t expected_version) {
     if (!has_frame()) fail(Kind::protocol, "no complete reply from trustkeyd");
-    const auto body = split_frame_body(std::span<const std::uint8_t>(m_buf.data() + kFrameHeaderSize,
+    const auto body = split_frame_body(std::span<const std::uint8_t>(data() + kFrameHeaderSize,
                                                                      m_frame - kFrameHeaderSize));
     if (!body) fail(Kind::protocol, "trustkeyd sent an empty frame");
     if (body->version != expected_version) {
@@ -98,7 +97,7 @@ pb::Response FrameReader::take(std::uint8_t expected_version) {
     if (!decode_response(body->message, resp, why)) fail(Kind::protocol, "unreadable reply from trustkeyd: " + why);
     // Whatever came after this frame moves to the front.
     const std::size_t rest = m_len - m_frame;
-    if (rest > 0) std::memmove(m_buf.data(), m_buf.data() + m_frame, rest);
+    if (rest > 0) std::memmove(data(), data() + m_frame, rest);
     m_len = rest;
     m_frame = 0;
     parse_header();

@@ -53,10 +53,17 @@ public:
     bool would_block() const noexcept { return m_would_block; }
 
 private:
-    void parse_header();
+    // Replies up to this size (a signature's is about 150 bytes) are read into the reader
+    // itself; a larger frame moves everything to the heap.
+    static constexpr std::size_t kInline = 1024;
 
-    std::vector<std::uint8_t> m_buf;
-    std::size_t m_len = 0;    // bytes in m_buf
+    void parse_header();
+    std::uint8_t* data() noexcept { return m_large.empty() ? m_inline.data() : m_large.data(); }
+    std::size_t capacity() const noexcept { return m_large.empty() ? kInline : m_large.size(); }
+
+    std::array<std::uint8_t, kInline> m_inline;  // not zeroed: only the first m_len bytes are read
+    std::vector<std::uint8_t> m_large;
+    std::size_t m_len = 0;    // bytes buffered
     std::size_t m_frame = 0;  // size of the frame at the front, header included, once its header is in
     bool m_would_block = false;
 };

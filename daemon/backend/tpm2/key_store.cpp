@@ -47,6 +47,7 @@ KeyStore::KeyStore(fs::path dir) : m_dir(std::move(dir)) {
     if ((st.st_mode & 0777) != 0700 && ::chmod(m_dir.c_str(), 0700) != 0) throw_errno("chmod", errno, m_dir.string());
     for (const auto& e : fs::directory_iterator(m_dir, ec))
         if (e.path().filename().string().rfind(kTempPrefix, 0) == 0) fs::remove(e.path(), ec);
+    m_removals = RemovalWatch(m_dir);
 }
 
 fs::path KeyStore::path_of(const std::string& id) const { return m_dir / (id + kSuffix); }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "daemon/backend/tpm2/key_blob.h"
+#include "daemon/core/removal_watch.h"
 
 namespace trustkey::backend::tpm2 {
 
@@ -40,12 +41,16 @@ public:
     // Deletes the key's file; false when it was not there.
     bool remove(const std::string& id) const;
     std::filesystem::path path_of(const std::string& id) const;
-    // Whether the key's file is there (one access(2), no path objects: asked before every
-    // signature with a loaded key).
+    // Whether the key's file is there (one access(2), no path objects).
     bool exists(const std::string& id) const;
+    // True when a key file may have been removed since the last call (by another process
+    // sharing the directory, or by hand): then check exists() for the keys that matter.
+    // One non-blocking read; not thread-safe (the backend asks under its TPM lock).
+    bool files_may_be_gone() { return m_removals.files_may_be_gone(); }
 
 private:
     std::filesystem::path m_dir;
+    RemovalWatch m_removals;  // set up once the directory exists
 };
 
 } // namespace trustkey::backend::tpm2

@@ -312,13 +312,12 @@ ESYS_TR Tpm2Backend::loaded_key(Connection& c, const std::string& id, const std:
     const auto missing = [&] {
         return Error(Errc::not_found, "the key's blob is missing from the state directory", 0, {}, subject);
     };
+    // A loaded key whose file was deleted (by another trustkeyd or by hand) is gone: unload
+    // it, and the file's absence below says so. Checked only when files left the directory.
+    if (!c.loaded.empty() && m_store.files_may_be_gone())
+        c.loaded.remove_if([&](const auto& entry) { return !m_store.exists(entry.first); });
     for (auto it = c.loaded.begin(); it != c.loaded.end(); ++it) {
         if (it->first != id) continue;
-        // Still loaded, but deleted (by another trustkeyd or by hand): it is gone.
-        if (!m_store.exists(id)) {
-            c.loaded.erase(it);
-            throw missing();
-        }
         c.loaded.splice(c.loaded.begin(), c.loaded, it);
         return c.loaded.front().second.get();
     }
