@@ -54,15 +54,16 @@ std::string lower(std::string_view s) {
 KeyRing::Entry KeyRing::resolve(std::string_view ref) const {
     if (ref.empty()) throw Error(Errc::invalid_argument, "empty key reference");
     const bool hex_prefix = ref.size() >= kMinKeyIdPrefix && is_hex(ref);
-    const std::string ref_lower = lower(ref);
+    const bool has_upper = std::any_of(ref.begin(), ref.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+    const std::string ref_lower = has_upper ? lower(ref) : std::string();
+    const std::string_view wanted = has_upper ? std::string_view(ref_lower) : ref;
 
     auto find = [&](std::vector<Entry> entries) {
         std::vector<Entry> matches;
         for (auto& entry : entries) {
             const KeyInfo& k = entry.info;
-            bool match = k.id == ref_lower || k.name == ref ||
-                         (hex_prefix && k.id.size() >= ref_lower.size() &&
-                          k.id.compare(0, ref_lower.size(), ref_lower) == 0);
+            bool match = k.id == wanted || k.name == ref ||
+                         (hex_prefix && k.id.size() >= wanted.size() && k.id.compare(0, wanted.size(), wanted) == 0);
             if (!match) continue;
             bool seen = std::any_of(matches.begin(), matches.end(), [&](const Entry& m) { return m.info.id == k.id; });
             if (!seen) matches.push_back(std::move(entry));
@@ -75,7 +76,7 @@ KeyRing::Entry KeyRing::resolve(std::string_view ref) const {
     if (ref.size() == 64 && is_hex(ref)) {
         for (const auto& b : m_backends) {
             try {
-                if (auto k = b->find_known(ref_lower)) matches.push_back(Entry{std::move(*k), b.get()});
+                if (auto k = b->find_known(wanted)) matches.push_back(Entry{std::move(*k), b.get()});
             } catch (const Error&) {
                 // that backend's status() says why
             }

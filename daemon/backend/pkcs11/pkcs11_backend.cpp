@@ -154,7 +154,7 @@ std::vector<Pkcs11Backend::CachedKey> Pkcs11Backend::scan(SessionPool::Lease& le
 std::vector<KeyInfo> Pkcs11Backend::refresh(SessionPool::Lease& lease) {
     std::vector<CachedKey> found = scan(lease);
     std::vector<KeyInfo> infos;
-    std::map<std::string, CachedKey> fresh;
+    std::map<std::string, CachedKey, std::less<>> fresh;
     for (auto& k : found) {
         infos.push_back(k.info);
         fresh.emplace(k.info.id, std::move(k));
@@ -173,7 +173,7 @@ std::optional<KeyInfo> Pkcs11Backend::find_known(std::string_view id) {
     {
         std::lock_guard lock(m_cache_mutex);
         if (m_keys_scanned) {
-            auto it = m_keys.find(std::string(id));
+            auto it = m_keys.find(id);
             if (it == m_keys.end()) return std::nullopt;
             return it->second.info;
         }

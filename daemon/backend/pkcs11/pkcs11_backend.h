@@ -77,7 +77,7 @@ private:
 
     TokenAccess m_access;  // shared by every token operation; generate / import / remove hold it alone
     std::mutex m_cache_mutex;  // m_keys
-    std::map<std::string, CachedKey> m_keys;
+    std::map<std::string, CachedKey, std::less<>> m_keys;
     bool m_keys_scanned = false;  // m_keys holds a full scan (kept current by generate/import/remove)
 };
 

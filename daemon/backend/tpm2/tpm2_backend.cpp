@@ -126,7 +126,7 @@ KeyInfo Tpm2Backend::info_of(const std::string& id, const KeyBlob& blob) const {
 
 std::vector<KeyInfo> Tpm2Backend::list_keys() {
     std::vector<KeyStore::Damaged> damaged;
-    std::map<std::string, KeyInfo> fresh;
+    std::map<std::string, KeyInfo, std::less<>> fresh;
     std::set<std::string> own_auth;
     std::vector<KeyInfo> out;
     for (const auto& entry : m_store.load_all(&damaged)) {
@@ -183,7 +183,7 @@ std::optional<KeyInfo> Tpm2Backend::find_known(std::string_view id) {
     {
         std::lock_guard lock(m_cache_mutex);
         if (m_keys_scanned) {
-            auto it = m_keys.find(std::string(id));
+            auto it = m_keys.find(id);
             if (it == m_keys.end()) return std::nullopt;
             return it->second;
         }

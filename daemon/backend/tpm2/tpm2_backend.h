@@ -103,7 +103,7 @@ private:
 
     std::mutex m_write_mutex;  // generate / import / remove, so name checks hold
     std::mutex m_cache_mutex;  // m_keys
-    std::map<std::string, KeyInfo> m_keys;
+    std::map<std::string, KeyInfo, std::less<>> m_keys;
     std::set<std::string> m_own_auth_keys;     // ids of keys with their own value (m_cache_mutex)
     std::vector<KeyStore::Damaged> m_damaged;  // key files the last scan could not read (m_cache_mutex)
     bool m_keys_scanned = false;
