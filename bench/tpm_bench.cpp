@@ -181,9 +181,21 @@ std::string daemon_key(const std::string& socket, KeyType type) {
 // sides alike. Each block is signed three ways: the raw loop, one Sign request per
 // signature, and one SignBatch request for the block (what the trust verbs send); the
 // raw loop goes first, and the two trustkeyd ways swap places from block to block.
+struct Latency {
+    double sum_us = 0;
+    std::uint64_t n = 0;
+    void add(Clock::time_point from, Clock::time_point to) {
+        sum_us += std::chrono::duration<double, std::micro>(to - from).count();
+        ++n;
+    }
+    double mean() const { return n > 0 ? sum_us / static_cast<double>(n) : 0; }
+};
 struct Alternating {
     Rate raw, single, batch;
     std::uint64_t turns = 0;
+    // One signature at a time: the first of a block, right after the other side ran, and
+    // the rest of the block. Shows what switching between the two costs each.
+    Latency raw_first, raw_rest, single_first, single_rest;
 };
 Alternating alternating(RawSigner& raw, const std::string& socket, const std::string& key, double seconds,
                         int block) {
@@ -199,13 +211,24 @@ Alternating alternating(RawSigner& raw, const std::string& socket, const std::st
         std::vector<std::vector<std::uint8_t>> digests;
         for (int k = 0; k < block; ++k) digests.push_back(digest_of(i + static_cast<std::uint64_t>(2 * block + k)));
         const auto t0 = Clock::now();
-        for (int k = 0; k < block; ++k) raw.sign(i++);
+        for (int k = 0; k < block; ++k) {
+            const auto from = Clock::now();
+            raw.sign(i++);
+            (k == 0 ? a.raw_first : a.raw_rest).add(from, Clock::now());
+        }
         const auto t1 = Clock::now();
         // The way that comes right after the raw loop finds trustkeyd's caches cold (its first
         // request of the block is the slowest): the two ways take turns at that place.
-        const auto singles = [&] {
+        const auto singles = [&](bool after_raw) {
             const auto from = Clock::now();
-            for (int k = 0; k < block; ++k) client.sign(key, pb::HASH_SHA256, digest_of(i++));
+            for (int k = 0; k < block; ++k) {
+                const auto one = Clock::now();
+                client.sign(key, pb::HASH_SHA256, digest_of(i++));
+                if (k > 0)
+                    a.single_rest.add(one, Clock::now());
+                else if (after_raw)
+                    a.single_first.add(one, Clock::now());
+            }
             add(a.single, from, Clock::now());
         };
         const auto batch = [&] {
@@ -216,11 +239,11 @@ Alternating alternating(RawSigner& raw, const std::string& socket, const std::st
             i += static_cast<std::uint64_t>(block);
         };
         if (a.turns++ % 2 == 0) {
-            singles();
+            singles(true);
             batch();
         } else {
             batch();
-            singles();
+            singles(false);
         }
         add(a.raw, t0, t1);
     }
@@ -311,6 +334,7 @@ int run(const Options& o) {
     struct Round {
         Rate raw_alt, one, batch;  // alternating blocks
         Rate two, raw;             // back to back
+        double raw_first_us = 0, raw_rest_us = 0, one_first_us = 0, one_rest_us = 0;
     };
     const KeyType types[] = {KeyType::ecdsa_p256, KeyType::rsa_2048};
     const char* names[] = {"ECDSA P-256", "RSA-PSS 2048"};
@@ -328,6 +352,10 @@ int run(const Options& o) {
             round.raw_alt = a.raw;
             round.one = a.single;
             round.batch = a.batch;
+            round.raw_first_us = a.raw_first.mean();
+            round.raw_rest_us = a.raw_rest.mean();
+            round.one_first_us = a.single_first.mean();
+            round.one_rest_us = a.single_rest.mean();
             round.two = through_trustkeyd(socket, key, 2, o.seconds);
             round.raw = raw.measure(o.seconds);
             rounds[i].push_back(round);
@@ -365,6 +393,21 @@ int run(const Options& o) {
         const double sig_us = median(raw_us);
         std::printf("%-12s raw signature %.0f us: one client through any socket reaches at most %.3f of raw\n",
                     names[i], sig_us, sig_us / (sig_us + floor_us));
+    }
+
+    // What switching costs: the first signature of a block comes right after the other side
+    // ran, with the caches it left behind.
+    std::printf("\nOne signature at a time, first of a block vs the rest (us, median of the rounds):\n");
+    for (int i = 0; i < 2; ++i) {
+        std::vector<double> rf, rr, tf, tr;
+        for (const Round& x : rounds[i]) {
+            rf.push_back(x.raw_first_us);
+            rr.push_back(x.raw_rest_us);
+            tf.push_back(x.one_first_us);
+            tr.push_back(x.one_rest_us);
+        }
+        std::printf("%-12s raw ESYS %.0f first / %.0f rest; trustkeyd after the raw loop %.0f first / %.0f rest\n",
+                    names[i], median(rf), median(rr), median(tf), median(tr));
     }
 
     std::printf("\nTargets (median of the rounds' ratios; lowest and highest round in brackets)\n");
