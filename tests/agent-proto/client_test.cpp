@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -307,6 +308,84 @@ TEST(Client, ServerClosingMidReplyIsAnIoError) {
         const ClientError e = catch_client_error([&] { client.status(); });
         EXPECT_EQ(e.kind(), Kind::io);
         EXPECT_NE(std::string(e.what()).find("middle of a reply"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(peer.finish(), "");
+}
+
+TEST(Client, LargeReplyInPiecesIsPutTogether) {
+    // Larger than the reader's own 1 KiB buffer, and sent in three writes with pauses: the
+    // header alone, then the body in two parts.
+    const std::string server(5000, 's');
+    TestPeer peer([&server](PeerConnection& c) {
+        c.accept_hello();
+        auto req = c.read_request();
+        if (!req) throw std::runtime_error("no request");
+        pb::Response r = reply_to(*req);
+        r.mutable_get_status()->set_server(server);
+        const auto frame = encode_frame(1, encode_message(r));
+        const auto part = [&](std::size_t from, std::size_t to) {
+            c.write_raw(std::vector<std::uint8_t>(frame.begin() + static_cast<std::ptrdiff_t>(from),
+                                                  frame.begin() + static_cast<std::ptrdiff_t>(to)));
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        };
+        part(0, 4);
+        part(4, 2000);
+        part(2000, frame.size());
+        c.wait_for_close();
+    });
+    {
+        Client client = Client::connect(peer.path(), std::chrono::seconds(10));
+        EXPECT_EQ(client.status().server(), server);
+    }
+    EXPECT_EQ(peer.finish(), "");
+}
+
+TEST(Client, PipelinedRepliesArrivingTogetherAreAllTaken) {
+    // Three replies in one write: the reader takes the second and third from what it
+    // already holds instead of waiting for more to arrive.
+    TestPeer peer([](PeerConnection& c) {
+        c.accept_hello();
+        std::vector<std::uint8_t> all;
+        for (int i = 0; i < 3; ++i) {
+            auto req = c.read_request();
+            if (!req || !req->has_sign()) throw std::runtime_error("expected Sign");
+            pb::Response r = reply_to(*req);
+            r.mutable_sign()->set_signature("sig:" + req->sign().data());
+            const auto frame = encode_frame(1, encode_message(r));
+            all.insert(all.end(), frame.begin(), frame.end());
+        }
+        c.write_raw(all);
+        c.wait_for_close();
+    });
+    {
+        Client client = Client::connect(peer.path(), std::chrono::seconds(10));
+        const std::vector<std::vector<std::uint8_t>> items{{'a'}, {'b'}, {'c'}};
+        const auto sigs = client.sign_pipelined("k", pb::HASH_SHA256, items, 3);
+        ASSERT_EQ(sigs.size(), 3u);
+        EXPECT_EQ(std::string(sigs[2].begin(), sigs[2].end()), "sig:c");
+    }
+    EXPECT_EQ(peer.finish(), "");
+}
+
+TEST(Client, MoreThanTheReplyDueIsAProtocolError) {
+    // One request, two replies in one write: the second answers nothing that was asked.
+    TestPeer peer([](PeerConnection& c) {
+        c.accept_hello();
+        auto req = c.read_request();
+        if (!req) throw std::runtime_error("no request");
+        pb::Response r = reply_to(*req);
+        r.mutable_get_status()->set_server("one");
+        auto frames = encode_frame(1, encode_message(r));
+        const auto again = encode_frame(1, encode_message(r));
+        frames.insert(frames.end(), again.begin(), again.end());
+        c.write_raw(frames);
+        c.wait_for_close();
+    });
+    {
+        Client client = Client::connect(peer.path(), std::chrono::seconds(10));
+        const ClientError e = catch_client_error([&] { client.status(); });
+        EXPECT_EQ(e.kind(), Kind::protocol);
+        EXPECT_NE(std::string(e.what()).find("more than the one reply due"), std::string::npos) << e.what();
     }
     EXPECT_EQ(peer.finish(), "");
 }

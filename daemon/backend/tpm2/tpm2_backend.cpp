@@ -363,7 +363,7 @@ Bytes Tpm2Backend::sign_loaded(Connection& c, ESYS_TR key, ESYS_TR session, cons
 Bytes Tpm2Backend::sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) {
     check_sign_input(key, hash, data);
     const std::span<const std::uint8_t> one[] = {data};
-    return sign_digests(key, one).front();
+    return std::move(sign_digests(key, one).front());
 }
 
 std::vector<Bytes> Tpm2Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
