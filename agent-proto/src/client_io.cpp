@@ -56,7 +56,6 @@ void FrameReader::parse_header() {
 }
 
 bool FrameReader::step(int fd, bool block) {
-    m_would_block = false;
     if (has_frame()) return true;
     if (m_frame > capacity()) {
         // The frame does not fit: move what came so far into a heap buffer of its size.
@@ -69,7 +68,6 @@ bool FrameReader::step(int fd, bool block) {
         if (errno == EINTR) return false;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
             if (block) fail(Kind::io, "timed out waiting for trustkeyd");
-            m_would_block = true;
             return false;
         }
         fail_errno("read from trustkeyd", errno);

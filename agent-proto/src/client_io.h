@@ -39,8 +39,8 @@ public:
 
     // One recv() unless a whole frame is already buffered; returns has_frame(). With `block`,
     // the read waits (bounded by the socket's receive timeout; running out is an io error);
-    // without, a read that finds nothing returns false and sets would_block(). Throws on a
-    // closed connection or a bad header.
+    // without, a read that finds nothing returns false. Throws on a closed connection or a
+    // bad header.
     bool step(int fd, bool block);
 
     // The next completed frame's response, removed from the buffer.
@@ -48,9 +48,6 @@ public:
 
     // Bytes buffered beyond the frames taken so far.
     std::size_t buffered() const noexcept { return m_len; }
-
-    // The last step() found nothing to read: wait before the next.
-    bool would_block() const noexcept { return m_would_block; }
 
 private:
     // Replies up to this size (a signature's is about 150 bytes) are read into the reader
@@ -65,7 +62,6 @@ private:
     std::vector<std::uint8_t> m_large;
     std::size_t m_len = 0;    // bytes buffered
     std::size_t m_frame = 0;  // size of the frame at the front, header included, once its header is in
-    bool m_would_block = false;
 };
 
 } // namespace trustkey::proto::client_io
