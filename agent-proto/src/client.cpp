@@ -1,6 +1,5 @@
 #include "trustkey/proto/client.h"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>

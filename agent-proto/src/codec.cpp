@@ -47,14 +47,14 @@ NestedFields nested_fields_of(const gp::Descriptor* d) {
 const NestedFields& nested_fields(const gp::Descriptor* d) {
     static const std::unordered_map<const gp::Descriptor*, NestedFields> table = [] {
         std::unordered_map<const gp::Descriptor*, NestedFields> t;
-        std::vector<const gp::Descriptor*> todo{pb::Request::descriptor(), pb::Response::descriptor()};
-        while (!todo.empty()) {
-            const gp::Descriptor* m = todo.back();
-            todo.pop_back();
+        std::vector<const gp::Descriptor*> unvisited{pb::Request::descriptor(), pb::Response::descriptor()};
+        while (!unvisited.empty()) {
+            const gp::Descriptor* m = unvisited.back();
+            unvisited.pop_back();
             if (t.contains(m)) continue;
             t.emplace(m, nested_fields_of(m));
             for (int i = 0; i < m->field_count(); ++i)
-                if (const gp::Descriptor* sub = m->field(i)->message_type()) todo.push_back(sub);
+                if (const gp::Descriptor* sub = m->field(i)->message_type()) unvisited.push_back(sub);
         }
         return t;
     }();

@@ -52,12 +52,7 @@ KeyStore::KeyStore(fs::path dir) : m_dir(std::move(dir)) {
 
 fs::path KeyStore::path_of(const std::string& id) const { return m_dir / (id + kSuffix); }
 
-bool KeyStore::exists(const std::string& id) const {
-    std::string p;
-    p.reserve(m_dir.native().size() + 1 + id.size() + std::char_traits<char>::length(kSuffix));
-    p.append(m_dir.native()).append("/").append(id).append(kSuffix);
-    return ::access(p.c_str(), F_OK) == 0;
-}
+bool KeyStore::exists(const std::string& id) const { return ::access(path_of(id).c_str(), F_OK) == 0; }
 
 std::vector<KeyStore::Entry> KeyStore::load_all(std::vector<Damaged>* damaged) const {
     std::vector<Entry> out;

@@ -41,7 +41,7 @@ public:
     // Deletes the key's file; false when it was not there.
     bool remove(const std::string& id) const;
     std::filesystem::path path_of(const std::string& id) const;
-    // Whether the key's file is there (one access(2), no path objects).
+    // Whether the key's file is there.
     bool exists(const std::string& id) const;
     // True when a key file may have been removed since the last call (by another process
     // sharing the directory, or by hand): then check exists() for the keys that matter.

@@ -104,11 +104,7 @@ void Tpm2Backend::drop_connection() noexcept { m_conn.reset(); }
 
 
 std::string Tpm2Backend::subject_of(const KeyInfo& key) const {
-    std::string s;
-    s.reserve(key.name.size() + m_config.name.size() + 40);
-    s.append("key '").append(key.name).append("' ").append(key.id, 0, 12);
-    s.append(" on backend '").append(m_config.name).append("'");
-    return s;
+    return "key '" + key.name + "' " + short_id(key.id) + " on backend '" + m_config.name + "'";
 }
 
 KeyInfo Tpm2Backend::info_of(const std::string& id, const KeyBlob& blob) const {
