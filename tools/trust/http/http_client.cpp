@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "daemon/core/error.h"
+#include "tools/trust/http/interruption.h"
 
 namespace trustkey::http {
 
@@ -107,6 +108,11 @@ extern "C" size_t on_header(char* data, size_t size, size_t count, void* user) n
         t->error = std::current_exception();
         return 0;
     }
+}
+
+// Non-zero stops the transfer (CURLE_ABORTED_BY_CALLBACK) once the user interrupted.
+extern "C" int on_progress(void*, curl_off_t, curl_off_t, curl_off_t, curl_off_t) noexcept {
+    return interrupt_pending() ? 1 : 0;
 }
 
 void check_setopt(CURLcode rc, const char* option, const std::string& url) {
@@ -285,8 +291,11 @@ Response Client::Impl::perform(const std::string& method, const std::string& url
     setopt(h, CURLOPT_HEADERDATA, static_cast<void*>(&transfer), "CURLOPT_HEADERDATA", url);
     // A declared length over the cap fails before any body is read.
     setopt(h, CURLOPT_MAXFILESIZE_LARGE, static_cast<curl_off_t>(max_response), "CURLOPT_MAXFILESIZE_LARGE", url);
+    setopt(h, CURLOPT_XFERINFOFUNCTION, &on_progress, "CURLOPT_XFERINFOFUNCTION", url);
+    setopt(h, CURLOPT_NOPROGRESS, 0L, "CURLOPT_NOPROGRESS", url);
     configure(h);
 
+    if (interrupt_pending()) throw Interrupted(what + ": interrupted");
     const CURLcode rc = curl_easy_perform(h);
     long status = 0;
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
@@ -295,6 +304,7 @@ Response Client::Impl::perform(const std::string& method, const std::string& url
     if (transfer.too_large || rc == CURLE_FILESIZE_EXCEEDED)
         throw Error(Errc::io, what + ": response larger than " + std::to_string(max_response) + " bytes", rc,
                     "curl_easy_perform", url);
+    if (rc == CURLE_ABORTED_BY_CALLBACK && interrupt_pending()) throw Interrupted(what + ": interrupted");
     if (rc != CURLE_OK) {
         std::string reason = curl_easy_strerror(rc);
         if (errbuf[0] != '\0') reason += " (" + std::string(trim(errbuf)) + ")";

@@ -9,6 +9,7 @@
 
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
+#include "tools/trust/http/interruption.h"
 #include "tools/trust/publish/online_keys.h"
 #include "tools/trust/publish/server_key.h"
 #include "tools/trust/tuf/certificate.h"
@@ -84,7 +85,9 @@ pb::KeyInfo RepositoryInit::root_agent_key(const std::string& ref, const std::st
         if (!absent || !ref.empty()) throw_agent_error("root key \"" + name + "\"", e);
     }
     try {
-        return m_agent.generate_key(name, pb::KEY_TYPE_ECDSA_P256, backend);
+        pb::KeyInfo made = m_agent.generate_key(name, pb::KEY_TYPE_ECDSA_P256, backend);
+        m_made_keys.push_back({made.id(), true});
+        return made;
     } catch (const proto::ClientError& e) {
         // Another publisher initializing the same repository made it first: use that one.
         if (e.kind() != proto::ClientError::Kind::status || e.status() != pb::STATUS_KEY_EXISTS)
@@ -101,8 +104,10 @@ pb::KeyInfo RepositoryInit::new_or_given_key(const std::string& ref, const std::
                                              const std::string& backend) {
     try {
         if (!ref.empty()) return m_agent.public_key(ref);
-        return m_agent.generate_key(role + "-" + gun_hash(m_server.gun()) + "-" + random_suffix(),
-                                    pb::KEY_TYPE_ECDSA_P256, backend);
+        pb::KeyInfo made = m_agent.generate_key(role + "-" + gun_hash(m_server.gun()) + "-" + random_suffix(),
+                                                pb::KEY_TYPE_ECDSA_P256, backend);
+        m_made_keys.push_back({made.id(), false});
+        return made;
     } catch (const proto::ClientError& e) {
         throw_agent_error(role + " key" + (ref.empty() ? std::string() : " \"" + ref + "\""), e);
     }
@@ -113,7 +118,44 @@ InitializedRepository RepositoryInit::run(const RepositoryInitOptions& options) 
         throw Error(Errc::already_exists, "the notary server already has a repository " + m_server.gun(), 0, {},
                     m_server.gun());
     if (!options.signed_root.empty()) return run_signed_root(options.signed_root);
+    m_made_keys.clear();
+    m_uploaded_root.clear();
+    try {
+        return run_with_agent_keys(options);
+    } catch (...) {
+        remove_made_keys();
+        throw;
+    }
+}
 
+void RepositoryInit::remove_made_keys() noexcept {
+    if (m_made_keys.empty()) return;
+    // The clean-up asks the server and trustkeyd although the user interrupted.
+    const http::InterruptShield shield;
+    // Whether the upload went through after all (its answer lost) or another writer's
+    // root.json is there now; without an upload nothing of ours can be on the server.
+    std::optional<std::string> on_server;
+    if (!m_uploaded_root.empty()) {
+        try {
+            on_server = m_server.get_role(std::string(tuf::kRootRole));
+        } catch (...) {
+            return; // unknown: the keys may serve a published repository, so they stay
+        }
+        if (on_server && *on_server == m_uploaded_root) return;
+    }
+    for (const MadeKey& key : m_made_keys) {
+        // Another initialization through this trustkeyd may have reused the root key by its name.
+        if (key.root && on_server) continue;
+        try {
+            m_agent.delete_key(key.id);
+        } catch (...) {
+            // Best effort: the failure being reported matters more than a leftover key.
+        }
+    }
+    m_made_keys.clear();
+}
+
+InitializedRepository RepositoryInit::run_with_agent_keys(const RepositoryInitOptions& options) {
     const pb::KeyInfo root_info = root_agent_key(options.root_key, options.backend);
     if (root_info.type() != pb::KEY_TYPE_ECDSA_P256)
         throw Error(Errc::unsupported_algorithm, "the root key must be an ECDSA key (its certificate is ecdsa-x509)",
@@ -188,6 +230,7 @@ std::map<std::string, std::string> RepositoryInit::publish_new(AgentSigner& sign
         snapshot_file.sign(snapshot_keys, signer.function());
         files.emplace(tuf::kSnapshotRole, snapshot_file.to_file());
     }
+    m_uploaded_root = files.at(std::string(tuf::kRootRole));
     m_server.publish(files);
     return files;
 }

@@ -33,7 +33,23 @@ RepositoryPublisher::RepositoryPublisher(proto::Client& agent, notary::NotaryCli
 
 bool RepositoryPublisher::exists() { return m_server.get_role(std::string(tuf::kRootRole)).has_value(); }
 
+void RepositoryPublisher::refuse_untrusted_init(const RepositoryInitOptions& options) {
+    if (options.replace_trusted) return;
+    const MetadataCache cache(m_trust_dir, m_server.gun());
+    if (!cache.read(std::string(tuf::kRootRole))) return;
+    // Another writer sharing this trust directory may have initialized it since the
+    // caller looked: then initialize() finds it on the server and uses it.
+    if (exists()) return;
+    throw Error(Errc::denied,
+                "the notary server " + m_server.base_url() + " has no trust data for " + m_server.gun() +
+                    ", a repository this machine trusts (cached in " + cache.dir().string() +
+                    "); nothing was published (to start it anew with new keys on purpose, add --force-init; "
+                    "clients that trusted the old root must then drop it)",
+                0, {}, m_server.gun());
+}
+
 std::optional<InitializedRepository> RepositoryPublisher::initialize(const RepositoryInitOptions& options) {
+    refuse_untrusted_init(options);
     std::optional<InitializedRepository> made;
     try {
         made = RepositoryInit(m_agent, m_server).run(options);

@@ -50,8 +50,14 @@ public:
     bool exists();
     // Initializes the repository (RepositoryInit) and starts its cache afresh with the
     // files published. Returns nullopt when another writer initialized it first (the
-    // server refused ours and now has a root.json).
+    // server refused ours and now has a root.json). Refuses (refuse_untrusted_init)
+    // when the cache trusts the repository, unless options.replace_trusted.
     std::optional<InitializedRepository> initialize(const RepositoryInitOptions& options = {});
+    // Throws Error(denied), with one line saying so and naming --force-init, when the
+    // trust directory's cache holds a root.json for the repository and
+    // options.replace_trusted is not set: a repository this machine trusts is never
+    // initialized anew without being asked to (unless the server has it by now).
+    void refuse_untrusted_init(const RepositoryInitOptions& options);
     // The repository as the server holds it, verified against the cache (not written).
     // Throws the Updater's errors.
     TrustData verified();

@@ -115,6 +115,7 @@ std::vector<std::string> signable_roles(TargetsUpdate& update, AgentSigner& sign
 // Initializes the repository (its cache starts with what was published). When another
 // writer initialized it first, the changes go into that repository.
 void initialize(RepositoryPublisher& publisher, const std::string& repo, const RepositoryInitOptions& options = {}) {
+    publisher.refuse_untrusted_init(options);
     std::cout << "Initializing signed repository for " << repo << "...\n";
     if (publisher.initialize(options)) std::cout << "Successfully initialized \"" << repo << "\"\n";
 }
@@ -153,6 +154,7 @@ struct NewRepositorySigner {
 // signer targets/<user>; without them the repository gets no signer.
 NewRepositorySigner initialize_for_signing(proto::Client& agent, RepositoryPublisher& publisher,
                                            const RepositoryTarget& target, const RepositoryInitOptions& init) {
+    publisher.refuse_untrusted_init(init);
     const std::string& host = target.reference.registry;
     const std::optional<std::string> user = registry_user(host);
     if (!user) {
@@ -214,7 +216,10 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     rotate->add_option("--root-bundle", m_root_bundle,
                        "Publish the root.json of this bundle (trustkey-ceremony root rotate, then export) as the "
                        "new root");
-    rotate->callback([this] { m_context.action = [this] { key_rotate(); }; });
+    rotate->callback([this] { m_context.action = [this] {
+        const http::InterruptWatch interrupt;
+        key_rotate();
+    }; });
 
     auto* prepare = key->add_subcommand(
         "prepare-root", "Write the online public keys an offline root ceremony signs into a new root.json");
@@ -237,6 +242,9 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     add->add_option("--root-key", m_root_key,
                     "trustkeyd key (id, id prefix or name; ECDSA P-256) to use as root key when a repository "
                     "is initialized");
+    add->add_flag("--force-init", m_force_init,
+                  "Initialize a repository the server has no trust data for even when this trust directory "
+                  "trusts it (replaces the cached trust data)");
     add->add_option("--backend", m_backend,
                     "trustkeyd backend to hold the root and targets keys of a repository it initializes "
                     "(default: the first)");
@@ -244,7 +252,10 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
                     "Initialize the repository with the root.json of this offline ceremony bundle "
                     "(trustkey-ceremony export)")
         ->excludes("--root-key");
-    add->callback([this] { m_context.action = [this] { signer_add(); }; });
+    add->callback([this] { m_context.action = [this] {
+        const http::InterruptWatch interrupt;
+        signer_add();
+    }; });
     auto* remove = signer->add_subcommand("remove", "Remove a signer from repositories");
     remove->add_option("NAME", m_name, "Signer name")->required();
     remove->add_option("REPO", m_repos, "Repositories")->required();
@@ -265,10 +276,17 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     sign->add_option("--root-bundle", m_root_bundle,
                      "Initialize a new repository with the root.json of this offline ceremony bundle "
                      "(trustkey-ceremony export)");
-    sign->callback([this] { m_context.action = [this] { this->sign(); }; });
+    sign->add_flag("--force-init", m_force_init,
+                   "Initialize a repository the server has no trust data for even when this trust directory "
+                   "trusts it (replaces the cached trust data)");
+    sign->callback([this] { m_context.action = [this] {
+        const http::InterruptWatch interrupt;
+        this->sign();
+    }; });
 
     auto* revoke = trust.add_subcommand("revoke", "Remove trust for an image tag or a whole repository");
     revoke->add_option("IMAGE", m_repo, "REPO[:TAG]")->required();
+    revoke->add_flag("-y,--yes", m_yes, "Do not prompt for confirmation");
     revoke->callback([this] { m_context.action = [this] { this->revoke(); }; });
 }
 
@@ -282,6 +300,7 @@ void PublisherCommands::signer_add() const {
     for (const auto& repo : m_repos) targets.push_back(parse_repository(repo));
     RepositoryInitOptions init;
     init.backend = m_backend;
+    init.replace_trusted = m_force_init;
     if (!m_root_key.empty()) init.root_key = usable_root_key(m_context, m_root_key);
     proto::Client agent = m_context.connect();
     for (std::size_t i = 0; i < targets.size(); ++i) {
@@ -395,6 +414,7 @@ void PublisherCommands::sign() const {
     const bool terminal = ::isatty(STDOUT_FILENO) == 1;
     RepositoryInitOptions init;
     init.backend = m_backend;
+    init.replace_trusted = m_force_init;
     proto::Client agent = m_context.connect();
     // One registry client for every tag, so answered challenges (tokens) are reused.
     std::optional<registry::RegistryClient> registry;
@@ -453,6 +473,13 @@ void PublisherCommands::sign() const {
 
 void PublisherCommands::revoke() const {
     const RepositoryTarget target = parse_repository(m_repo);
+    // As docker: every signature of the repository goes only when the user agrees.
+    if (!target.tag_given && !m_yes &&
+        !confirm(fmt::format("Confirm you would like to delete all signature data for {}?", m_repo))) {
+        std::cout << "\nAborting action.\n";
+        return;
+    }
+    const http::InterruptWatch interrupt;
     proto::Client agent = m_context.connect();
     notary::NotaryClient server = notary_client(*m_options, target);
     run_step(fmt::format("revoking {} at {}", m_repo, server.base_url()), [&] {

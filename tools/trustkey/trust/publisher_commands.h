@@ -55,6 +55,8 @@ private:
     std::string m_root_key;
     bool m_server_managed = false;
     bool m_force = false;
+    bool m_force_init = false; // sign, signer add: --force-init
+    bool m_yes = false;        // revoke: -y/--yes
     std::string m_rotate_key;
     std::string m_load_name = "signer";
     std::string m_backend;  // --backend: trustkeyd backend for the keys a verb makes or loads

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "daemon/core/error.h"
+#include "tools/trust/http/interruption.h"
 #include "tools/trust/publish/root_bundle.h"
 #include "tools/trustkey/failure.h"
 #include "trustkey/proto/client.h"
@@ -26,13 +27,16 @@ inline bool valid_signer_name(const std::string& name) {
     return std::regex_match(name, pattern);
 }
 
-// Runs `body`, turning library errors into one line naming `what`.
+// Runs `body`, turning library errors into one line naming `what` (Ctrl-C under an
+// http::InterruptWatch: "interrupted while <what>").
 template <typename F>
 void run_step(const std::string& what, F&& body) {
     try {
         body();
     } catch (const Failure&) {
         throw;
+    } catch (const http::Interrupted&) {
+        throw Failure::failed(fmt::format("interrupted while {}", what));
     } catch (const proto::ClientError& e) {
         throw Failure::failed(fmt::format("{}: trustkeyd: {}", what, e.what()));
     } catch (const std::exception& e) {

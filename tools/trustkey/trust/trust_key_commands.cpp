@@ -2,6 +2,8 @@
 // trustkeyd, and a repository's role keys replaced.
 #include "tools/trustkey/trust/publisher_commands.h"
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -37,8 +39,16 @@ std::string public_pem_with_role(const std::string& spki_der, const std::string&
 void PublisherCommands::key_generate() const {
     if (!valid_signer_name(m_name))
         throw Failure::usage(fmt::format("signer name \"{}\" must match ^[a-z0-9][a-z0-9_-]*$", m_name));
-    const std::filesystem::path path = std::filesystem::path(m_dir) / (m_name + ".pub");
+    // As docker: the directory is checked before a key is made, so a bad --dir makes nothing.
     std::error_code ec;
+    const auto dir_status = std::filesystem::status(m_dir, ec);
+    if (!std::filesystem::exists(dir_status))
+        throw Failure::failed(fmt::format("public key directory \"{}\" does not exist", m_dir));
+    if (!std::filesystem::is_directory(dir_status))
+        throw Failure::failed(fmt::format("public key directory \"{}\" is not a directory", m_dir));
+    if (::access(m_dir.c_str(), W_OK | X_OK) != 0)
+        throw Failure::failed(fmt::format("public key directory \"{}\" is not writable", m_dir));
+    const std::filesystem::path path = (std::filesystem::absolute(m_dir, ec) / (m_name + ".pub")).lexically_normal();
     if (std::filesystem::exists(path, ec)) throw Failure::failed(fmt::format("{} already exists", path.string()));
     std::cout << "Generating key for " << m_name << "...\n";
     const pb::KeyInfo info = m_context.with_client(RequestSubject::key({}, m_backend), [&](proto::Client& client) {
@@ -50,7 +60,7 @@ void PublisherCommands::key_generate() const {
     if (!out)
         throw Failure::failed(fmt::format("cannot write {} (the key {} is in trustkeyd)", path.string(), info.id()));
     std::cout << "Successfully generated and loaded private key. Corresponding public key available: "
-              << std::filesystem::absolute(path).string() << "\n";
+              << path.string() << "\n";
 }
 
 void PublisherCommands::key_load() const {

@@ -4,12 +4,14 @@
 #include "tests/fixtures/expect_error.h"
 
 #include <fstream>
+#include <set>
 
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
 #include "daemon/core/error.h"
+#include "tests/fixtures/tampering_proxy.h"
 #include "tests/tools/trust/publish/publish_fixture.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/publish/server_key.h"
@@ -119,6 +121,49 @@ TEST_F(PublishTest, InitRefusesAnExistingRepositoryAndBadKeys) {
     EXPECT_EQ(expect_error([&] { (void)RepositoryInit(m_agent, other).run(options); }).errc(),
               Errc::unsupported_algorithm);
     EXPECT_FALSE(other.get_role("root").has_value());
+}
+
+// The ids of the keys trustkeyd holds.
+std::set<std::string> agent_key_ids(proto::Client& agent) {
+    std::set<std::string> ids;
+    for (const auto& key : agent.list_keys()) ids.insert(key.id());
+    return ids;
+}
+
+TEST_F(PublishTest, RefusedInitKeepsOnlyTheKeysThatExistedBefore) {
+    TamperingProxy proxy({.upstream = m_notary.url(), .upstream_ca = m_notary.ca_cert_path()});
+    proxy.set_rules({TamperRule{.method = "POST", .action = TamperRule::Action::status, .status = 503}});
+    http::ClientOptions via;
+    via.ca_file = proxy.ca_cert_path();
+    notary::NotaryClient c(proxy.url(), kGun, via);
+    const auto given_root = m_agent.generate_key("given-root", proto::pb::KEY_TYPE_ECDSA_P256);
+    const std::set<std::string> before = agent_key_ids(m_agent);
+
+    // A given root key stays; the targets and snapshot keys made for the repository go.
+    trust::RepositoryInitOptions options;
+    options.root_key = "given-root";
+    options.local_snapshot = true;
+    EXPECT_EQ(expect_error([&] { (void)RepositoryInit(m_agent, c).run(options); }).code(), 503u);
+    EXPECT_EQ(agent_key_ids(m_agent), before);
+    EXPECT_EQ(m_agent.public_key("given-root").id(), given_root.id());
+
+    // A root key made by the initialization goes with the others.
+    EXPECT_EQ(expect_error([&] { (void)RepositoryInit(m_agent, c).run(); }).code(), 503u);
+    EXPECT_EQ(agent_key_ids(m_agent), before);
+    EXPECT_EQ(proxy.tampered_requests(), 2u) << proxy.log_tail();
+    EXPECT_FALSE(server().get_role("root").has_value());
+
+    // A root key that exists under the repository's name is reused, and stays.
+    const auto named_root = m_agent.generate_key(RepositoryInit::root_key_name(kGun), proto::pb::KEY_TYPE_ECDSA_P256);
+    const std::set<std::string> with_named = agent_key_ids(m_agent);
+    EXPECT_EQ(expect_error([&] { (void)RepositoryInit(m_agent, c).run(); }).code(), 503u);
+    EXPECT_EQ(agent_key_ids(m_agent), with_named);
+    EXPECT_TRUE(with_named.contains(named_root.id()));
+
+    // Without the refusal the same run keeps what it made.
+    proxy.clear_rules();
+    const trust::InitializedRepository repo = RepositoryInit(m_agent, c).run();
+    EXPECT_TRUE(agent_key_ids(m_agent).contains(repo.targets_agent_key));
 }
 
 TEST_F(PublishTest, AgentSignerChecksKeysAndMethods) {
