@@ -176,7 +176,7 @@ TEST_F(TrustVerbsTest, RevokeWithoutTagRemovesEveryReleasedTag) {
     ASSERT_EQ(sign.exit_code, 0) << describe(sign);
     EXPECT_NE(listed("a"), "");
     EXPECT_NE(listed("b"), "");
-    ProcessResult revoke = trust({"revoke", image()});
+    ProcessResult revoke = trust({"revoke", "--yes", image()});
     ASSERT_EQ(revoke.exit_code, 0) << describe(revoke);
     EXPECT_EQ(listed("a"), "");
     EXPECT_EQ(listed("b"), "");
