@@ -279,10 +279,7 @@ PublisherCommands::PublisherCommands(CLI::App& trust, CommandContext& context,
     sign->add_flag("--force-init", m_force_init,
                    "Initialize a repository the server has no trust data for even when this trust directory "
                    "trusts it (replaces the cached trust data)");
-    sign->callback([this] { m_context.action = [this] {
-        const http::InterruptWatch interrupt;
-        this->sign();
-    }; });
+    sign->callback([this] { m_context.action = [this] { this->sign(); }; });
 
     auto* revoke = trust.add_subcommand("revoke", "Remove trust for an image tag or a whole repository");
     revoke->add_option("IMAGE", m_repo, "REPO[:TAG]")->required();
@@ -404,6 +401,8 @@ void PublisherCommands::sign() const {
         std::move(listed.begin(), listed.end(), std::back_inserter(requested));
     }
     if (requested.empty()) throw Failure::usage("sign needs REPO:TAG arguments or --from-file");
+    // From here on (the tag list is read), Ctrl-C stops the network work and is reported.
+    const http::InterruptWatch interrupt;
     // One publish per repository, in the order first named.
     std::vector<std::string> guns;
     std::map<std::string, std::vector<TagListEntry>> by_gun;
