@@ -249,6 +249,15 @@ TEST_F(StartupTest, LogFileFromTheConfiguration) {
     EXPECT_EQ(m_daemon->log(), "") << "with a log file, nothing goes to stderr";
 }
 
+TEST_F(StartupTest, LogFileThatCannotBeOpenedIsOneClearLine) {
+    const auto p = launch(options({"--log-file", (m_home / "no-such-dir" / "x.log").string()}));
+    EXPECT_EQ(p->wait_exit(), 1);
+    const auto log = p->log();
+    EXPECT_NE(log.find("trustkeyd: cannot start: cannot open the log file"), std::string::npos) << log;
+    EXPECT_EQ(std::count(log.begin(), log.end(), '\n'), 1) << log;
+    EXPECT_FALSE(fs::exists(fs::symlink_status(socket())));
+}
+
 TEST_F(StartupTest, SighupStopsCleanlyWithALogLine) {
     start();
     expect_serves();
