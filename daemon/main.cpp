@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <optional>
 #include <string>
 
@@ -50,12 +51,26 @@ int daemonize() {
     }
     ::close(fds[0]);
     ::setsid();
+    // Nothing more goes to the launching shell's terminal: start-up errors travel through
+    // the pipe, the log goes to a file or syslog.
     if (const int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC); devnull >= 0) {
         ::dup2(devnull, STDIN_FILENO);
         ::dup2(devnull, STDOUT_FILENO);
+        ::dup2(devnull, STDERR_FILENO);
         ::close(devnull);
     }
     return fds[1];
+}
+
+// --log-file or log_file: that file; else stderr in the foreground, syslog once daemonized
+// (as ssh-agent and gpg-agent do).
+void init_logging(const std::string& level, const std::optional<std::filesystem::path>& file, bool foreground) {
+    if (file)
+        trustkey::log::init_file(level, *file);
+    else if (foreground)
+        trustkey::log::init(level);
+    else
+        trustkey::log::init_syslog(level, "trustkeyd");
 }
 
 void report(int fd, const std::string& text) {
@@ -76,11 +91,14 @@ int main(int argc, char** argv) {
     std::optional<std::string> socket;
     std::optional<std::string> config_file;
     std::optional<std::string> log_level;
+    std::optional<std::string> log_file;
     std::optional<std::string> tpm;
     app.add_flag("-f,--foreground", foreground, "Stay in the foreground");
     app.add_option("--socket", socket, "Listen on this Unix socket path");
     app.add_option("--config", config_file, "Read this TOML configuration file");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
+    app.add_option("--log-file", log_file,
+                   "Append the log to this file (default: standard error with --foreground, else syslog)");
     app.add_option("--tpm", tpm, "Also keep keys in this TPM 2.0, as backend \"tpm\" (a TCTI: device:/dev/tpmrm0, "
                                  "tabrmd, swtpm:host=H,port=P)");
     app.set_version_flag("--version", trustkey::server::Dispatcher::server_name());
@@ -99,9 +117,13 @@ int main(int argc, char** argv) {
         std::optional<std::filesystem::path> cli_socket;
         if (socket) cli_socket = *socket;
         const auto socket_path = trustkey::config::resolve_socket_path(cli_socket, config);
+        std::optional<std::filesystem::path> log_path = config.log_file;
+        if (log_file) log_path = *log_file;
+        if (log_path && log_path->empty()) throw trustkey::Error(trustkey::Errc::config, "--log-file needs a path");
+        if (log_path) log_path = std::filesystem::absolute(*log_path);
 
         if (!foreground) ready_fd = daemonize();
-        trustkey::log::init(level);
+        init_logging(level, log_path, foreground);
         Daemon::block_stop_signals();
         Daemon daemon(config, socket_path);
         report(ready_fd, "ready");

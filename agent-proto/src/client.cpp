@@ -229,10 +229,15 @@ pb::Response Client::call(pb::Request& request) {
 }
 
 std::vector<pb::KeyInfo> Client::list_keys() {
+    const pb::ListKeysReply reply = list_keys_reply();
+    return {reply.keys().begin(), reply.keys().end()};
+}
+
+pb::ListKeysReply Client::list_keys_reply() {
     pb::Request req;
     req.mutable_list_keys();
     pb::Response resp = call(req);
-    return {resp.list_keys().keys().begin(), resp.list_keys().keys().end()};
+    return std::move(*resp.mutable_list_keys());
 }
 
 pb::KeyInfo Client::public_key(std::string_view key_ref) {
@@ -311,6 +316,12 @@ pb::StatusReply Client::status() {
     pb::Request req;
     req.mutable_get_status();
     return call(req).get_status();
+}
+
+pb::StopReply Client::stop() {
+    pb::Request req;
+    req.mutable_stop();
+    return call(req).stop();
 }
 
 void Client::login(std::string_view backend, std::string_view pin) {

@@ -42,6 +42,9 @@ struct KeyInfo {
     std::string backend;   // name of the backend instance holding the key
 };
 
+// Which PIN a token refused: the configured source (pin_file, pin_env) or one given to login().
+enum class PinOrigin : std::uint8_t { none, configured, login };
+
 struct BackendStatus {
     std::string name;          // backend instance name (config name, "trustkey" for the embedded token)
     std::string kind;          // "pkcs11", later "tpm2"
@@ -55,6 +58,7 @@ struct BackendStatus {
     bool pin_count_low = false;
     bool pin_final_try = false;
     bool pin_locked = false;
+    PinOrigin pin_refused = PinOrigin::none;  // not logged in because the token refused this PIN
     std::size_t key_count = 0;
     std::size_t sessions = 0;  // session pool size
     std::string error;         // why it is not usable, empty when fine

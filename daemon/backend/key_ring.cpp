@@ -27,15 +27,18 @@ Backend& KeyRing::backend(std::string_view name) const {
     throw Error(Errc::not_found, "no backend named '" + std::string(name) + "'");
 }
 
-std::vector<KeyRing::Entry> KeyRing::list() const { return collect(false); }
+std::vector<KeyRing::Entry> KeyRing::list(std::vector<Unreadable>* unreadable) const {
+    return collect(false, unreadable);
+}
 
-std::vector<KeyRing::Entry> KeyRing::collect(bool cached) const {
+std::vector<KeyRing::Entry> KeyRing::collect(bool cached, std::vector<Unreadable>* unreadable) const {
     std::vector<Entry> out;
     for (const auto& b : m_backends) {
         std::vector<KeyInfo> keys;
         try {
             keys = cached ? b->known_keys() : b->list_keys();
-        } catch (const Error&) {
+        } catch (const Error& e) {
+            if (unreadable) unreadable->push_back(Unreadable{b.get(), e});
             continue; // the backend's status() says why
         }
         for (auto& k : keys) out.push_back(Entry{std::move(k), b.get()});

@@ -27,14 +27,21 @@ public:
     // Backend by name; empty name picks the first. Throws not_found.
     Backend& backend(std::string_view name) const;
 
-    // All keys of all backends. A backend that fails is skipped (its status says why).
-    std::vector<Entry> list() const;
+    // A backend whose keys could not be read, and why.
+    struct Unreadable {
+        Backend* backend = nullptr;
+        Error error;
+    };
+
+    // All keys of all backends. A backend that fails is skipped (its status says why);
+    // with `unreadable`, it is also added there.
+    std::vector<Entry> list(std::vector<Unreadable>* unreadable = nullptr) const;
     // Resolves a reference. Throws not_found, or ambiguous with the candidates
     // ("<id> <name>", separated by ", ") in the message.
     Entry resolve(std::string_view ref) const;
 
 private:
-    std::vector<Entry> collect(bool cached) const;
+    std::vector<Entry> collect(bool cached, std::vector<Unreadable>* unreadable = nullptr) const;
     std::vector<std::unique_ptr<Backend>> m_backends;
 };
 

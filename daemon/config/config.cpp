@@ -156,6 +156,8 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
                 fail(origin, "key \"log_level\" must be one of trace, debug, info, warn, error, off; got " +
                                  log::quoted(level));
             cfg.log_level = std::move(level);
+        } else if (key == "log_file") {
+            cfg.log_file = fs::path(get_string(v, key, origin));
         } else if (key == "max_connections") {
             cfg.max_connections = static_cast<std::size_t>(get_int(v, key, 1, kMaxConnectionsLimit, origin));
         } else if (key == "allow_root") {

@@ -20,6 +20,7 @@ inline constexpr unsigned kDefaultFrameTimeoutSeconds = 30;
 struct Config {
     std::optional<std::filesystem::path> socket;  // from the file; see resolve_socket_path()
     std::optional<std::string> log_level;         // trace, debug, info, warn, error, off
+    std::optional<std::filesystem::path> log_file;  // append the log here (else stderr, or syslog when daemonized)
     std::size_t max_connections = kDefaultMaxConnections;
     bool allow_root = true;                       // uid 0 may connect, as ssh-agent allows
     unsigned frame_timeout_seconds = kDefaultFrameTimeoutSeconds;  // a partial frame may stall this long

@@ -53,7 +53,13 @@ void Connection::serve() {
     for (;;) {
         std::size_t processed = 0;
         const bool framing_ok = process_buffered(processed);
-        if (!flush() || !framing_ok) return;
+        const bool flushed = flush();
+        if (m_session.stop_requested) {
+            // The reply to Stop is out (or its client is gone): now the daemon stops.
+            m_dispatcher.stop_after_reply(m_caller);
+            return;
+        }
+        if (!flushed || !framing_ok) return;
         if (processed == kMaxReadAhead) continue;  // more complete frames may be waiting
         const ReadResult r = fill();
         if (r == ReadResult::ok) continue;

@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include <fmt/format.h>
+
 #include "daemon/backend/pkcs11/pkcs11_config.h"
 #include "daemon/backend/tpm2/tpm2_config.h"
 #include "daemon/core/error.h"
@@ -26,7 +28,17 @@ sigset_t stop_signals() {
     ::sigemptyset(&set);
     ::sigaddset(&set, SIGTERM);
     ::sigaddset(&set, SIGINT);
+    ::sigaddset(&set, SIGHUP);
     return set;
+}
+
+const char* signal_name(std::uint32_t signo) noexcept {
+    switch (signo) {
+    case SIGTERM: return "SIGTERM";
+    case SIGINT: return "SIGINT";
+    case SIGHUP: return "SIGHUP";
+    default: return "unknown";
+    }
 }
 
 } // namespace
@@ -65,6 +77,7 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     Dispatcher::Options dopt;
     dopt.max_frame = m_connection_options.max_frame;
     dopt.connection_count = [this] { return m_active.load(); };
+    dopt.stop = [this](const Caller& caller) { request_stop(caller); };
     m_dispatcher = std::make_unique<Dispatcher>(m_ring, std::move(dopt));
 }
 
@@ -76,6 +89,15 @@ Daemon::~Daemon() {
 void Daemon::request_stop() noexcept {
     const std::uint64_t one = 1;
     [[maybe_unused]] const ssize_t n = ::write(m_wake.get(), &one, sizeof one);
+}
+
+void Daemon::request_stop(const Caller& caller) {
+    {
+        std::lock_guard lock(m_stop_mutex);
+        if (m_stop_reason.empty())
+            m_stop_reason = fmt::format("reason=stop_request caller_uid={} caller_pid={}", caller.uid, caller.pid);
+    }
+    request_stop();
 }
 
 void Daemon::run() {
@@ -98,11 +120,14 @@ void Daemon::run() {
         if (fds[1].revents & POLLIN) {
             signalfd_siginfo info{};
             if (::read(sigfd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info))
-                spdlog::info("event=stop signal={}", info.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+                spdlog::info("event=stop reason=signal signal={}", signal_name(info.ssi_signo));
+            else
+                spdlog::info("event=stop reason=signal");
             stop = true;
         }
-        if (fds[2].revents & POLLIN) {
-            spdlog::info("event=stop reason=request");
+        if ((fds[2].revents & POLLIN) && !stop) {
+            std::lock_guard lock(m_stop_mutex);
+            spdlog::info("event=stop {}", m_stop_reason.empty() ? "reason=request" : m_stop_reason);
             stop = true;
         }
         if (fds[3].revents & POLLIN) {

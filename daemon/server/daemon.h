@@ -1,6 +1,6 @@
 // The trustkey daemon: built from a Config, it owns the key ring, the
 // listening socket and one thread per connection. run() serves until SIGTERM,
-// SIGINT or request_stop().
+// SIGINT, SIGHUP (as ssh-agent: stop cleanly), a Stop request or request_stop().
 #pragma once
 
 #include <atomic>
@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <list>
 #include <memory>
+#include <mutex>
+#include <string>
 #include <optional>
 #include <thread>
 
@@ -31,16 +33,18 @@ public:
 
     const std::filesystem::path& socket_path() const noexcept { return m_socket_path; }
 
-    // Serves until SIGTERM or SIGINT (the caller blocks both in every thread first, see
-    // block_stop_signals()) or request_stop(). Then stops accepting, shuts down every
-    // connection, joins the threads and removes the socket.
+    // Serves until SIGTERM, SIGINT or SIGHUP (the caller blocks them in every thread first, see
+    // block_stop_signals()), a Stop request or request_stop(). Then stops accepting, shuts
+    // down every connection, joins the threads and removes the socket. Logs the cause.
     void run();
     // Thread-safe and async-signal-safe.
     void request_stop() noexcept;
+    // For a Stop request from `caller`: logged as the cause.
+    void request_stop(const Caller& caller);
 
     std::size_t active_connections() const noexcept { return m_active.load(); }
 
-    // Blocks SIGTERM and SIGINT in the calling thread (and threads it starts later) so they
+    // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and threads it starts later) so they
     // reach run()'s signalfd; ignores SIGPIPE.
     static void block_stop_signals();
 
@@ -66,6 +70,8 @@ private:
     UniqueFd m_finished;  // eventfd a connection thread signals when it ends, so the loop reaps it
     std::list<std::unique_ptr<Slot>> m_slots;
     std::atomic<std::size_t> m_active{0};
+    std::mutex m_stop_mutex;  // m_stop_reason
+    std::string m_stop_reason;
 };
 
 } // namespace trustkey::server

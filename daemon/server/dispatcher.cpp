@@ -19,13 +19,6 @@ namespace trustkey::server {
 
 namespace {
 
-// One line, no control characters: what the client shows its user.
-std::string one_line(std::string s) {
-    for (char& c : s)
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-    return s;
-}
-
 bool is_client_mistake(pb::Status s) noexcept {
     switch (s) {
     case pb::STATUS_INTERNAL:
@@ -60,6 +53,12 @@ void wipe_secrets(pb::Request& request) noexcept {
 }
 
 } // namespace
+
+std::string Dispatcher::one_line(std::string s) {
+    for (char& c : s)
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+    return s;
+}
 
 Dispatcher::Dispatcher(backend::KeyRing& ring, Options options)
     : m_ring(ring), m_options(std::move(options)), m_started(std::chrono::steady_clock::now()) {}
@@ -126,7 +125,7 @@ pb::Response Dispatcher::handle(const pb::Request& request, const Caller& caller
     try {
         response.set_id(request.id());
         ctx.op = proto::request_name(request);
-        dispatch(request, session, ctx, response);
+        dispatch(request, caller, session, ctx, response);
         ++session.requests;
     } catch (const ProtocolError& e) {
         fail(response, e, e.status(), caller, ctx);
@@ -143,7 +142,8 @@ pb::Response Dispatcher::handle(const pb::Request& request, const Caller& caller
     return response;
 }
 
-void Dispatcher::dispatch(const pb::Request& request, Session& session, Context& ctx, pb::Response& response) {
+void Dispatcher::dispatch(const pb::Request& request, const Caller& caller, Session& session, Context& ctx,
+                          pb::Response& response) {
     using Body = pb::Request::BodyCase;
     if (request.body_case() == Body::BODY_NOT_SET)
         throw ProtocolError(pb::STATUS_UNKNOWN_REQUEST, "the request has no body (unknown request)");
@@ -151,7 +151,7 @@ void Dispatcher::dispatch(const pb::Request& request, Session& session, Context&
     if (!session.negotiated) throw ProtocolError(pb::STATUS_NOT_NEGOTIATED, "send Hello first");
 
     switch (request.body_case()) {
-    case Body::kListKeys: return on_list_keys(response);
+    case Body::kListKeys: return on_list_keys(caller, response);
     case Body::kGetPublicKey: return on_get_public_key(request.get_public_key(), ctx, response);
     case Body::kGenerateKey: return on_generate_key(request.generate_key(), ctx, response);
     case Body::kImportKey: return on_import_key(request.import_key(), ctx, response);
@@ -160,6 +160,7 @@ void Dispatcher::dispatch(const pb::Request& request, Session& session, Context&
     case Body::kDeleteKey: return on_delete_key(request.delete_key(), ctx, response);
     case Body::kGetStatus: return on_get_status(response);
     case Body::kLogin: return on_login(request.login(), ctx, response);
+    case Body::kStop: return on_stop(session, caller, response);
     default: throw ProtocolError(pb::STATUS_UNKNOWN_REQUEST, "unknown request");
     }
 }
@@ -219,7 +220,9 @@ void Dispatcher::fail(pb::Response& response, const Error& error, pb::Status sta
         else if (error.code() != 0)
             line += fmt::format(" code={}", error.code());
         line += " error=" + log::quoted(error.what());
-        if (is_client_mistake(status))
+        if (status == pb::STATUS_KEY_NOT_FOUND && op == "get_public_key")
+            spdlog::info("{}", line);  // a lookup: "not found" is an ordinary answer (clients probe by name)
+        else if (is_client_mistake(status))
             spdlog::warn("{}", line);
         else
             spdlog::error("{}", line);
@@ -243,17 +246,24 @@ void Dispatcher::add_candidates(pb::Response& response, const std::string& ref) 
 }
 
 void Dispatcher::add_pin_info(pb::Response& response, const Context& ctx) noexcept {
+    if (ctx.backend) fill_pin_info(*ctx.backend, *response.mutable_pin());
+}
+
+void Dispatcher::fill_pin_info(backend::Backend& b, pb::PinInfo& pin) noexcept {
     try {
-        backend::Backend* b = ctx.backend;
-        if (!b) return;
-        const auto st = b->status();
-        auto* pin = response.mutable_pin();
-        pin->set_count_low(st.pin_count_low);
-        pin->set_final_try(st.pin_final_try);
-        pin->set_locked(st.pin_locked);
+        const auto st = b.status();
+        pin.set_count_low(st.pin_count_low);
+        pin.set_final_try(st.pin_final_try);
+        pin.set_locked(st.pin_locked);
+        pin.set_refused(to_proto(st.pin_refused));
+        pin.set_logged_in(st.logged_in);
     } catch (...) {
         // Flags are best effort; the status already says what failed.
     }
+}
+
+void Dispatcher::stop_after_reply(const Caller& caller) const {
+    if (m_options.stop) m_options.stop(caller);
 }
 
 } // namespace trustkey::server

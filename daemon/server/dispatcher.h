@@ -25,6 +25,8 @@ public:
     struct Options {
         std::size_t max_frame = proto::kDefaultMaxFrame;
         std::function<std::size_t()> connection_count;  // for GetStatus; may be empty
+        // Stops the daemon for a Stop request, called once its reply was sent; empty: Stop is refused.
+        std::function<void(const Caller&)> stop;
     };
 
     Dispatcher(backend::KeyRing& ring, Options options);
@@ -38,6 +40,9 @@ public:
     static std::uint32_t batch_limit(backend::KeyType type) noexcept;
     static std::string server_name();
 
+    // After the reply to a Stop request (Session::stop_requested) went out: stops the daemon.
+    void stop_after_reply(const Caller& caller) const;
+
 private:
     // What a request is about, for the log line and for PIN details in a failure reply.
     struct Context {
@@ -47,9 +52,10 @@ private:
         backend::Backend* backend = nullptr;
     };
 
-    void dispatch(const pb::Request& request, Session& session, Context& ctx, pb::Response& response);
+    void dispatch(const pb::Request& request, const Caller& caller, Session& session, Context& ctx,
+                  pb::Response& response);
     void on_hello(const pb::Hello& hello, Session& session, pb::Response& response);
-    void on_list_keys(pb::Response& response);
+    void on_list_keys(const Caller& caller, pb::Response& response);
     void on_get_public_key(const pb::GetPublicKey& req, Context& ctx, pb::Response& response);
     void on_generate_key(const pb::GenerateKey& req, Context& ctx, pb::Response& response);
     void on_import_key(const pb::ImportKey& req, Context& ctx, pb::Response& response);
@@ -58,6 +64,7 @@ private:
     void on_delete_key(const pb::DeleteKey& req, Context& ctx, pb::Response& response);
     void on_get_status(pb::Response& response);
     void on_login(const pb::Login& req, Context& ctx, pb::Response& response);
+    void on_stop(Session& session, const Caller& caller, pb::Response& response);
 
     backend::KeyRing::Entry resolve(const std::string& ref, Context& ctx);
     void fail(pb::Response& response, const Error& error, const Caller& caller, const Context& ctx) noexcept;
@@ -65,6 +72,9 @@ private:
               const Context& ctx) noexcept;
     void add_candidates(pb::Response& response, const std::string& ref) noexcept;
     void add_pin_info(pb::Response& response, const Context& ctx) noexcept;
+    static void fill_pin_info(backend::Backend& b, pb::PinInfo& pin) noexcept;
+    // One line, no control characters: what the client shows its user.
+    static std::string one_line(std::string s);
 
     backend::KeyRing& m_ring;
     Options m_options;

@@ -42,6 +42,15 @@ void to_proto(const backend::KeyInfo& in, pb::KeyInfo& out) {
     out.set_public_key(in.spki_der.data(), in.spki_der.size());
 }
 
+pb::PinOrigin to_proto(backend::PinOrigin o) noexcept {
+    switch (o) {
+    case backend::PinOrigin::configured: return pb::PIN_ORIGIN_CONFIGURED;
+    case backend::PinOrigin::login: return pb::PIN_ORIGIN_LOGIN;
+    case backend::PinOrigin::none: break;
+    }
+    return pb::PIN_ORIGIN_UNSPECIFIED;
+}
+
 void to_proto(const backend::BackendStatus& in, pb::TokenStatus& out) {
     out.set_backend(in.name);
     out.set_kind(in.kind);
@@ -55,6 +64,7 @@ void to_proto(const backend::BackendStatus& in, pb::TokenStatus& out) {
     out.set_pin_count_low(in.pin_count_low);
     out.set_pin_final_try(in.pin_final_try);
     out.set_pin_locked(in.pin_locked);
+    out.set_pin_refused(to_proto(in.pin_refused));
     out.set_key_count(static_cast<std::uint32_t>(in.key_count));
     out.set_sessions(static_cast<std::uint32_t>(in.sessions));
     out.set_error(in.error);

@@ -1,4 +1,6 @@
 // The Dispatcher's handlers for key, signing and token requests.
+#include <unistd.h>
+
 #include <fmt/format.h>
 
 #include "daemon/backend/private_key.h"
@@ -6,6 +8,7 @@
 #include "daemon/core/secure_bytes.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/proto_convert.h"
+#include "daemon/server/status_table.h"
 
 namespace trustkey::server {
 
@@ -70,9 +73,24 @@ backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx
     return entry;
 }
 
-void Dispatcher::on_list_keys(pb::Response& response) {
+void Dispatcher::on_list_keys(const Caller& caller, pb::Response& response) {
     auto* reply = response.mutable_list_keys();
-    for (const auto& entry : m_ring.list()) to_proto(entry.info, *reply->add_keys());
+    std::vector<backend::KeyRing::Unreadable> unreadable;
+    for (const auto& entry : m_ring.list(&unreadable)) to_proto(entry.info, *reply->add_keys());
+    // A token that cannot be read is not a token without keys: the reply says which and why.
+    for (const auto& u : unreadable) {
+        const pb::Status status = to_status(u.error.errc());
+        auto* out = reply->add_unreadable();
+        out->set_backend(u.backend->name());
+        out->set_status(status);
+        std::string msg = u.error.message();
+        if (!u.error.subject().empty()) msg += " [" + u.error.subject() + "]";
+        out->set_message(one_line(std::move(msg)));
+        if (status == pb::STATUS_PIN_INCORRECT || status == pb::STATUS_PIN_LOCKED || status == pb::STATUS_PIN_REQUIRED)
+            fill_pin_info(*u.backend, *out->mutable_pin());
+        spdlog::warn("op=list_keys caller_uid={} caller_pid={} status={} backend={} error={}", caller.uid, caller.pid,
+                     proto::status_name(status), log::quoted(u.backend->name()), log::quoted(u.error.what()));
+    }
 }
 
 void Dispatcher::on_get_public_key(const pb::GetPublicKey& req, Context& ctx, pb::Response& response) {
@@ -172,6 +190,13 @@ void Dispatcher::on_get_status(pb::Response& response) {
     const auto up = std::chrono::steady_clock::now() - m_started;
     reply->set_uptime_seconds(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(up).count()));
+}
+
+void Dispatcher::on_stop(Session& session, const Caller& caller, pb::Response& response) {
+    if (!m_options.stop) throw Error(Errc::denied, "this server cannot be stopped by a request");
+    response.mutable_stop()->set_pid(static_cast<std::uint32_t>(::getpid()));
+    session.stop_requested = true;
+    spdlog::info("op=stop caller_uid={} caller_pid={} status=ok", caller.uid, caller.pid);
 }
 
 void Dispatcher::on_login(const pb::Login& req, Context& ctx, pb::Response& response) {

@@ -73,6 +73,7 @@ std::vector<pb::Request> every_request() {
         l->set_backend("softhsm");
         l->set_pin("1234");
     }
+    add().mutable_stop();
     return all;
 }
 
@@ -96,6 +97,12 @@ std::vector<pb::Response> every_response() {
         auto* l = add().mutable_list_keys();
         *l->add_keys() = sample_key(0);
         *l->add_keys() = sample_key(1);
+        auto* u = l->add_unreadable();
+        u->set_backend("yubi");
+        u->set_status(pb::STATUS_PIN_INCORRECT);
+        u->set_message("the token refused the configured PIN");
+        u->mutable_pin()->set_count_low(true);
+        u->mutable_pin()->set_refused(pb::PIN_ORIGIN_CONFIGURED);
     }
     *add().mutable_get_public_key()->mutable_key() = sample_key(2);
     *add().mutable_generate_key()->mutable_key() = sample_key(3);
@@ -136,8 +143,10 @@ std::vector<pb::Response> every_response() {
         t->set_key_count(4);
         t->set_sessions(2);
         t->set_error("none");
+        t->set_pin_refused(pb::PIN_ORIGIN_LOGIN);
     }
     add().mutable_login();
+    add().mutable_stop()->set_pid(4242);
     {
         auto& r = add();
         r.set_status(pb::STATUS_AMBIGUOUS_KEY);
@@ -196,7 +205,7 @@ TEST(Codec, EveryRequestRoundTrips) {
         EXPECT_TRUE(MessageDifferencer::Equals(req, back)) << request_name(req);
         cases.insert(static_cast<int>(back.body_case()));
     }
-    EXPECT_EQ(cases.size(), 10u) << "every request body must be covered";
+    EXPECT_EQ(cases.size(), 11u) << "every request body must be covered";
 }
 
 TEST(Codec, EveryResponseRoundTrips) {
@@ -210,7 +219,7 @@ TEST(Codec, EveryResponseRoundTrips) {
         EXPECT_TRUE(MessageDifferencer::Equals(resp, back)) << resp.id();
         if (back.body_case() != pb::Response::BODY_NOT_SET) cases.insert(static_cast<int>(back.body_case()));
     }
-    EXPECT_EQ(cases.size(), 10u) << "every response body must be covered";
+    EXPECT_EQ(cases.size(), 11u) << "every response body must be covered";
 }
 
 TEST(Codec, EmptyMessageDecodesToRequestWithoutBody) {
@@ -408,7 +417,7 @@ TEST(Codec, StatusNamesAreDistinctAndComplete) {
 TEST(Codec, RequestNamesFollowTheBody) {
     std::set<std::string> names;
     for (const auto& r : every_request()) names.insert(request_name(r));
-    EXPECT_EQ(names.size(), 10u);
+    EXPECT_EQ(names.size(), 11u);
     EXPECT_TRUE(names.count("sign_batch"));
     EXPECT_TRUE(names.count("hello"));
 }

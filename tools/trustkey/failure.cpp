@@ -33,6 +33,35 @@ std::string candidate_list(const std::vector<std::string>& candidates) {
 // (naming the key and the backend) says what happened.
 bool from_tpm(const proto::ClientError& e) { return std::string_view(e.what()).find("TPM") != std::string_view::npos; }
 
+// The token a failure is about: the one the user named, else the one the daemon named.
+std::string token_of(const RequestSubject& s, const proto::ClientError& e) {
+    return s.backend.empty() ? e.backend() : s.backend;
+}
+
+std::string token_phrase(const std::string& token) {
+    return token.empty() ? std::string("the token") : fmt::format("token '{}'", token);
+}
+
+std::string login_command(const std::string& token) {
+    return token.empty() ? std::string("trustkey login") : "trustkey login --backend " + token;
+}
+
+// A PIN refused on an operation other than the login that gave it: which PIN, and what to run.
+std::string wrong_pin(const proto::ClientError& e, const std::string& token) {
+    namespace pb = proto::pb;
+    const std::string head = fmt::format("wrong PIN for {}{}", token_phrase(token), pin_hint(e.pin()));
+    switch (e.pin().refused()) {
+    case pb::PIN_ORIGIN_CONFIGURED:
+        return fmt::format("{}: the token refused the PIN in trustkeyd's configuration (pin_file or pin_env); "
+                           "correct it, or run: {}",
+                           head, login_command(token));
+    case pb::PIN_ORIGIN_LOGIN:
+        return fmt::format("{}: the token refused the PIN given to trustkey login; run: {}", head,
+                           login_command(token));
+    default: return fmt::format("{} (run: {})", head, login_command(token));
+    }
+}
+
 // The daemon's own one-line message, or a fallback when it sent none.
 std::string detail(const proto::ClientError& e, std::string_view fallback) {
     std::string_view msg = e.what();
@@ -55,7 +84,8 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
     }
 
     const std::string key = or_default(s.key_ref, "?");
-    const std::string token = or_default(s.backend, "default");
+    const std::string token_name = token_of(s, e);
+    const std::string token = or_default(token_name, "?");
     switch (e.status()) {
     case pb::STATUS_KEY_NOT_FOUND:
         // Without a key reference the missing thing is a backend (login/generate/load --backend).
@@ -70,15 +100,17 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
     case pb::STATUS_KEY_EXISTS: return failed(detail(e, "a key with that name already exists"));
     case pb::STATUS_PIN_INCORRECT:
         if (from_tpm(e)) return failed(e.what());
-        return failed(fmt::format("wrong PIN for token '{}'{}", token, pin_hint(e.pin())));
+        if (s.login)
+            return failed(fmt::format("wrong PIN for {}{}{}", token_phrase(token_name), pin_hint(e.pin()),
+                                      e.pin().logged_in() ? "; it stays logged in as before" : ""));
+        return failed(wrong_pin(e, token_name));
     case pb::STATUS_PIN_LOCKED:
         if (from_tpm(e)) return failed(e.what());
-        return failed(fmt::format("the PIN of token '{}' is locked; unblock it with the security officer PIN",
-                                  token));
+        return failed(fmt::format("the PIN of {} is locked; unblock it with the security officer PIN",
+                                  token_phrase(token_name)));
     case pb::STATUS_PIN_REQUIRED:
         if (from_tpm(e)) return failed(e.what());
-        return failed(fmt::format("{} (run: trustkey login{})", detail(e, "the token is not logged in"),
-                                  s.backend.empty() ? "" : " --backend " + s.backend));
+        return failed(fmt::format("{} (run: {})", detail(e, "the token is not logged in"), login_command(token_name)));
     case pb::STATUS_TOKEN_ABSENT: return failed(fmt::format("token absent: {}", detail(e, token)));
     case pb::STATUS_TOKEN_ERROR: return failed(fmt::format("token error: {}", detail(e, token)));
     case pb::STATUS_KEY_DAMAGED:

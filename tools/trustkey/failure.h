@@ -18,6 +18,7 @@ struct RequestSubject {
     std::string key_ref;   // key reference the user typed
     std::string backend;   // token / backend name
     std::string file;      // file the user named
+    bool login = false;    // the request was a Login with a PIN the user gave
 
     static RequestSubject key(std::string key_ref, std::string backend = {}, std::string file = {}) {
         RequestSubject s;

@@ -91,14 +91,28 @@ KeyCommands::KeyCommands(CLI::App& app, CommandContext& context) : m_context(con
 }
 
 void KeyCommands::list() const {
-    const auto keys = m_context.with_client({}, [](proto::Client& c) { return c.list_keys(); });
-    if (m_json) {
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& k : keys) out.push_back(key_json(k));
-        write_stdout(dump_json(out));
-    } else {
-        write_stdout(key_table(keys));
+    const auto reply = m_context.with_client({}, [](proto::Client& c) { return c.list_keys_reply(); });
+    const std::vector<pb::KeyInfo> keys(reply.keys().begin(), reply.keys().end());
+    // A token that could not be read is never shown as a token without keys: what was read
+    // is printed, then one line per unreadable token, and the exit code is 1.
+    if (reply.unreadable().empty() || !keys.empty()) {
+        if (m_json) {
+            nlohmann::json out = nlohmann::json::array();
+            for (const auto& k : keys) out.push_back(key_json(k));
+            write_stdout(dump_json(out));
+        } else {
+            write_stdout(key_table(keys));
+        }
     }
+    std::vector<std::string> lines;
+    for (const auto& u : reply.unreadable()) {
+        const proto::ClientError e(proto::ClientError::Kind::status, u.status(), u.message(), {}, u.pin(), u.backend());
+        const Failure why = Failure::from_client_error(e, RequestSubject::key({}, u.backend()), m_context.socket_path);
+        lines.push_back(fmt::format("cannot list the keys of token '{}': {}", u.backend(), why.what()));
+    }
+    if (lines.empty()) return;
+    for (std::size_t i = 0; i + 1 < lines.size(); ++i) std::cerr << "trustkey: " << lines[i] << '\n';
+    throw Failure::failed(lines.back());
 }
 
 namespace {

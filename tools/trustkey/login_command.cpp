@@ -22,6 +22,7 @@ LoginCommand::LoginCommand(CLI::App& app, CommandContext& context) : m_context(c
 void LoginCommand::run() const {
     if (!m_key.empty()) return login_key();
     RequestSubject subject = RequestSubject::key({}, m_backend);
+    subject.login = true;
     m_context.with_client(subject, [&](proto::Client& c) {
         // Name the token in the prompt and in errors even when the user did not.
         if (subject.backend.empty()) {

@@ -14,6 +14,7 @@
 #include "tools/trustkey/login_command.h"
 #include "tools/trustkey/sign_command.h"
 #include "tools/trustkey/status_command.h"
+#include "tools/trustkey/stop_command.h"
 #include "tools/trustkey/trust/docker_plugin.h"
 #include "tools/trustkey/trust/trust_commands.h"
 
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     SignCommand sign_command(app, context);
     StatusCommand status_command(app, context);
     LoginCommand login_command(app, context);
+    StopCommand stop_command(app, context);
     add_trust_commands(app, context);
     trust::add_install_plugin_command(app, context);
 

@@ -37,6 +37,13 @@ backend::KeyType backend_type_of(const pb::KeyInfo& key) {
 
 const char* yes_no(bool b) { return b ? "yes" : "no"; }
 
+// Which PIN the token refused: "configured", "login", or null.
+nlohmann::json pin_refused_json(pb::PinOrigin o) {
+    if (o == pb::PIN_ORIGIN_CONFIGURED) return "configured";
+    if (o == pb::PIN_ORIGIN_LOGIN) return "login";
+    return nullptr;
+}
+
 } // namespace
 
 std::string short_id(std::string_view id) { return std::string(id.substr(0, 12)); }
@@ -119,6 +126,17 @@ std::string status_text(const pb::StatusReply& status) {
         for (const auto& name : t.keys_awaiting_auth())
             waiting += fmt::format("Key '{}' on '{}' waits for its authorization value (run: trustkey login --key {})\n",
                                    printable(name), printable(t.backend()), printable(name));
+    for (const auto& t : status.tokens()) {
+        // Which PIN was refused decides what to do about it.
+        if (t.pin_refused() == pb::PIN_ORIGIN_CONFIGURED)
+            waiting += fmt::format("Token '{}' refused the PIN in trustkeyd's configuration (pin_file or pin_env); "
+                                   "correct it, or run: trustkey login --backend {}\n",
+                                   printable(t.backend()), printable(t.backend()));
+        else if (t.pin_refused() == pb::PIN_ORIGIN_LOGIN)
+            waiting += fmt::format("Token '{}' refused the PIN given to trustkey login; run: trustkey login "
+                                   "--backend {}\n",
+                                   printable(t.backend()), printable(t.backend()));
+    }
     if (!waiting.empty()) out += '\n' + waiting;
     return out;
 }
@@ -141,6 +159,7 @@ nlohmann::json status_json(const pb::StatusReply& status) {
             {"pin_count_low", t.pin_count_low()},
             {"pin_final_try", t.pin_final_try()},
             {"pin_locked", t.pin_locked()},
+            {"pin_refused", pin_refused_json(t.pin_refused())},
             {"error", t.error()},
             {"keys_awaiting_auth", nlohmann::json(std::vector<std::string>(t.keys_awaiting_auth().begin(),
                                                                            t.keys_awaiting_auth().end()))},

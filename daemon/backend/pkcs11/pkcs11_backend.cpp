@@ -281,6 +281,8 @@ void Pkcs11Backend::remove(const KeyInfo& key) {
 }
 
 void Pkcs11Backend::login(const SecureBytes& pin) {
+    // Alone on the token: checking the PIN of a logged-in token rewrites SoftHSM2's token file.
+    std::unique_lock write(m_access);
     run(false, [&](SessionPool::Lease& lease) {
         m_login.login(lease.fn(), lease.get(), pin);
         return refresh(lease);
@@ -321,6 +323,7 @@ BackendStatus Pkcs11Backend::status() {
         st.error = e.what();
     }
     st.logged_in = m_login.state() == TokenLogin::State::logged_in;
+    st.pin_refused = m_login.refused();
     if (st.error.empty() && !st.logged_in) st.error = m_login.last_error();
     return st;
 }

@@ -72,37 +72,91 @@ SecureBytes read_pin(const PinSource& source) {
     return pin;
 }
 
+namespace {
+
+std::string describe(const PinSource& source) {
+    switch (source.kind) {
+    case PinSource::Kind::env: return "pin_env " + source.ref;
+    case PinSource::Kind::file: return "pin_file " + source.ref;
+    case PinSource::Kind::none: break;
+    }
+    return "none";
+}
+
+} // namespace
+
 void TokenLogin::ensure(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
     std::lock_guard lock(m_mutex);
     if (m_state == State::logged_in) return;
     if (m_state != State::logged_out) throw_state();
     SecureBytes pin = read_pin(m_source);
-    login_locked(fn, session, pin);
+    login_locked(fn, session, pin, PinOrigin::configured);
 }
 
 void TokenLogin::login(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
     std::lock_guard lock(m_mutex);
     if (pin.empty()) throw Error(Errc::invalid_argument, "empty PIN", 0, {}, m_subject);
-    if (m_state == State::logged_in) fn->C_Logout(session); // explicit re-login with a new PIN
+    if (m_state == State::logged_in) {
+        if (check_in_place(fn, session, pin)) return;
+        fn->C_Logout(session);  // this token cannot check a PIN while logged in
+    }
     m_state = State::logged_out;
-    login_locked(fn, session, pin);
+    login_locked(fn, session, pin, PinOrigin::login);
 }
 
-void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
+bool TokenLogin::check_in_place(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
+    // PKCS#11 has no "verify PIN" call, and C_Login on a logged-in token answers
+    // CKR_USER_ALREADY_LOGGED_IN without looking at the PIN. Setting the PIN to itself
+    // checks the old PIN first and keeps the login (a wrong one counts as a failed try).
+    SecureBytes old_pin = pin, new_pin = pin;
+    const auto len = static_cast<CK_ULONG>(pin.size());
+    const CK_RV rv = fn->C_SetPIN(session, old_pin.data(), len, new_pin.data(), len);
+    if (rv == CKR_OK) {
+        // Logged in still (or again, should the token have dropped the login meanwhile).
+        SecureBytes copy = pin;
+        const CK_RV login_rv = fn->C_Login(session, CKU_USER, copy.data(), len);
+        if (login_rv != CKR_OK && login_rv != CKR_USER_ALREADY_LOGGED_IN) {
+            m_state = State::logged_out;
+            throw ck_error("C_Login", login_rv, m_subject);
+        }
+        m_error.clear();
+        return true;
+    }
+    if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
+        Error err(Errc::pin_incorrect, "the token refused the PIN; it stays logged in with the PIN it had", rv,
+                  "C_SetPIN", m_subject);
+        err.set_code_name(rv_name(rv));
+        throw err;
+    }
+    if (rv == CKR_PIN_LOCKED)
+        throw Error(Errc::pin_locked, "the token's user PIN is locked", rv, "C_SetPIN", m_subject);
+    return false;
+}
+
+void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin,
+                              PinOrigin origin) {
     // PKCS#11 takes a non-const pointer; the module does not write through it.
     SecureBytes copy = pin;
     CK_RV rv = fn->C_Login(session, CKU_USER, copy.data(), static_cast<CK_ULONG>(copy.size()));
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         m_state = State::logged_in;
+        m_refused = PinOrigin::none;
         m_error.clear();
         return;
     }
     Error err = ck_error("C_Login", rv, m_subject);
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
         m_state = State::pin_incorrect;
-        err = Error(Errc::pin_incorrect, err.message(), rv, "C_Login", m_subject);
+        m_refused = origin;
+        err = Error(Errc::pin_incorrect,
+                    origin == PinOrigin::configured
+                        ? "the token refused the configured PIN (" + describe(m_source) + ")"
+                        : std::string("the token refused the PIN given to trustkey login"),
+                    rv, "C_Login", m_subject);
+        err.set_code_name(rv_name(rv));
     } else if (rv == CKR_PIN_LOCKED) {
         m_state = State::pin_locked;
+        m_refused = origin;
     }
     m_error = err.what();
     throw err;
@@ -123,11 +177,22 @@ std::string TokenLogin::last_error() const {
     return m_error;
 }
 
+PinOrigin TokenLogin::refused() const {
+    std::lock_guard lock(m_mutex);
+    return m_state == State::logged_in ? PinOrigin::none : m_refused;
+}
+
 void TokenLogin::throw_state() const {
     if (m_state == State::pin_locked)
         throw Error(Errc::pin_locked, "the token's user PIN is locked", CKR_PIN_LOCKED, "C_Login", m_subject);
+    if (m_refused == PinOrigin::login)
+        throw Error(Errc::pin_incorrect,
+                    "the token refused the PIN given to trustkey login; it is not logged in until a login with "
+                    "the right PIN",
+                    CKR_PIN_INCORRECT, "C_Login", m_subject);
     throw Error(Errc::pin_incorrect,
-                "the token refused the configured PIN; it is not tried again until an explicit login",
+                "the token refused the configured PIN (" + describe(m_source) +
+                    "); it is not tried again until an explicit login",
                 CKR_PIN_INCORRECT, "C_Login", m_subject);
 }
 

@@ -24,6 +24,7 @@ TEST(ConfigTest, FullFile) {
     const auto c = Config::parse(R"(
 socket = "/run/x/agent.sock"
 log_level = "debug"
+log_file = "/var/log/trustkeyd.log"
 max_connections = 8
 allow_root = false
 [[pkcs11]]
@@ -40,6 +41,8 @@ pin_file = "/etc/pin"
                                  "/etc/test.toml");
     EXPECT_EQ(c.socket->string(), "/run/x/agent.sock");
     EXPECT_EQ(*c.log_level, "debug");
+    ASSERT_TRUE(c.log_file);
+    EXPECT_EQ(c.log_file->string(), "/var/log/trustkeyd.log");
     EXPECT_EQ(c.max_connections, 8u);
     EXPECT_FALSE(c.allow_root);
     ASSERT_EQ(c.pkcs11.size(), 2u);
@@ -71,6 +74,7 @@ TEST(ConfigTest, InvalidValuesRefused) {
     EXPECT_EQ(errc_of("max_connections = \"many\"\n"), Errc::config);
     EXPECT_EQ(errc_of("allow_root = 1\n"), Errc::config);
     EXPECT_EQ(errc_of("log_level = \"loud\"\n"), Errc::config);
+    EXPECT_EQ(errc_of("log_file = \"\"\n"), Errc::config);
     EXPECT_EQ(errc_of("socket = \n"), Errc::config);  // syntax error
     EXPECT_EQ(errc_of("[[pkcs11]]\nname=\"a\"\nmodule=\"/m\"\npin_env=\"P\"\npin_file=\"/f\"\n"), Errc::config);
     EXPECT_EQ(errc_of("[[pkcs11]]\nmodule=\"/m\"\n"), Errc::config);

@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <set>
+#include <vector>
 
 #include "daemon/backend/key_ring.h"
 #include "daemon/backend/pkcs11/pkcs11_config.h"
@@ -59,6 +60,36 @@ TEST(StatusTableTest, EveryErrcHasAStatus) {
         EXPECT_TRUE(seen.insert(to_status(errc)).second) << errc_name(errc);
         EXPECT_NE(to_status(errc), pb::STATUS_INTERNAL) << errc_name(errc);
     }
+}
+
+TEST_F(DispatcherTest, StopIsAnsweredAndTheStopHappensAfterTheReply) {
+    ASSERT_EQ(hello().status(), pb::STATUS_OK);
+    pb::Request req;
+    req.set_id(7);
+    req.mutable_stop();
+    // Without a way to stop (as here), Stop is refused.
+    auto refused = call(req);
+    EXPECT_EQ(refused.status(), pb::STATUS_DENIED);
+    EXPECT_FALSE(m_session.stop_requested);
+
+    std::vector<Caller> stopped;
+    Dispatcher::Options options;
+    options.stop = [&](const Caller& c) { stopped.push_back(c); };
+    Dispatcher with_stop(m_ring, std::move(options));
+    Session session;
+    pb::Request h;
+    h.set_id(1);
+    h.mutable_hello()->set_min_version(1);
+    h.mutable_hello()->set_max_version(1);
+    ASSERT_EQ(with_stop.handle(h, m_caller, session).status(), pb::STATUS_OK);
+    const auto reply = with_stop.handle(req, m_caller, session);
+    ASSERT_EQ(reply.status(), pb::STATUS_OK) << reply.message();
+    EXPECT_EQ(reply.stop().pid(), static_cast<std::uint32_t>(::getpid()));
+    EXPECT_TRUE(session.stop_requested);
+    EXPECT_TRUE(stopped.empty()) << "stopped before the reply went out";
+    with_stop.stop_after_reply(m_caller);
+    ASSERT_EQ(stopped.size(), 1u);
+    EXPECT_EQ(stopped[0].pid, m_caller.pid);
 }
 
 TEST_F(DispatcherTest, HelloNegotiatesAndAdvertisesLimits) {

@@ -1,7 +1,11 @@
 // Usage errors, a daemon that is not running, key references that match no key
-// or several, status, and login with a wrong PIN against a configured token.
+// or several, status, and login with a wrong PIN against a configured token; a
+// configured token whose PIN is refused, named by every command.
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
+
+#include <fstream>
+#include <memory>
 
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
@@ -174,6 +178,112 @@ TEST_F(Login, UnknownBackendFailsWithOneLine) {
     const auto gen = m_daemon->trustkey({"key", "generate", "k", "--backend", "nope"});
     EXPECT_TRUE(failed_with_one_line(gen, 1));
     EXPECT_NE(gen.err.find("'nope'"), std::string::npos) << gen.err;
+}
+
+// A [[pkcs11]] token named "yubi" whose PIN comes from a pin_file.
+class ConfiguredToken : public ::testing::Test {
+protected:
+    SoftHsmToken m_token{"cli-yubi", "24681357", "13572468"};
+    TempDir m_dir;
+    std::string m_pin_file = (m_dir / "pin").string();
+
+    void write_pin(const std::string& pin) const { std::ofstream(m_pin_file, std::ios::trunc) << pin; }
+
+    std::unique_ptr<CliDaemon> start() const {
+        const std::string toml = "[[pkcs11]]\nname = \"yubi\"\nmodule = \"" + SoftHsmToken::module() +
+                                 "\"\ntoken = \"" + m_token.uri() + "\"\npin_file = \"" + m_pin_file + "\"\n";
+        return std::make_unique<CliDaemon>(CliDaemon::Options{
+            .config_toml = toml, .env = {"SOFTHSM2_CONF=" + m_token.conf_path().string()}});
+    }
+};
+
+TEST_F(ConfiguredToken, WrongPinAtLoginKeepsTheWorkingLogin) {
+    write_pin(m_token.user_pin());
+    const auto daemon = start();
+    ASSERT_TRUE(succeeded(daemon->trustkey({"key", "generate", "kept"})));
+
+    const auto wrong = daemon->trustkey({"login"}, {.unset = {"TRUSTKEY_PIN"}, .stdin_data = "0000\n"});
+    EXPECT_TRUE(failed_with_one_line(wrong, 1));
+    EXPECT_EQ(wrong.err.rfind("trustkey: wrong PIN for token 'yubi'", 0), 0u) << wrong.err;
+    EXPECT_NE(wrong.err.find("stays logged in"), std::string::npos) << wrong.err;
+
+    // The token was not logged out: signing and listing work as before.
+    EXPECT_TRUE(succeeded(daemon->trustkey({"sign", "kept", "--digest", std::string(64, 'a')})));
+    const auto list = daemon->trustkey({"key", "list"});
+    EXPECT_TRUE(succeeded(list));
+    EXPECT_NE(list.out.find("kept"), std::string::npos) << list.out;
+    const auto status = nlohmann::json::parse(daemon->trustkey({"status", "--json"}).out);
+    EXPECT_EQ(status["tokens"][0]["logged_in"], true) << status.dump();
+    EXPECT_TRUE(status["tokens"][0]["pin_refused"].is_null()) << status.dump();
+    EXPECT_EQ(status["tokens"][0]["error"], "") << status.dump();
+
+    // The right PIN is accepted while logged in, and the token stays usable.
+    const auto right = daemon->trustkey({"login"}, {.unset = {"TRUSTKEY_PIN"}, .stdin_data = m_token.user_pin() + "\n"});
+    EXPECT_TRUE(succeeded(right));
+    EXPECT_TRUE(succeeded(daemon->trustkey({"sign", "kept", "--digest", std::string(64, 'b')})));
+}
+
+TEST_F(ConfiguredToken, RefusedConfiguredPinIsNamedByEveryCommand) {
+    write_pin(m_token.user_pin());
+    {
+        const auto first = start();
+        ASSERT_TRUE(succeeded(first->trustkey({"key", "generate", "signer"})));
+    }
+    write_pin("11112222");
+    const auto daemon = start();
+    const std::string hint = "trustkey login --backend yubi";
+
+    // key list: not an empty table, but one line naming the token and why; exit 1.
+    for (const auto& args : std::vector<std::vector<std::string>>{{"key", "list"}, {"key", "list", "--json"}}) {
+        const auto list = daemon->trustkey(args);
+        EXPECT_TRUE(failed_with_one_line(list, 1)) << ::testing::PrintToString(args);
+        EXPECT_NE(list.err.find("token 'yubi'"), std::string::npos) << list.err;
+        EXPECT_NE(list.err.find("configuration"), std::string::npos) << list.err;
+        EXPECT_NE(list.err.find(hint), std::string::npos) << list.err;
+    }
+
+    // sign, key generate and trust key generate name the token that refused and what to run.
+    const auto sign = daemon->trustkey({"sign", "signer", "--digest", std::string(64, 'a')});
+    const auto gen = daemon->trustkey({"key", "generate", "another"});
+    const auto trust_gen = daemon->trustkey({"trust", "key", "generate", "alice", "--dir", m_dir.path().string()});
+    for (const auto* r : {&sign, &gen, &trust_gen}) {
+        EXPECT_EQ(r->exit_code, 1) << describe(*r);
+        EXPECT_EQ(r->err_lines(), 1u) << describe(*r);
+        EXPECT_EQ(r->err.rfind("trustkey: wrong PIN for token 'yubi'", 0), 0u) << r->err;
+        EXPECT_NE(r->err.find("configuration"), std::string::npos) << r->err;
+        EXPECT_NE(r->err.find(hint), std::string::npos) << r->err;
+        EXPECT_EQ(r->err.find("'default'"), std::string::npos) << r->err;
+    }
+
+    // status says it was the configured PIN.
+    const auto text = daemon->trustkey({"status"});
+    EXPECT_TRUE(succeeded(text));
+    EXPECT_NE(text.out.find("Token 'yubi' refused the PIN in trustkeyd's configuration"), std::string::npos)
+        << text.out;
+    auto status = nlohmann::json::parse(daemon->trustkey({"status", "--json"}).out);
+    EXPECT_EQ(status["tokens"][0]["pin_refused"], "configured") << status.dump();
+    EXPECT_NE(status["tokens"][0]["error"].get<std::string>().find("configured PIN (pin_file " + m_pin_file + ")"),
+              std::string::npos)
+        << status.dump();
+
+    // A wrong PIN typed at login: now status says that one was refused.
+    const auto wrong = daemon->trustkey({"login"}, {.unset = {"TRUSTKEY_PIN"}, .stdin_data = "0000\n"});
+    EXPECT_TRUE(failed_with_one_line(wrong, 1));
+    EXPECT_EQ(wrong.err.rfind("trustkey: wrong PIN for token 'yubi'", 0), 0u) << wrong.err;
+    const auto text2 = daemon->trustkey({"status"});
+    EXPECT_NE(text2.out.find("Token 'yubi' refused the PIN given to trustkey login"), std::string::npos) << text2.out;
+    EXPECT_EQ(text2.out.find("configuration"), std::string::npos) << text2.out;
+    status = nlohmann::json::parse(daemon->trustkey({"status", "--json"}).out);
+    EXPECT_EQ(status["tokens"][0]["pin_refused"], "login") << status.dump();
+    const auto list = daemon->trustkey({"key", "list"});
+    EXPECT_TRUE(failed_with_one_line(list, 1));
+    EXPECT_NE(list.err.find("the PIN given to trustkey login"), std::string::npos) << list.err;
+
+    // The right PIN brings the keys back.
+    ASSERT_TRUE(succeeded(daemon->trustkey({"login"}, {.unset = {"TRUSTKEY_PIN"}, .stdin_data = m_token.user_pin() + "\n"})));
+    const auto back = daemon->trustkey({"key", "list"});
+    EXPECT_TRUE(succeeded(back));
+    EXPECT_NE(back.out.find("signer"), std::string::npos) << back.out;
 }
 
 } // namespace

@@ -62,7 +62,10 @@ public:
     // Largest SignBatch the server accepts for keys of this type.
     std::uint32_t batch_limit(pb::KeyType type) const noexcept;
 
+    // The keys of every backend that could be read (the others are left out: see list_keys_reply()).
     std::vector<pb::KeyInfo> list_keys();
+    // The keys, and the backends that could not be read with why.
+    pb::ListKeysReply list_keys_reply();
     pb::KeyInfo public_key(std::string_view key_ref);
     // `auth`: the key's own authorization value (TPM); empty: none. Wiped from the client's buffers.
     pb::KeyInfo generate_key(std::string_view name, pb::KeyType type, std::string_view backend = {},
@@ -84,6 +87,8 @@ public:
     void login(std::string_view backend, std::string_view pin);
     // The own authorization value of the key `key_ref`, kept by the daemon for later use.
     void login_key(std::string_view key_ref, std::string_view auth);
+    // Asks the daemon to stop; it replies first, then stops and removes its socket.
+    pb::StopReply stop();
 
     // Low level: sends one request (id assigned here) and returns the response; throws
     // ClientError for a non-OK status.

@@ -176,6 +176,50 @@ TEST_F(Pkcs11BackendTest, WrongPinIsNotRetried) {
     EXPECT_TRUE(backend->status().logged_in);
 }
 
+TEST_F(Pkcs11BackendTest, WrongPinAtLoginKeepsTheWorkingLogin) {
+    auto backend = open();
+    const KeyInfo key = backend->generate("kept", KeyType::ecdsa_p256);
+    ASSERT_TRUE(backend->status().logged_in);
+    // Logged in through the configured PIN; a wrong PIN given to login is refused...
+    try {
+        backend->login(secure_from("0000"));
+        ADD_FAILURE() << "a wrong PIN was accepted";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.errc(), Errc::pin_incorrect) << e.what();
+    }
+    // ...and the token stays logged in: listing and signing work without a new login.
+    BackendStatus st = backend->status();
+    EXPECT_TRUE(st.logged_in) << st.error;
+    EXPECT_EQ(st.pin_refused, PinOrigin::none);
+    EXPECT_TRUE(st.pin_count_low);  // the wrong PIN counted as a try
+    EXPECT_EQ(backend->list_keys().size(), 1u);
+    const Bytes digest = sha256(as_bytes("still logged in"));
+    EXPECT_EQ(backend->sign(key, HashAlg::sha256, digest).size(), 64u);
+    // The right PIN is accepted while logged in and clears the low-count flag.
+    backend->login(secure_from(token.user_pin()));
+    st = backend->status();
+    EXPECT_TRUE(st.logged_in);
+    EXPECT_FALSE(st.pin_count_low);
+    EXPECT_EQ(backend->sign(key, HashAlg::sha256, digest).size(), 64u);
+}
+
+TEST_F(Pkcs11BackendTest, RefusedPinSaysWhoseItWas) {
+    ::setenv(kPinVar, "0000", 1);
+    auto backend = open();
+    BackendStatus st = backend->status();
+    EXPECT_FALSE(st.logged_in);
+    EXPECT_EQ(st.pin_refused, PinOrigin::configured);
+    EXPECT_NE(st.error.find("configured PIN (pin_env TRUSTKEY_TEST_PIN)"), std::string::npos) << st.error;
+    EXPECT_EQ(errc_of([&] { backend->login(secure_from("9999")); }), Errc::pin_incorrect);
+    st = backend->status();
+    EXPECT_FALSE(st.logged_in);
+    EXPECT_EQ(st.pin_refused, PinOrigin::login);
+    EXPECT_NE(st.error.find("the PIN given to trustkey login"), std::string::npos) << st.error;
+    EXPECT_EQ(st.error.find("configured"), std::string::npos) << st.error;
+    backend->login(secure_from(token.user_pin()));
+    EXPECT_EQ(backend->status().pin_refused, PinOrigin::none);
+}
+
 TEST_F(Pkcs11BackendTest, NoPinSourceNeedsExplicitLogin) {
     auto backend = open(PinSource{});
     EXPECT_EQ(errc_of([&] { backend->list_keys(); }), Errc::pin_required);
