@@ -172,6 +172,13 @@ TEST_F(TrustMessagesTest, FromFileTagMissingInTheRegistryNamesTheLine) {
     EXPECT_NE(sign.err.find(list.string() + ":3: resolving " + image("nope") + " in the registry"), std::string::npos)
         << sign.err;
     EXPECT_EQ(server_version("root"), 0);
+
+    // A list that cannot be opened says why.
+    const ProcessResult missing = trust({"sign", "--from-file", (m_work / "absent.txt").string()});
+    expect_one_line(missing);
+    EXPECT_NE(missing.err.find("cannot open " + (m_work / "absent.txt").string() + ": No such file or directory"),
+              std::string::npos)
+        << missing.err;
 }
 
 // trustkeyd goes away while a publish is being signed: a Unix socket in front of the real
