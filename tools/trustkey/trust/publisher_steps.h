@@ -36,9 +36,9 @@ inline std::string step_name(const std::string& what, const std::string& text) {
     return url.find("://") != std::string::npos && text.find(url) != std::string::npos ? what.substr(0, at) : what;
 }
 
-// Runs `body`, turning library errors into one line naming `what`. Every change a step
-// signs is published in one request after all its signatures are made, so when trustkeyd
-// goes away during the step, what it was signing was not published.
+// The line for a step during which trustkeyd went away. Every change a step signs is
+// published in one request after all its signatures are made, so what it was signing was
+// not published.
 inline Failure agent_lost(const std::string& what, const std::string& detail) {
     if (detail.find("timed out") != std::string::npos)
         return Failure::failed(fmt::format("{}: trustkeyd did not answer in time ({}); what it was signing was not "
@@ -49,6 +49,8 @@ inline Failure agent_lost(const std::string& what, const std::string& detail) {
                                        what, detail));
 }
 
+// Runs `body`, turning library errors into one line naming `what` (the server's URL in
+// `what` is left out when the error names it already; no internal call names).
 template <typename F>
 void run_step(const std::string& what, F&& body) {
     try {
