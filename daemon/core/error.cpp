@@ -45,6 +45,11 @@ Error::Error(Errc errc, std::string message, std::uint64_t code, std::string cal
     : std::runtime_error(compose(message, call, subject)), m_errc(errc), m_message(std::move(message)),
       m_code(code), m_call(std::move(call)), m_subject(std::move(subject)) {}
 
+std::string Error::user_message() const {
+    if (m_subject.empty() || m_message.find(m_subject) != std::string::npos) return m_message;
+    return m_message + " (" + m_subject + ")";
+}
+
 void throw_errno(std::string call, int err, std::string subject) {
     throw Error(Errc::io, std::strerror(err), static_cast<std::uint64_t>(err), std::move(call), std::move(subject));
 }

@@ -50,6 +50,9 @@ public:
     const std::string& subject() const noexcept { return m_subject; }
     // The short message without call/subject decoration.
     const std::string& message() const noexcept { return m_message; }
+    // The line for a person: the message, and the subject when the message does not
+    // already name it; never the internal call.
+    std::string user_message() const;
     // Symbolic name of code() ("CKR_PIN_INCORRECT"), empty when the backend gave none.
     const std::string& code_name() const noexcept { return m_code_name; }
     void set_code_name(std::string name) { m_code_name = std::move(name); }

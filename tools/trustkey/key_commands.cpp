@@ -151,7 +151,12 @@ void KeyCommands::load() const {
         if (auto env = secret_from_env({"TRUSTKEY_KEY_PASSPHRASE", "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE"}))
             passphrase = std::move(*env);
         else
-            passphrase = read_secret(fmt::format("Enter passphrase for {}: ", m_file));
+            passphrase = read_secret(
+                fmt::format("Enter passphrase for {}: ", m_file),
+                fmt::format("{} is encrypted and there is no terminal to ask for its passphrase: set "
+                            "TRUSTKEY_KEY_PASSPHRASE (or DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE), or give it on "
+                            "standard input",
+                            m_file));
     }
     const auto key = m_context.with_client(
         RequestSubject::key({}, m_backend, m_file), [&](proto::Client& c) {

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "daemon/core/error.h"
 #include "tools/trustkey/command_context.h"
 #include "tools/trustkey/failure.h"
 #include "tools/trustkey/key_commands.h"
@@ -24,15 +25,18 @@
 
 namespace {
 
+// How the user calls the program ("trustkey", or "docker trustkey" as a docker plugin).
+std::string g_command_name = "trustkey";
+
 std::string usage_line(const CLI::App*, const CLI::Error& e) {
-    return std::string("trustkey: ") + e.what() + " (see trustkey --help)\n";
+    return std::string("trustkey: ") + e.what() + " (see " + g_command_name + " --help)\n";
 }
 
 // For "a subcommand is required" errors: the deepest command selected, and the
 // first word the parser could not use, so the message can name it.
 bool report_unknown_command(const CLI::App& app) {
     const CLI::App* deepest = &app;
-    std::string path = "trustkey";
+    std::string path = app.get_name();
     for (bool descended = true; descended;) {
         descended = false;
         for (const CLI::App* sub : deepest->get_subcommands()) {
@@ -77,10 +81,12 @@ int main(int argc, char** argv) {
     StopCommand stop_command(app, context);
     add_trust_commands(app, context);
     trust::add_install_plugin_command(app, context);
+    plugin.adapt(app);
+    g_command_name = plugin.command_line_name();
 
     try {
-        // As a docker CLI plugin the arguments are rewritten (docker_plugin.h).
-        std::vector<std::string> args = plugin.arguments(app);
+        // As a docker CLI plugin only the trust verbs are offered (docker_plugin.h).
+        std::vector<std::string> args = plugin.arguments();
         std::vector<char*> args_c;
         for (auto& a : args) args_c.push_back(a.data());
         app.parse(static_cast<int>(args_c.size()), args_c.data());
@@ -98,6 +104,9 @@ int main(int argc, char** argv) {
     } catch (const Failure& f) {
         std::cerr << "trustkey: " << f.what() << '\n';
         return f.exit_code();
+    } catch (const trustkey::Error& e) {
+        std::cerr << "trustkey: " << e.user_message() << '\n';
+        return kExitFailure;
     } catch (const std::exception& e) {
         std::cerr << "trustkey: " << e.what() << '\n';
         return kExitFailure;

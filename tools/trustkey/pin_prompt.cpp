@@ -55,8 +55,9 @@ private:
     std::array<struct sigaction, kSignals.size()> m_old{};
 };
 
-// Reads one line from `fd` byte by byte (so nothing after it is consumed).
-SecureBytes read_line(int fd, std::string_view source) {
+// Reads one line from `fd` byte by byte (so nothing after it is consumed). `no_input` is
+// the error for an input that ends before any byte (a default names `source`).
+SecureBytes read_line(int fd, std::string_view source, const std::string& no_input = {}) {
     SecureBytes line;
     line.reserve(kMaxSecretLength);  // no reallocation: no stray copies of the secret
     for (;;) {
@@ -68,7 +69,8 @@ SecureBytes read_line(int fd, std::string_view source) {
         }
         if (n < 0) throw Failure::failed(fmt::format("cannot read from {}: {}", source, std::strerror(errno)));
         if (n == 0) {
-            if (line.empty()) throw Failure::failed(fmt::format("nothing to read on {}", source));
+            if (line.empty())
+                throw Failure::failed(no_input.empty() ? fmt::format("nothing to read on {}", source) : no_input);
             break;
         }
         if (c == '\n') break;
@@ -107,8 +109,10 @@ std::optional<SecureBytes> secret_from_env(std::initializer_list<const char*> na
     return std::nullopt;
 }
 
-SecureBytes read_secret(const std::string& prompt) {
-    if (!stdin_is_terminal()) return read_line(STDIN_FILENO, "standard input");
+SecureBytes read_secret(const std::string& prompt) { return read_secret(prompt, {}); }
+
+SecureBytes read_secret(const std::string& prompt, const std::string& no_input) {
+    if (!stdin_is_terminal()) return read_line(STDIN_FILENO, "standard input", no_input);
     auto tty = open_tty();
     g_interrupted = 0;
     SecureBytes secret;

@@ -22,6 +22,9 @@ std::optional<SecureBytes> secret_from_env(std::initializer_list<const char*> na
 // off. Otherwise reads one line from stdin without a prompt. The line end is dropped.
 // Throws Failure when nothing could be read (end of input, interrupted, too long).
 SecureBytes read_secret(const std::string& prompt);
+// The same; when stdin is no terminal and holds nothing, the error is `no_input` (which
+// names the secret and where else it may come from) instead of "nothing to read".
+SecureBytes read_secret(const std::string& prompt, const std::string& no_input);
 
 // Asks `question` on /dev/tty; true only for an answer starting with 'y' or 'Y'.
 bool ask_yes_no(const std::string& question);

@@ -28,9 +28,9 @@ auto Updater::from_server(const std::string& what, F&& f) -> decltype(f()) {
     try {
         return f();
     } catch (const Error& e) {
-        // An HTTP answer (NotaryClient::fail: call "notary server", code = status) already
-        // names the URL and status; only a transport failure means the server was not reached.
-        if (e.errc() != Errc::io || e.call() == "notary server") throw;
+        // An HTTP answer (call "notary server", code = status) or a transport failure
+        // (call "notary transport") from NotaryClient already names the server.
+        if (e.errc() != Errc::io || e.call() == "notary server" || e.call() == "notary transport") throw;
         Error wrapped(Errc::io, "cannot reach the trust server " + m_client.base_url() + " for " + what + ": " +
                                     e.message(), e.code(), e.call(), m_client.gun());
         wrapped.set_code_name(e.code_name());

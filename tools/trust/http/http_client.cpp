@@ -262,8 +262,8 @@ Response Client::Impl::perform(const std::string& method, const std::string& url
            url);
     setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()), "CURLOPT_TIMEOUT_MS", url);
     setopt(h, CURLOPT_USERAGENT, options.user_agent.c_str(), "CURLOPT_USERAGENT", url);
-    setopt(h, CURLOPT_SSL_VERIFYPEER, 1L, "CURLOPT_SSL_VERIFYPEER", url);
-    setopt(h, CURLOPT_SSL_VERIFYHOST, 2L, "CURLOPT_SSL_VERIFYHOST", url);
+    setopt(h, CURLOPT_SSL_VERIFYPEER, options.verify_peer ? 1L : 0L, "CURLOPT_SSL_VERIFYPEER", url);
+    setopt(h, CURLOPT_SSL_VERIFYHOST, options.verify_peer ? 2L : 0L, "CURLOPT_SSL_VERIFYHOST", url);
     if (options.ca_file) {
         const std::string ca = options.ca_file->string();
         setopt(h, CURLOPT_CAINFO, ca.c_str(), "CURLOPT_CAINFO", url);
@@ -358,6 +358,18 @@ Response Client::post_form(const std::string& url, const std::vector<FormPart>& 
     return m_impl->perform("POST", url, headers, Request{}.max_response, [&](CURL* h) {
         setopt(h, CURLOPT_MIMEPOST, mime.get(), "CURLOPT_MIMEPOST", url);
     });
+}
+
+} // namespace trustkey::http
+
+namespace trustkey::http {
+
+std::string failure_reason(const Error& e) {
+    const std::string& m = e.message();
+    const std::string& url = e.subject();
+    if (url.empty()) return m;
+    const auto at = m.find(url + ": ");
+    return at == std::string::npos ? m : m.substr(at + url.size() + 2);
 }
 
 } // namespace trustkey::http

@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+namespace trustkey {
+class Error;
+}
+
 namespace trustkey::http {
 
 struct Request {
@@ -45,6 +49,9 @@ struct ClientOptions {
     std::vector<std::filesystem::path> extra_ca_files;
     std::optional<std::filesystem::path> client_cert;  // mutual TLS, PEM
     std::optional<std::filesystem::path> client_key;
+    // Whether the server's certificate and name are checked (off only for docker's
+    // insecure registries).
+    bool verify_peer = true;
     std::chrono::milliseconds connect_timeout{std::chrono::seconds(10)};
     std::chrono::milliseconds timeout{std::chrono::seconds(60)};
     std::string user_agent = "trustkey";
@@ -53,6 +60,10 @@ struct ClientOptions {
 // True when `code` (Error::code() of a transport failure from Client) is a TLS
 // failure: the handshake, the peer's certificate, or the local CA/client certificate.
 bool is_tls_failure(std::uint64_t code) noexcept;
+
+// The reason of a transport failure Client threw, without its "METHOD URL: " prefix, so
+// a caller naming the server itself does not print the URL twice.
+std::string failure_reason(const Error& e);
 
 class Client {
 public:

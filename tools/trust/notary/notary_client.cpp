@@ -90,8 +90,8 @@ std::string escaped_role(const std::string& role) {
 
 } // namespace
 
-NotaryClient::NotaryClient(std::string base_url, std::string gun, http::ClientOptions options)
-    : m_base_url(std::move(base_url)), m_gun(std::move(gun)), m_http(std::move(options)) {
+NotaryClient::NotaryClient(std::string base_url, std::string gun, http::ClientOptions options, ServerHints hints)
+    : m_base_url(std::move(base_url)), m_gun(std::move(gun)), m_http(std::move(options)), m_hints(std::move(hints)) {
     while (!m_base_url.empty() && m_base_url.back() == '/') m_base_url.pop_back();
     if (!m_base_url.starts_with("https://") && !m_base_url.starts_with("http://"))
         throw Error(Errc::invalid_argument, "notary server URL must start with https:// or http://: " + m_base_url, 0,
@@ -123,9 +123,46 @@ std::string NotaryClient::tuf_url(const std::string& file) const {
     return m_base_url + "/v2/" + m_gun_path + "/_trust/tuf/" + file;
 }
 
-void NotaryClient::fail(const std::string& what, const http::Response& response) const {
-    Error e(errc_for_status(response.status), describe_failure(what, response.status, response.body),
-            static_cast<std::uint64_t>(response.status), "notary server", m_gun);
+// The part of `url` after the repository's TUF path ("root.json"), or the URL itself.
+std::string NotaryClient::tuf_file(const std::string& url) const {
+    const std::string base = tuf_url("");
+    if (!url.starts_with(base)) return url;
+    return url.size() == base.size() ? std::string("the repository's metadata") : url.substr(base.size());
+}
+
+template <typename Send>
+http::Response NotaryClient::exchange(const std::string& url, Send&& send) {
+    try {
+        return send();
+    } catch (const Error& e) {
+        if (e.errc() != Errc::io) throw;
+        std::string message =
+            "cannot reach the trust server " + m_base_url + " for " + tuf_file(url) + ": " + http::failure_reason(e);
+        if (http::is_tls_failure(e.code()) && !m_hints.tls.empty()) message += " (" + m_hints.tls + ")";
+        if (!m_hints.failure.empty()) message += " (" + m_hints.failure + ")";
+        throw Error(Errc::io, message, e.code(), "notary transport", m_gun);
+    }
+}
+
+void NotaryClient::fail(const std::string& method, const std::string& url, const http::Response& response) const {
+    std::string message;
+    if (response.status >= 500 && response.status <= 599) {
+        // The server's own answer ("UNKNOWN: unknown error") says little; notary-server
+        // answers so when notary-signer or its database is down.
+        message = "notary server " + m_base_url + " failed with server error " + std::to_string(response.status);
+        if (const auto server = parse_server_error(response.body)) {
+            std::string said = server->code + (server->message.empty() ? "" : ": " + server->message);
+            for (char& c : said)
+                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+            message += " (" + said + ")";
+        }
+        message += " on " + method + " " + tuf_file(url) + ": its signer or storage back end may be down";
+    } else {
+        message = describe_failure(method + " " + url, response.status, response.body);
+    }
+    if (!m_hints.failure.empty()) message += " (" + m_hints.failure + ")";
+    Error e(errc_for_status(response.status), message, static_cast<std::uint64_t>(response.status), "notary server",
+            m_gun);
     if (const auto server = parse_server_error(response.body)) e.set_code_name(server->code);
     throw e;
 }
@@ -136,9 +173,9 @@ std::optional<std::string> NotaryClient::get_metadata(const std::string& role, c
     http::Request request;
     request.url = tuf_url(file);
     request.max_response = role == "timestamp" ? kMaxTimestampSize : kMaxMetadataSize;
-    http::Response response = m_http.send(request);
+    http::Response response = exchange(request.url, [&] { return m_http.send(request); });
     if (response.status == 404) return std::nullopt;
-    if (response.status != 200) fail("GET " + request.url, response);
+    if (response.status != 200) fail("GET", request.url, response);
     return std::move(response.body);
 }
 
@@ -163,8 +200,8 @@ std::string NotaryClient::get_key(const std::string& role) {
     http::Request request;
     request.url = tuf_url(role + ".key");
     request.max_response = kMaxTimestampSize;
-    http::Response response = m_http.send(request);
-    if (response.status != 200) fail("GET " + request.url, response);
+    http::Response response = exchange(request.url, [&] { return m_http.send(request); });
+    if (response.status != 200) fail("GET", request.url, response);
     return std::move(response.body);
 }
 
@@ -174,8 +211,8 @@ std::string NotaryClient::rotate_key(const std::string& role) {
     request.method = "POST";
     request.url = tuf_url(role + ".key");
     request.max_response = kMaxTimestampSize;
-    http::Response response = m_http.send(request);
-    if (response.status != 200) fail("POST " + request.url, response);
+    http::Response response = exchange(request.url, [&] { return m_http.send(request); });
+    if (response.status != 200) fail("POST", request.url, response);
     return std::move(response.body);
 }
 
@@ -190,16 +227,16 @@ void NotaryClient::publish(const std::map<std::string, std::string>& files) {
                         m_gun);
         parts.push_back({"files", role, bytes, "application/octet-stream"});
     }
-    const http::Response response = m_http.post_form(url, parts);
-    if (response.status / 100 != 2) fail("POST " + url, response);
+    const http::Response response = exchange(url, [&] { return m_http.post_form(url, parts); });
+    if (response.status / 100 != 2) fail("POST", url, response);
 }
 
 void NotaryClient::delete_repository() {
     http::Request request;
     request.method = "DELETE";
     request.url = tuf_url("");
-    const http::Response response = m_http.send(request);
-    if (response.status / 100 != 2) fail("DELETE " + request.url, response);
+    const http::Response response = exchange(request.url, [&] { return m_http.send(request); });
+    if (response.status / 100 != 2) fail("DELETE", request.url, response);
 }
 
 } // namespace trustkey::notary

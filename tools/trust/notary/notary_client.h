@@ -6,9 +6,12 @@
 // so callers verify and keep the raw bodies returned here.
 //
 // Errors: a GET answered 404 is "absent" (nullopt). Any other non-2xx status throws
-// trustkey::Error whose message names the method, URL, HTTP status and the server's
-// error code and message; code() is the HTTP status and code_name() the server's
-// error code ("MALFORMED_JSON", "INVALID_UPDATE", …) when it sent one.
+// trustkey::Error (call "notary server") whose message names the method, URL, HTTP status
+// and the server's error code and message; code() is the HTTP status and code_name() the
+// server's error code ("MALFORMED_JSON", "INVALID_UPDATE", …) when it sent one. A 5xx
+// status says the server failed and that its signer or back end may be down. A transport
+// failure throws Errc::io (call "notary transport", code() curl's) naming the server once:
+// "cannot reach the trust server URL for FILE: reason".
 #pragma once
 
 #include <cstddef>
@@ -21,6 +24,12 @@
 
 namespace trustkey::notary {
 
+// What the caller knows about fixing a failure, added to the error line (empty: nothing).
+struct ServerHints {
+    std::string tls;      // after a TLS failure: where the server's CA goes
+    std::string failure;  // after any failure of the server (unreachable, TLS, an error status)
+};
+
 class NotaryClient {
 public:
     // Largest body accepted for timestamp.json, and for any other file.
@@ -30,10 +39,11 @@ public:
     // `base_url` is the server ("https://notary.example.com:4443", a trailing '/' is
     // ignored); `gun` the repository ("docker.io/library/app"). Throws
     // Errc::invalid_argument for a URL that is not http(s) or a GUN that cannot be a path.
-    NotaryClient(std::string base_url, std::string gun, http::ClientOptions options = {});
+    NotaryClient(std::string base_url, std::string gun, http::ClientOptions options = {}, ServerHints hints = {});
 
     const std::string& base_url() const noexcept { return m_base_url; }
     const std::string& gun() const noexcept { return m_gun; }
+    const ServerHints& hints() const noexcept { return m_hints; }
 
     // GET /v2/<gun>/_trust/tuf/<role>.json. `role` is root, targets, snapshot,
     // timestamp or a delegation ("targets/releases").
@@ -64,13 +74,18 @@ public:
     static bool is_valid_role(const std::string& role);
 
 private:
+    std::string tuf_file(const std::string& url) const;
     std::optional<std::string> get_metadata(const std::string& role, const std::string& file);
-    [[noreturn]] void fail(const std::string& what, const http::Response& response) const;
+    // Runs one HTTP exchange `send` for `url`, turning a transport failure into the error above.
+    template <typename Send>
+    http::Response exchange(const std::string& url, Send&& send);
+    [[noreturn]] void fail(const std::string& method, const std::string& url, const http::Response& response) const;
 
     std::string m_base_url;
     std::string m_gun;
     std::string m_gun_path; // escaped, segment by segment
     http::Client m_http;
+    ServerHints m_hints;
 };
 
 } // namespace trustkey::notary

@@ -9,6 +9,8 @@ namespace trustkey::trust {
 namespace pb = proto::pb;
 
 void throw_agent_error(const std::string& what, const proto::ClientError& e, const std::string& subject) {
+    if (e.kind() == proto::ClientError::Kind::io || e.kind() == proto::ClientError::Kind::not_running)
+        throw Error(Errc::io, what + ": " + e.what(), 0, std::string(kAgentConnectionLost), subject);
     const bool unknown_key = e.kind() == proto::ClientError::Kind::status && e.status() == pb::STATUS_KEY_NOT_FOUND;
     Error err(unknown_key ? Errc::not_found : Errc::denied, what + ": " + e.what(),
               static_cast<std::uint64_t>(e.status()), "trustkeyd", subject);

@@ -23,8 +23,12 @@
 
 namespace trustkey::trust {
 
-// Rethrows an agent failure as trustkey::Error: not_found for an unknown key, denied
-// otherwise; code() is the agent's status number and code_name() its name.
+// call() of the Error for a lost connection to trustkeyd (it stopped, or never answered).
+inline constexpr std::string_view kAgentConnectionLost = "trustkeyd connection";
+
+// Rethrows an agent failure as trustkey::Error: io with call() kAgentConnectionLost when
+// the connection broke, not_found for an unknown key, denied otherwise; code() is the
+// agent's status number and code_name() its name.
 [[noreturn]] void throw_agent_error(const std::string& what, const proto::ClientError& e,
                                     const std::string& subject = {});
 

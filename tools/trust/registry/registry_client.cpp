@@ -1,7 +1,13 @@
 #include "tools/trust/registry/registry_client.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <charconv>
+#include <memory>
 
 #include <nlohmann/json.hpp>
 
@@ -71,26 +77,66 @@ std::string sha256_digest(std::string_view body) { return "sha256:" + to_hex(sha
 
 std::string cache_key(const Reference& ref) { return ref.api_host() + "/" + ref.repository; }
 
+// The host of "host[:port]" or "[v6]:port", without brackets.
+std::string host_part(const std::string& registry) {
+    if (registry.starts_with('[')) {
+        const auto close = registry.find(']');
+        return registry.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+    }
+    return registry.substr(0, registry.find(':'));
+}
+
+bool in_loopback_net(const in_addr& a) { return (ntohl(a.s_addr) >> 24) == 127; }
+
+// Whether `host` is, or resolves to, an address in 127.0.0.0/8 (docker's isCIDRMatch:
+// any of the host's addresses counts).
+bool is_loopback_host(const std::string& host) {
+    in_addr literal{};
+    if (::inet_pton(AF_INET, host.c_str(), &literal) == 1) return in_loopback_net(literal);
+    addrinfo hints{};
+    hints.ai_family = AF_INET;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* found = nullptr;
+    if (::getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0) return false;
+    const std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owner(found, &::freeaddrinfo);
+    for (const addrinfo* a = found; a != nullptr; a = a->ai_next)
+        if (a->ai_family == AF_INET && in_loopback_net(reinterpret_cast<const sockaddr_in*>(a->ai_addr)->sin_addr))
+            return true;
+    return false;
+}
+
+// OpenSSL's words for a TLS handshake answered by something that does not speak TLS,
+// such as a plain-HTTP server.
+bool answered_without_tls(const std::string& reason) {
+    return reason.find("wrong version number") != std::string::npos ||
+           reason.find("packet length too long") != std::string::npos ||
+           reason.find("http request") != std::string::npos;
+}
+
 } // namespace
 
 RegistryClient::RegistryClient(RegistryClientOptions options)
     : m_options(std::move(options)),
       m_certs(m_options.certs_roots ? *m_options.certs_roots : CertsDirectory::default_roots()) {}
 
-bool RegistryClient::plain_http(const Reference& ref) const {
-    const auto& plain = m_options.plain_http_registries;
-    return std::find(plain.begin(), plain.end(), ref.registry) != plain.end();
+bool RegistryClient::insecure(const Reference& ref) const {
+    const auto& listed = m_options.insecure_registries;
+    if (std::find(listed.begin(), listed.end(), ref.registry) != listed.end()) return true;
+    return m_options.loopback_insecure && is_loopback_host(host_part(ref.api_host()));
 }
 
 std::string RegistryClient::base_url(const Reference& ref) const {
-    return std::string(plain_http(ref) ? "http://" : "https://") + ref.api_host();
+    return std::string(m_plain_http.contains(ref.api_host()) ? "http://" : "https://") + ref.api_host();
 }
 
 http::Client& RegistryClient::client_for(const Reference& ref) {
     const std::string host = ref.api_host();
     if (const auto it = m_clients.find(host); it != m_clients.end()) return it->second;
     http::ClientOptions options = m_options.http;
-    if (!plain_http(ref)) {
+    if (insecure(ref)) {
+        // As docker: an insecure registry's certificate is not checked.
+        options.verify_peer = false;
+    } else {
         // As docker: certs.d applies to registries it reaches over TLS.
         RegistryTls tls;
         try {
@@ -108,21 +154,42 @@ http::Client& RegistryClient::client_for(const Reference& ref) {
     return m_clients.emplace(host, http::Client(std::move(options))).first->second;
 }
 
-// Sends `request`; a transport failure is rethrown naming the reference too, and a TLS
-// failure says where docker (and trustkey) look for the registry's CA.
+// Sends `request`; an insecure registry that fails over HTTPS is asked again over HTTP,
+// as docker falls back. A transport failure is rethrown naming the registry and the
+// reference; a TLS failure says where docker (and trustkey) look for the registry's CA,
+// or, when the registry does not speak TLS at all, that it must be listed as insecure.
 http::Response RegistryClient::send_for(const Reference& ref, const http::Request& request) {
+    const std::string host = ref.api_host();
+    const std::string https = "https://" + host;
+    if (m_plain_http.contains(host) && request.url.starts_with(https)) {
+        http::Request plain = request;
+        plain.url = "http://" + host + request.url.substr(https.size());
+        return send_for(ref, plain);
+    }
     http::Client& client = client_for(ref);
     try {
         return client.send(request);
     } catch (const Error& e) {
         if (e.errc() != Errc::io) throw;
+        if (insecure(ref) && request.url.starts_with(https)) {
+            m_plain_http.insert(host);
+            http::Request plain = request;
+            plain.url = "http://" + host + request.url.substr(https.size());
+            return send_for(ref, plain);
+        }
+        const std::string reason = e.message();  // "HEAD URL: what failed"
+        if (http::is_tls_failure(e.code()) && answered_without_tls(reason))
+            throw Error(Errc::io,
+                        "registry " + host + " does not answer in TLS for " + ref.str() + " (" + reason +
+                            "); a plain-HTTP registry needs --insecure-registry " + ref.registry,
+                        e.code(), {}, ref.str());
         if (http::is_tls_failure(e.code()))
             throw Error(Errc::io,
-                        "TLS failure with registry " + ref.api_host() + " for " + ref.str() + ": " + e.message() +
-                            " (a registry CA goes in " + m_certs.ca_hint(ref.api_host()).string() + ")",
-                        e.code(), e.call(), ref.str());
-        throw Error(Errc::io, "cannot reach registry " + ref.api_host() + " for " + ref.str() + ": " + e.message(),
-                    e.code(), e.call(), ref.str());
+                        "TLS failure with registry " + host + " for " + ref.str() + ": " + reason +
+                            " (a registry CA goes in " + m_certs.ca_hint(host).string() + ")",
+                        e.code(), {}, ref.str());
+        throw Error(Errc::io, "cannot reach registry " + host + " for " + ref.str() + ": " + reason, e.code(), {},
+                    ref.str());
     }
 }
 
@@ -234,8 +301,9 @@ namespace {
     if (r.status == 403)
         throw Error(Errc::denied, "access to " + ref.str() + " is denied by " + ref.api_host() + " (HTTP 403)" + suffix,
                     code, method, ref.str());
-    throw Error(Errc::io, method + " manifest " + ref.str() + ": registry answered HTTP " + std::to_string(r.status) +
-                              suffix,
+    throw Error(Errc::io,
+                "registry " + ref.api_host() + " answered HTTP " + std::to_string(r.status) + " to " + method +
+                    " of manifest " + ref.str() + suffix,
                 code, method, ref.str());
 }
 

@@ -5,12 +5,17 @@
 // registries are trusted as docker trusts them: the system store plus the CAs and
 // client certificate in <certs root>/<host[:port]>/ (CertsDirectory); the token
 // server is reached with the same TLS settings as its registry, as docker does.
+// Insecure registries are reached as docker reaches them: HTTPS without checking the
+// certificate first, plain HTTP when that fails (then for the rest of the client's life).
+// As in docker's default configuration, a registry whose host is or resolves to an address
+// in 127.0.0.0/8 is insecure without being listed.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "tools/trust/http/http_client.h"
@@ -34,9 +39,11 @@ struct RegistryClientOptions {
     // Roots of docker's per-registry TLS directories; CertsDirectory::default_roots()
     // (/etc/docker/certs.d, and the user's rootless one) when unset.
     std::optional<std::vector<std::filesystem::path>> certs_roots{};
-    // Speak plain HTTP to these registries ("host:port" as in references), as docker's
-    // insecure-registries; all others are HTTPS.
-    std::vector<std::string> plain_http_registries{};
+    // Insecure registries ("host:port" as in references), as docker's insecure-registries;
+    // all others are HTTPS with the certificate checked.
+    std::vector<std::string> insecure_registries{};
+    // Whether 127.0.0.0/8 is insecure too, as docker's default insecure-registries CIDR.
+    bool loopback_insecure = true;
     // Used instead of docker's config.json when set.
     std::optional<Credentials> credentials{};
     // Where credentials come from when `credentials` is unset; DockerConfig::load_default()
@@ -60,7 +67,8 @@ public:
     ManifestInfo resolve(const Reference& ref);
 
 private:
-    bool plain_http(const Reference& ref) const;
+    bool insecure(const Reference& ref) const;
+    // "https://host:port", or "http://…" once an insecure registry fell back to HTTP.
     std::string base_url(const Reference& ref) const;
     // The HTTP client for ref's registry (and its token server), made on first use.
     http::Client& client_for(const Reference& ref);
@@ -74,6 +82,8 @@ private:
     CertsDirectory m_certs;
     // One client per registry host (api_host()), each with that host's TLS settings.
     std::map<std::string, http::Client> m_clients;
+    // Insecure registry hosts that did not answer HTTPS and are spoken to over HTTP.
+    std::set<std::string> m_plain_http;
     // Authorization header value per registry host, once a challenge was answered.
     std::map<std::string, std::string> m_authorization;
 };

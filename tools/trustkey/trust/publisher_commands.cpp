@@ -435,7 +435,9 @@ void PublisherCommands::sign() const {
                 entries.push_back({target.reference.tag, *given_digest, given_size});
                 continue;
             }
-            run_step(fmt::format("resolving {} in the registry", target.reference.str()), [&] {
+            // A tag from a --from-file line is named by its FILE:LINE too.
+            const std::string where = item.where.empty() ? std::string() : item.where + ": ";
+            run_step(fmt::format("{}resolving {} in the registry", where, target.reference.str()), [&] {
                 if (!registry) registry.emplace(registry_client(*m_options));
                 const registry::ManifestInfo manifest = registry->resolve(target.reference);
                 entries.push_back({target.reference.tag, parse_digest(manifest.digest),

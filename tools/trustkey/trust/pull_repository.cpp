@@ -12,9 +12,13 @@ namespace trustkey::tools::trust {
         ::trustkey::trust::Updater updater(client, trust_dir(options));
         return updater.update();
     } catch (const Error& e) {
-        if (e.errc() == Errc::not_found)
-            throw Failure::failed("no trust data for " + target.gun + " on " + server_url(options, target.reference));
-        throw Failure::failed("cannot verify trust data for " + target.gun + ": " + e.what());
+        if (e.errc() == Errc::not_found) {
+            const std::string hint = default_server_hint(options, target.reference);
+            throw Failure::failed("no trust data for " + target.gun + " on " + server_url(options, target.reference) +
+                                  (hint.empty() ? "" : " (" + hint + ")"));
+        }
+        const std::string context = "cannot verify trust data for " + target.gun;
+        throw Failure::failed(context + ": " + error_text(e, context));
     }
 }
 

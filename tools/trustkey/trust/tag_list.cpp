@@ -1,6 +1,8 @@
 #include "tools/trustkey/trust/tag_list.h"
 
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -81,7 +83,7 @@ std::vector<TagListEntry> parse_tag_list(std::istream& in, const std::string& so
 std::vector<TagListEntry> read_tag_list(const std::string& file) {
     if (file == "-") return parse_tag_list(std::cin, "<stdin>");
     std::ifstream in(file);
-    if (!in) throw Failure::failed(fmt::format("cannot open {}", file));
+    if (!in) throw Failure::failed(fmt::format("cannot open {}: {}", file, std::strerror(errno)));
     return parse_tag_list(in, file);
 }
 

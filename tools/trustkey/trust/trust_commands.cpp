@@ -26,7 +26,8 @@ void add_trust_options(CLI::App& app, const std::shared_ptr<TrustOptions>& optio
            [options](const std::vector<std::string>& hosts) {
                options->insecure_registries.insert(options->insecure_registries.end(), hosts.begin(), hosts.end());
            },
-           "Registry host to reach over plain HTTP (repeat for more)")
+           "Registry host to reach without a checked TLS certificate: HTTPS unchecked, then plain HTTP "
+           "(127.0.0.0/8 always is; repeat for more)")
         ->allow_extra_args(false)
         ->type_name("HOST");
 }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "daemon/core/error.h"
 #include "tools/trustkey/failure.h"
 
 namespace trustkey::tools::trust {
@@ -29,6 +30,8 @@ RepositoryTarget parse_repository(const std::string& text) {
     RepositoryTarget target;
     try {
         target.reference = registry::Reference::parse(text);
+    } catch (const Error& e) {
+        throw Failure::usage(e.user_message());
     } catch (const std::exception& e) {
         throw Failure::usage(e.what());
     }
@@ -39,6 +42,11 @@ RepositoryTarget parse_repository(const std::string& text) {
     target.tag_given = text.find(':', slash == std::string::npos ? 0 : slash) != std::string::npos;
     target.gun = target.reference.registry + "/" + target.reference.repository;
     return target;
+}
+
+std::string error_text(const Error& e, const std::string& context) {
+    if (!e.subject().empty() && context.find(e.subject()) != std::string::npos) return e.message();
+    return e.user_message();
 }
 
 std::filesystem::path docker_config_dir() {
@@ -70,20 +78,37 @@ std::optional<std::filesystem::path> server_ca(const TrustOptions& options, cons
     return std::nullopt;
 }
 
+std::string default_server_hint(const TrustOptions& options, const registry::Reference& ref) {
+    if (!options.server.empty() || !env("DOCKER_CONTENT_TRUST_SERVER").empty() ||
+        ref.registry == registry::Reference::kDockerHub)
+        return {};
+    return "no notary server was named, so the registry itself was asked: give the notary server with --server or "
+           "DOCKER_CONTENT_TRUST_SERVER";
+}
+
+std::string server_ca_hint(const std::string& url) {
+    std::string place = "$DOCKER_CONFIG/tls/" + url_host(url) + "/ca.crt";
+    if (std::getenv("DOCKER_CONFIG") != nullptr || std::getenv("HOME") != nullptr)
+        place = (docker_config_dir() / "tls" / url_host(url) / "ca.crt").string();
+    return fmt::format("the notary server's CA certificate goes in --tlscacert or {}", place);
+}
+
 notary::NotaryClient notary_client(const TrustOptions& options, const RepositoryTarget& target) {
     const std::string url = server_url(options, target.reference);
     http::ClientOptions http;
     http.ca_file = server_ca(options, url);
+    notary::ServerHints hints{server_ca_hint(url), default_server_hint(options, target.reference)};
     try {
-        return notary::NotaryClient(url, target.gun, http);
+        return notary::NotaryClient(url, target.gun, http, std::move(hints));
     } catch (const std::exception& e) {
-        throw Failure::usage(fmt::format("notary server {}: {}", url, e.what()));
+        const auto* error = dynamic_cast<const Error*>(&e);
+        throw Failure::usage(fmt::format("notary server {}: {}", url, error ? error->user_message() : e.what()));
     }
 }
 
 registry::RegistryClient registry_client(const TrustOptions& options) {
     registry::RegistryClientOptions o;
-    o.plain_http_registries = options.insecure_registries;
+    o.insecure_registries = options.insecure_registries;
     // HTTPS registries: the system CAs plus docker's certs.d directories.
     o.certs_roots = registry::CertsDirectory::default_roots();
     return registry::RegistryClient(std::move(o));

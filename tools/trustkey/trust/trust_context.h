@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "daemon/core/error.h"
 #include "tools/trust/notary/notary_client.h"
 #include "tools/trust/registry/reference.h"
 #include "tools/trust/registry/registry_client.h"
@@ -23,6 +24,10 @@ struct RepositoryTarget {
 // Parses REPO[:TAG]; throws Failure::usage naming the text when it is no reference.
 RepositoryTarget parse_repository(const std::string& text);
 
+// The text of `e` for a line that starts with `context` ("signing GUN"): its message, and
+// its subject only when neither names that already; never the internal call.
+std::string error_text(const Error& e, const std::string& context);
+
 // $DOCKER_CONFIG or ~/.docker.
 std::filesystem::path docker_config_dir();
 // --trust-dir, else $DOCKER_CONFIG/trust.
@@ -33,10 +38,18 @@ std::string server_url(const TrustOptions& options, const registry::Reference& r
 // --tlscacert, else $DOCKER_CONFIG/tls/<host[:port]>/ca.crt when it exists.
 std::optional<std::filesystem::path> server_ca(const TrustOptions& options, const std::string& url);
 
+// When the server is only the default https://<registry> (no --server, no
+// $DOCKER_CONTENT_TRUST_SERVER, not Docker Hub): the words saying how to name the real one.
+std::string default_server_hint(const TrustOptions& options, const registry::Reference& ref);
+// Where the CA of the notary server `url` goes: --tlscacert or $DOCKER_CONFIG/tls/<host:port>/ca.crt.
+std::string server_ca_hint(const std::string& url);
+
+// The notary client for `target`; its errors carry the two hints above.
 notary::NotaryClient notary_client(const TrustOptions& options, const RepositoryTarget& target);
-// A registry client as docker reaches registries: --insecure-registry hosts over plain
-// HTTP, others over HTTPS trusted through /etc/docker/certs.d/<host:port>/ (and the
-// user's rootless certs.d), credentials from docker's config.json.
+// A registry client as docker reaches registries: --insecure-registry hosts and those in
+// 127.0.0.0/8 as insecure (HTTPS unchecked, then plain HTTP), others over HTTPS trusted
+// through /etc/docker/certs.d/<host:port>/ (and the user's rootless certs.d), credentials
+// from docker's config.json.
 registry::RegistryClient registry_client(const TrustOptions& options);
 
 } // namespace trustkey::tools::trust

@@ -10,7 +10,7 @@ struct TrustOptions {
     std::string server;                       // --server (else $DOCKER_CONTENT_TRUST_SERVER, else from the registry)
     std::string tls_ca_cert;                  // --tlscacert
     std::string trust_dir;                    // --trust-dir
-    std::vector<std::string> insecure_registries;  // --insecure-registry HOST (plain HTTP)
+    std::vector<std::string> insecure_registries;  // --insecure-registry HOST (HTTPS unchecked, then HTTP)
 };
 
 } // namespace trustkey::tools::trust

@@ -281,12 +281,37 @@ TEST(NotaryClientInput, BadUrlGunRoleAndEmptyPublishAreRefusedLocally) {
     EXPECT_EQ(expect_error([&] { c.publish({}); }).errc(), Errc::invalid_argument);
 }
 
-TEST(NotaryClientInput, UnreachableServerIsAnIoErrorNamingTheUrl) {
-    NotaryClient c("http://127.0.0.1:1", "example.com/app");
+TEST(NotaryClientInput, UnreachableServerIsAnIoErrorNamingTheServerOnce) {
+    NotaryClient c("http://127.0.0.1:1", "example.com/app", {}, {"tls hint", "failure hint"});
     const Error e = expect_error([&] { (void)c.get_role("root"); });
     EXPECT_EQ(e.errc(), Errc::io);
-    EXPECT_NE(e.message().find("http://127.0.0.1:1/v2/example.com/app/_trust/tuf/root.json"), std::string::npos)
-        << e.what();
+    const std::string line = e.user_message();
+    EXPECT_EQ(line.rfind("cannot reach the trust server http://127.0.0.1:1 for root.json: ", 0), 0u) << line;
+    EXPECT_EQ(line.find("http://", line.find("http://") + 1), std::string::npos) << line;  // the URL once
+    EXPECT_EQ(line.find("curl_easy_perform"), std::string::npos) << line;
+    // Not a TLS failure: only the caller's words for any failure.
+    EXPECT_EQ(line.find("tls hint"), std::string::npos) << line;
+    EXPECT_NE(line.find(" (failure hint)"), std::string::npos) << line;
+}
+
+TEST_F(NotaryClientTest, TlsFailureCarriesTheCaHint) {
+    NotaryClient c(m_server.url(), kGun, {}, {"the CA goes here", {}});  // the system CAs only
+    const Error e = expect_error([&] { (void)c.get_role("root"); });
+    EXPECT_EQ(e.errc(), Errc::io);
+    EXPECT_NE(e.user_message().find(" (the CA goes here)"), std::string::npos) << e.user_message();
+}
+
+TEST_F(NotaryClientTest, SignerDownIsAServerFailureNamingTheServerOnce) {
+    m_server.stop_signer();
+    NotaryClient c = client("example.com/signer-down");
+    const Error e = expect_error([&] { (void)c.get_key("timestamp"); });
+    EXPECT_EQ(e.errc(), Errc::io);
+    EXPECT_EQ(e.code(), 500u);
+    const std::string line = e.user_message();
+    EXPECT_EQ(line.rfind("notary server " + m_server.url() + " failed with server error 500", 0), 0u) << line;
+    EXPECT_NE(line.find(" on GET timestamp.key: its signer or storage back end may be down"), std::string::npos)
+        << line;
+    EXPECT_EQ(line.find("https://", line.find("https://") + 1), std::string::npos) << line;
 }
 
 } // namespace

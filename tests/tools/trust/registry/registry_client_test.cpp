@@ -18,7 +18,7 @@ using test::RegistryServer;
 
 RegistryClientOptions plain_options(const RegistryServer& server) {
     RegistryClientOptions o;
-    o.plain_http_registries = {server.host()};
+    o.insecure_registries = {server.host()};
     o.docker_config = DockerConfig{};  // no credentials
     o.http.timeout = std::chrono::seconds(20);
     return o;
@@ -139,6 +139,7 @@ TEST(RegistryClientTest, HttpsRegistryTrustedThroughItsCaWithExplicitCredentials
     RegistryClientOptions o;
     o.http.ca_file = server.ca_cert_path();
     o.credentials = Credentials{"bob", secure_from("pw2"), {}};
+    o.loopback_insecure = false;  // 127.0.0.1 checked as a secure registry
     RegistryClient client(o);
     const ManifestInfo info = client.resolve(Reference::parse(server.host() + "/secure/app:1.0"));
     EXPECT_EQ(info.digest, image.digest);
@@ -147,6 +148,7 @@ TEST(RegistryClientTest, HttpsRegistryTrustedThroughItsCaWithExplicitCredentials
     // Without the CA the certificate is refused: a transport error naming the reference.
     RegistryClientOptions untrusted;
     untrusted.credentials = o.credentials;
+    untrusted.loopback_insecure = false;
     RegistryClient other(untrusted);
     expect_error([&] { other.resolve(Reference::parse(server.host() + "/secure/app:1.0")); }, Errc::io,
                  {server.host() + "/secure/app:1.0"});
@@ -159,10 +161,43 @@ TEST(RegistryClientTest, UnreachableRegistryIsATransportError) {
         host = server.host();
     }
     RegistryClientOptions o;
-    o.plain_http_registries = {host};
+    o.insecure_registries = {host};
     o.docker_config = DockerConfig{};
     RegistryClient client(o);
     expect_error([&] { client.resolve(Reference::parse(host + "/app:v1")); }, Errc::io, {host + "/app:v1"});
+}
+
+// As docker's default insecure-registries (127.0.0.0/8): a loopback registry is reached
+// without being listed, first over HTTPS, then over plain HTTP; by name too.
+TEST(RegistryClientTest, LoopbackRegistryIsInsecureByDefault) {
+    RegistryServer server;
+    const auto image = server.push_image("app", "v1");
+    RegistryClientOptions o;
+    o.docker_config = DockerConfig{};
+    RegistryClient client(o);
+    EXPECT_EQ(client.resolve(Reference::parse(server.host() + "/app:v1")).digest, image.digest);
+    RegistryClient by_name(o);
+    const std::string localhost = "localhost:" + std::to_string(server.port());
+    EXPECT_EQ(by_name.resolve(Reference::parse(localhost + "/app:v1")).digest, image.digest);
+}
+
+// A plain-HTTP registry that is not insecure: one line saying it does not speak TLS and
+// naming the option, without internal call names.
+TEST(RegistryClientTest, PlainHttpRegistryOverHttpsNamesInsecureRegistry) {
+    RegistryServer server;
+    server.push_image("app", "v1");
+    RegistryClientOptions o;
+    o.docker_config = DockerConfig{};
+    o.loopback_insecure = false;
+    RegistryClient client(o);
+    expect_error([&] { client.resolve(Reference::parse(server.host() + "/app:v1")); }, Errc::io,
+                 {"registry " + server.host() + " does not answer in TLS for " + server.host() + "/app:v1",
+                  "wrong version number", "a plain-HTTP registry needs --insecure-registry " + server.host()});
+    try {
+        client.resolve(Reference::parse(server.host() + "/app:v1"));
+    } catch (const Error& e) {
+        EXPECT_EQ(e.user_message().find("curl_easy_perform"), std::string::npos) << e.user_message();
+    }
 }
 
 } // namespace

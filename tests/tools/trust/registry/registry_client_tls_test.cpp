@@ -27,9 +27,11 @@ RegistryServer::Options tls_options(bool client_certificates = false) {
     return o;
 }
 
-// A client reading certs.d from `root` only, without credentials.
+// A client reading certs.d from `root` only, without credentials. The fixtures listen on
+// 127.0.0.1, which docker (and the client by default) treats as insecure: here it is not.
 RegistryClient client_with_root(const fs::path& root) {
     RegistryClientOptions o;
+    o.loopback_insecure = false;
     o.certs_roots = std::vector<fs::path>{root};
     o.docker_config = DockerConfig{};
     o.http.timeout = std::chrono::seconds(20);
@@ -124,7 +126,7 @@ TEST(RegistryClientTlsTest, PlainHttpRegistryIgnoresCertsDirectory) {
     std::ofstream(host_dir(root, server) / "broken.cert") << "x";  // would be an error over TLS
     RegistryClientOptions o;
     o.certs_roots = std::vector<fs::path>{root.path()};
-    o.plain_http_registries = {server.host()};
+    o.insecure_registries = {server.host()};
     o.docker_config = DockerConfig{};
     RegistryClient client(o);
     EXPECT_EQ(client.resolve(Reference::parse(server.host() + "/app:v1")).digest, image.digest);

@@ -40,7 +40,7 @@ void use_docker_config(const test::TempDir& dir, const std::string& host, const 
 // A client for the plain-HTTP registry that reads credentials from $DOCKER_CONFIG.
 RegistryClient docker_config_client(const RegistryServer& server) {
     RegistryClientOptions o;
-    o.plain_http_registries = {server.host()};
+    o.insecure_registries = {server.host()};
     o.http.timeout = std::chrono::seconds(20);
     return RegistryClient(o);
 }
@@ -169,7 +169,7 @@ TEST(RegistryClientTokenTest, AnonymousTokenWhenTheTokenServerAllowsPull) {
     const std::size_t mark = tokens.requests().size();
 
     RegistryClientOptions o;
-    o.plain_http_registries = {server.host()};
+    o.insecure_registries = {server.host()};
     o.docker_config = DockerConfig{};  // no credentials at all
     RegistryClient client(o);
     const ManifestInfo info = client.resolve(Reference::parse(server.host() + "/public/app:1.0"));
@@ -187,7 +187,7 @@ TEST(RegistryClientTokenTest, AnonymousRefusedByTheTokenServerSaysSo) {
     const test::TokenServer& tokens = *server.token_server();
     server.push_image("private/app", "1.0");
     RegistryClientOptions o;
-    o.plain_http_registries = {server.host()};
+    o.insecure_registries = {server.host()};
     o.docker_config = DockerConfig{};
     RegistryClient client(o);
     const Error e = expect_error([&] { client.resolve(Reference::parse(server.host() + "/private/app:1.0")); });
@@ -202,7 +202,7 @@ TEST(RegistryClientTokenTest, UnknownTagThroughTheTokenFlowIsNotFound) {
     RegistryServer server(token_options());
     server.push_image("team/app", "v1");
     RegistryClientOptions o;
-    o.plain_http_registries = {server.host()};
+    o.insecure_registries = {server.host()};
     o.credentials = Credentials{"alice", secure_from("correct horse"), {}};
     RegistryClient client(o);
     const Error e = expect_error([&] { client.resolve(Reference::parse(server.host() + "/team/app:nope")); });

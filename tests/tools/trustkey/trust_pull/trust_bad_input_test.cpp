@@ -248,7 +248,7 @@ TEST_F(TrustBadInputTest, NotaryServerErrorStatus) {
     prime_cache();
     publish_more();
     TamperRule fails{.role = "timestamp", .action = Action::status, .status = 500};
-    const ProcessResult r = refused_with({fails}, {"verify", m_verify_v3}, {kGun, m_proxy.url(), "HTTP 500"});
+    const ProcessResult r = refused_with({fails}, {"verify", m_verify_v3}, {kGun, m_proxy.url(), "failed with server error 500", "its signer or storage back end may be down"});
     EXPECT_EQ(r.err.find("cannot reach"), std::string::npos) << r.err;  // it was reached, and answered
     TamperRule forbidden{.role = "root", .action = Action::status, .status = 403};
     refused_with({forbidden}, {"verify", m_verify_v3}, {kGun, m_proxy.url(), "HTTP 403"});

@@ -274,7 +274,9 @@ TEST_F(TrustPullTest, DockerRunsTrustkeyAsPlugin) {
     make_repository();
     ProcessOptions options;
     options.env = docker_env();
-    ProcessResult install = run_process({TRUSTKEY_CLI_PATH, "install-docker-plugin"}, options);
+    // docker-trust too, though this docker has `trust` builtin: the plugin is run directly below.
+    ProcessResult install =
+        run_process({TRUSTKEY_CLI_PATH, "install-docker-plugin", "--trust-plugin", "yes"}, options);
     ASSERT_EQ(install.exit_code, 0) << install.err;
     const fs::path link = m_docker_config / "cli-plugins" / "docker-trustkey";
     ASSERT_TRUE(fs::is_symlink(link));
@@ -289,7 +291,7 @@ TEST_F(TrustPullTest, DockerRunsTrustkeyAsPlugin) {
     EXPECT_FALSE(j["ShortDescription"].get<std::string>().empty());
 
     // Installing again replaces the links.
-    EXPECT_EQ(run_process({TRUSTKEY_CLI_PATH, "install-docker-plugin"}, options).exit_code, 0);
+    EXPECT_EQ(run_process({TRUSTKEY_CLI_PATH, "install-docker-plugin", "--trust-plugin=yes"}, options).exit_code, 0);
 
     const std::string trust_dir = (m_work / "plugin-trust").string();
     ProcessResult via_docker = docker({"trustkey", "trust", "--trust-dir", trust_dir, "inspect", m_gun});
@@ -298,7 +300,7 @@ TEST_F(TrustPullTest, DockerRunsTrustkeyAsPlugin) {
     ASSERT_EQ(direct.exit_code, 0) << direct.err;
     EXPECT_EQ(via_docker.out, direct.out);
 
-    // `trust` may be left out for its verbs; the default trust dir is $DOCKER_CONFIG/trust.
+    // The plugin's verbs are the trust verbs; the default trust dir is $DOCKER_CONFIG/trust.
     ProcessResult short_form = docker({"trustkey", "verify", m_gun + ":v2"});
     ASSERT_EQ(short_form.exit_code, 0) << short_form.out << short_form.err;
     EXPECT_EQ(short_form.out, "sha256:" + sha256_hex(m_v2) + "\n");
