@@ -44,8 +44,8 @@ TEST_P(KeyLifecycle, GenerateListPublicDelete) {
     // list: a table with a header and a row for the key.
     const auto table = daemon.trustkey({"key", "list"});
     ASSERT_TRUE(succeeded(table));
-    EXPECT_TRUE(std::regex_search(table.out, std::regex("^ID +NAME +TYPE +BACKEND\n"))) << table.out;
-    EXPECT_EQ(table_row(table.out, id.substr(0, 12)), (std::vector<std::string>{id.substr(0, 12), name, type, "trustkey"}))
+    EXPECT_TRUE(std::regex_search(table.out, std::regex("^ID +NAME +TYPE +BACKEND +USE\n"))) << table.out;
+    EXPECT_EQ(table_row(table.out, id.substr(0, 12)), (std::vector<std::string>{id.substr(0, 12), name, type, "trustkey", "-"}))
         << table.out;
 
     // public, PEM: openssl reads it.
@@ -109,7 +109,7 @@ TEST(KeyList, EmptyTokenListsHeaderOnlyAndEmptyJsonArray) {
     CliDaemon daemon;
     const auto table = daemon.trustkey({"key", "list"});
     ASSERT_TRUE(succeeded(table));
-    EXPECT_TRUE(std::regex_match(table.out, std::regex("ID +NAME +TYPE +BACKEND\n"))) << table.out;
+    EXPECT_TRUE(std::regex_match(table.out, std::regex("ID +NAME +TYPE +BACKEND +USE\n"))) << table.out;
     const auto json = daemon.trustkey({"key", "list", "--json"});
     ASSERT_TRUE(succeeded(json));
     EXPECT_EQ(nlohmann::json::parse(json.out), nlohmann::json::array());

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -32,6 +33,13 @@ std::string public_pem_with_role(const std::string& spki_der, const std::string&
     return pem;
 }
 
+// What a signer key serves: docker's delegation role for the signer, in no repository yet.
+std::vector<pb::KeyUse> signer_use(const std::string& signer) {
+    pb::KeyUse use;
+    use.set_role("targets/" + signer);
+    return {use};
+}
+
 } // namespace
 
 void PublisherCommands::key_generate() const {
@@ -42,7 +50,8 @@ void PublisherCommands::key_generate() const {
     if (std::filesystem::exists(path, ec)) throw Failure::failed(fmt::format("{} already exists", path.string()));
     std::cout << "Generating key for " << m_name << "...\n";
     const pb::KeyInfo info = m_context.with_client(RequestSubject::key({}, m_backend), [&](proto::Client& client) {
-        return client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256, m_backend);
+        const pb::KeyInfo key = client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256, m_backend);
+        return client.annotate_key(key.id(), signer_use(m_name));
     });
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << public_pem_with_role(info.public_key(), m_name);
@@ -82,7 +91,8 @@ void PublisherCommands::key_load() const {
     }
     const pb::KeyInfo info =
         m_context.with_client(RequestSubject::key({}, m_backend, m_file), [&](proto::Client& client) {
-            return client.import_key(m_load_name, text, as_string_view(passphrase), m_backend);
+            const pb::KeyInfo key = client.import_key(m_load_name, text, as_string_view(passphrase), m_backend);
+            return client.annotate_key(key.id(), signer_use(m_load_name));
         });
     std::cout << "Successfully imported key from " << m_file << " (key " << info.id() << " in trustkeyd)\n";
     if (stdin_is_terminal() && ask_yes_no(fmt::format("Remove {} now that trustkeyd holds the key? [y/N] ", m_file))) {

@@ -1,0 +1,17 @@
+// What trustkey records with the trustkeyd keys it makes or puts to use: the repository
+// and role a key serves, and for a root key its certificate, so the id notary gives the
+// certificate (root.json, `trust inspect`) names the key in every key verb.
+#pragma once
+
+#include <string>
+
+#include "trustkey/proto/client.h"
+
+namespace trustkey::trust {
+
+// Records (gun, role) and, when not empty, the certificate (PEM) with the key `key_id`.
+// Throws trustkey::Error as throw_agent_error() does when trustkeyd refuses.
+void record_key_use(proto::Client& agent, const std::string& key_id, const std::string& gun, const std::string& role,
+                    const std::string& certificate_pem = {});
+
+} // namespace trustkey::trust
