@@ -115,6 +115,37 @@ TEST(KeyList, EmptyTokenListsHeaderOnlyAndEmptyJsonArray) {
     EXPECT_EQ(nlohmann::json::parse(json.out), nlohmann::json::array());
 }
 
+// What trustkey records with a key (here the role `trust key generate` gives a signer key)
+// is stored with it on the token: a new daemon on the same token shows it.
+TEST(KeyList, RecordedUsesSurviveADaemonRestart) {
+    TrustkeydHome home{"trustkey-cli-restart"};
+    TrustkeydOptions options;
+    options.socket = home.runtime() / "agent.sock";
+    options.unset.push_back("SOFTHSM2_CONF");
+    const auto cli = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"--socket", options.socket->string()});
+        return run_trustkey(args);
+    };
+    std::string id;
+    {
+        TrustkeydInstance first(trustkeyd_path(), home, options);
+        const auto gen = cli({"trust", "key", "generate", "alice", "--dir", home.root().string()});
+        ASSERT_TRUE(succeeded(gen));
+        const auto keys = nlohmann::json::parse(cli({"key", "list", "--json"}).out);
+        ASSERT_EQ(keys.size(), 1u);
+        id = keys[0]["id"];
+        EXPECT_EQ(keys[0]["uses"], nlohmann::json::parse(R"([{"repository":"","role":"targets/alice"}])"));
+        ASSERT_EQ(first.stop(), 0) << first.log();
+    }
+    TrustkeydInstance second(trustkeyd_path(), home, options);
+    const auto keys = nlohmann::json::parse(cli({"key", "list", "--json"}).out);
+    ASSERT_EQ(keys.size(), 1u);
+    EXPECT_EQ(keys[0]["id"], id);
+    EXPECT_EQ(keys[0]["uses"], nlohmann::json::parse(R"([{"repository":"","role":"targets/alice"}])"));
+    EXPECT_EQ(table_row(cli({"key", "list"}).out, id.substr(0, 12)),
+              (std::vector<std::string>{id.substr(0, 12), "alice", "ecdsa", "trustkey", "targets/alice"}));
+}
+
 TEST(KeyGenerate, DefaultTypeIsEcdsaAndDuplicateNameFails) {
     CliDaemon daemon;
     const auto gen = daemon.trustkey({"key", "generate", "signer"});
