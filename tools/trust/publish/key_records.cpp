@@ -1,8 +1,7 @@
 #include "tools/trust/publish/key_records.h"
 
+#include <iostream>
 #include <vector>
-
-#include "tools/trust/publish/agent_signer.h"
 
 namespace trustkey::trust {
 
@@ -16,7 +15,11 @@ void record_key_use(proto::Client& agent, const std::string& key_id, const std::
     try {
         agent.annotate_key(key_id, std::span<const proto::pb::KeyUse>(&use, 1), certificates);
     } catch (const proto::ClientError& e) {
-        throw_agent_error("recording the key of role " + role + " of " + gun, e, key_id);
+        // Only a daemon that answered can refuse; a broken connection fails the next step anyway.
+        if (e.kind() != proto::ClientError::Kind::status) throw;
+        std::cerr << "trustkey: warning: key " << key_id.substr(0, 12) << " keeps no record that it serves " << role
+                  << (gun.empty() ? "" : " of " + gun) << (certificate_pem.empty() ? "" : " (nor its certificate)")
+                  << ": " << e.what() << "\n";
     }
 }
 

@@ -9,8 +9,10 @@
 
 namespace trustkey::trust {
 
-// Records (gun, role) and, when not empty, the certificate (PEM) with the key `key_id`.
-// Throws trustkey::Error as throw_agent_error() does when trustkeyd refuses.
+// Records (gun, role) and, when not empty, the certificate (PEM) with the key `key_id`;
+// `gun` is empty for a key that serves no repository yet (a signer key).
+// A key whose backend cannot keep such records still works: a refusal is not fatal and
+// is reported as one warning line on standard error.
 void record_key_use(proto::Client& agent, const std::string& key_id, const std::string& gun, const std::string& role,
                     const std::string& certificate_pem = {});
 

@@ -133,7 +133,7 @@ InitializedRepository RepositoryInit::run(const RepositoryInitOptions& options) 
     const tuf::Key snapshot_key =
         snapshot_info ? agent_tuf_key(*snapshot_info) : fetch_server_key(m_server, std::string(tuf::kSnapshotRole));
     const tuf::Key timestamp_key = fetch_server_key(m_server, std::string(tuf::kTimestampRole));
-    // Before anything is published, so a key that cannot carry its records fails the set-up.
+    // Before anything is published: what the new keys serve, and the root certificate.
     record_key_use(m_agent, root_info.id(), m_server.gun(), std::string(tuf::kRootRole), cert_pem);
     record_key_use(m_agent, targets_info.id(), m_server.gun(), std::string(tuf::kTargetsRole));
     if (snapshot_info) record_key_use(m_agent, snapshot_info->id(), m_server.gun(), std::string(tuf::kSnapshotRole));

@@ -6,11 +6,11 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <vector>
 
 #include <fmt/format.h>
 
 #include "daemon/core/encoding.h"
+#include "tools/trust/publish/key_records.h"
 #include "tools/trustkey/pin_prompt.h"
 #include "tools/trustkey/trust/key_rotation.h"
 #include "tools/trustkey/trust/publisher_steps.h"
@@ -33,13 +33,6 @@ std::string public_pem_with_role(const std::string& spki_der, const std::string&
     return pem;
 }
 
-// What a signer key serves: docker's delegation role for the signer, in no repository yet.
-std::vector<pb::KeyUse> signer_use(const std::string& signer) {
-    pb::KeyUse use;
-    use.set_role("targets/" + signer);
-    return {use};
-}
-
 } // namespace
 
 void PublisherCommands::key_generate() const {
@@ -51,7 +44,8 @@ void PublisherCommands::key_generate() const {
     std::cout << "Generating key for " << m_name << "...\n";
     const pb::KeyInfo info = m_context.with_client(RequestSubject::key({}, m_backend), [&](proto::Client& client) {
         const pb::KeyInfo key = client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256, m_backend);
-        return client.annotate_key(key.id(), signer_use(m_name));
+        trustkey::trust::record_key_use(client, key.id(), {}, "targets/" + m_name);
+        return key;
     });
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << public_pem_with_role(info.public_key(), m_name);
@@ -92,7 +86,8 @@ void PublisherCommands::key_load() const {
     const pb::KeyInfo info =
         m_context.with_client(RequestSubject::key({}, m_backend, m_file), [&](proto::Client& client) {
             const pb::KeyInfo key = client.import_key(m_load_name, text, as_string_view(passphrase), m_backend);
-            return client.annotate_key(key.id(), signer_use(m_load_name));
+            trustkey::trust::record_key_use(client, key.id(), {}, "targets/" + m_load_name);
+            return key;
         });
     std::cout << "Successfully imported key from " << m_file << " (key " << info.id() << " in trustkeyd)\n";
     if (stdin_is_terminal() && ask_yes_no(fmt::format("Remove {} now that trustkeyd holds the key? [y/N] ", m_file))) {
