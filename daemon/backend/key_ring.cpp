@@ -53,24 +53,33 @@ std::string lower(std::string_view s) {
 
 // What a reference is matched against: the key id, certificate ids (both in full, or by a
 // prefix of at least kMinKeyIdPrefix hex digits, case-insensitively) and the name (exactly).
+// A reference without capitals (what tools send) is not copied: resolving runs on every sign.
 class Reference {
 public:
     explicit Reference(std::string_view ref)
-        : m_ref(ref), m_wanted(lower(ref)), m_hex_prefix(ref.size() >= kMinKeyIdPrefix && is_hex(ref)) {}
+        : m_ref(ref),
+          m_lowered(std::any_of(ref.begin(), ref.end(), [](char c) { return c >= 'A' && c <= 'Z'; }) ? lower(ref)
+                                                                                                      : std::string()),
+          m_wanted(m_lowered.empty() ? ref : std::string_view(m_lowered)),
+          m_hex_prefix(ref.size() >= kMinKeyIdPrefix && is_hex(ref)) {}
+    Reference(const Reference&) = delete;
+    Reference& operator=(const Reference&) = delete;
 
     bool matches(const KeyInfo& k) const {
         if (k.name == m_ref || id_matches(k.id)) return true;
         return std::any_of(k.certificate_ids.begin(), k.certificate_ids.end(),
                            [&](const std::string& id) { return id_matches(id); });
     }
-    const std::string& wanted() const noexcept { return m_wanted; }
+    std::string_view wanted() const noexcept { return m_wanted; }
 
 private:
-    bool id_matches(const std::string& id) const {
-        return id == m_wanted || (m_hex_prefix && id.size() >= m_wanted.size() && id.compare(0, m_wanted.size(), m_wanted) == 0);
+    bool id_matches(std::string_view id) const {
+        return id == m_wanted ||
+               (m_hex_prefix && id.size() >= m_wanted.size() && id.substr(0, m_wanted.size()) == m_wanted);
     }
     std::string_view m_ref;
-    std::string m_wanted;
+    std::string m_lowered;  // the reference in lower case, when it has capitals
+    std::string_view m_wanted;
     bool m_hex_prefix;
 };
 

@@ -299,7 +299,8 @@ TYPED_TEST(BackendConformance, MetadataIsStoredWithTheKeySurvivesAndGoesWithIt) 
 
     // Added to, never duplicated; the second repository's certificate gets its own id.
     const KeyUse web_use{"docker.io/library/web", "root"};
-    noted = backend->annotate(k, KeyMetadata{{root_use, web_use}, {der_a, certificate_der(as_bytes(test::read_text(cert_b)))}});
+    const Bytes der_b = certificate_der(as_bytes(test::read_text(cert_b)));
+    noted = backend->annotate(k, KeyMetadata{{root_use, web_use}, {der_a, der_b}});
     EXPECT_EQ(noted.meta.uses, (std::vector<KeyUse>{root_use, web_use}));
     const auto sorted = [](std::vector<std::string> ids) {
         std::sort(ids.begin(), ids.end());

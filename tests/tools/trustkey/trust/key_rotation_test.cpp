@@ -395,7 +395,8 @@ TEST_F(KeyRotationTest, RootCertificateIdsNameTheKeyInKeyVerbsAndKeyList) {
     ASSERT_TRUE(root_key.is_object()) << keys.dump(2);
     EXPECT_EQ(root_key.at("certificate_ids"), nlohmann::json::array({root_id}));
     EXPECT_EQ(root_key.at("public_key_pem"), pub.out);
-    EXPECT_EQ(root_key.at("uses"), nlohmann::json::parse(R"([{"repository":")" + std::string(kGun) + R"(","role":"root"}])"));
+    EXPECT_EQ(root_key.at("uses"),
+              nlohmann::json::parse(R"([{"repository":")" + std::string(kGun) + R"(","role":"root"}])"));
     const nlohmann::json targets_key = find_key(keys, targets_id);
     ASSERT_TRUE(targets_key.is_object()) << keys.dump(2);
     EXPECT_EQ(targets_key.at("uses"),
@@ -423,7 +424,8 @@ TEST_F(KeyRotationTest, RootCertificateIdsNameTheKeyInKeyVerbsAndKeyList) {
     const std::string renewed = rotate({"root", "--key", new_root_id});
     ASSERT_EQ(renewed.size(), 64u);
     EXPECT_EQ(m_daemon.trustkey({"key", "public", renewed}).out, new_pub.out);
-    const nlohmann::json renewed_key = find_key(nlohmann::json::parse(m_daemon.trustkey({"key", "list", "--json"}).out), renewed);
+    const nlohmann::json renewed_key =
+        find_key(nlohmann::json::parse(m_daemon.trustkey({"key", "list", "--json"}).out), renewed);
     ASSERT_TRUE(renewed_key.is_object());
     std::vector<std::string> cert_ids = renewed_key.at("certificate_ids").get<std::vector<std::string>>();
     std::sort(cert_ids.begin(), cert_ids.end());
