@@ -23,4 +23,18 @@ void record_key_use(proto::Client& agent, const std::string& key_id, const std::
     }
 }
 
+void record_held_keys(proto::Client& agent, const std::vector<tuf::Key>& keys, const std::string& gun,
+                      const std::string& role) {
+    for (const tuf::Key& key : keys) {
+        const std::string id = key.canonical_id();
+        try {
+            agent.public_key(id);
+        } catch (const proto::ClientError& e) {
+            if (e.kind() != proto::ClientError::Kind::status) throw;
+            continue;  // not a key trustkeyd holds (or one it cannot read now): nothing to record
+        }
+        record_key_use(agent, id, gun, role);
+    }
+}
+
 } // namespace trustkey::trust

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
+#include "tools/trust/tuf/key.h"
 #include "trustkey/proto/client.h"
 
 namespace trustkey::trust {
@@ -15,5 +17,10 @@ namespace trustkey::trust {
 // is reported as one warning line on standard error.
 void record_key_use(proto::Client& agent, const std::string& key_id, const std::string& gun, const std::string& role,
                     const std::string& certificate_pem = {});
+
+// Records (gun, role) with each of `keys` that trustkeyd holds (a signer's keys given as
+// public key files); the others are left alone.
+void record_held_keys(proto::Client& agent, const std::vector<tuf::Key>& keys, const std::string& gun,
+                      const std::string& role);
 
 } // namespace trustkey::trust

@@ -299,6 +299,7 @@ void PublisherCommands::signer_add() const {
             }
             publisher.publish([&](TargetsUpdate& update) { update.add_signer(m_name, keys); });
         });
+        trustkey::trust::record_held_keys(agent, keys, target.gun, "targets/" + m_name);
         if (existed && !m_root_key.empty())
             std::cerr << "--root-key " << m_root_key << " not used: " << m_repos[i]
                       << " was initialized already (its root key stays)\n";
