@@ -312,6 +312,16 @@ void Client::delete_key(std::string_view key_ref) {
     call(req);
 }
 
+pb::KeyInfo Client::annotate_key(std::string_view key_ref, std::span<const pb::KeyUse> uses,
+                                 std::span<const std::string> certificates) {
+    pb::Request req;
+    pb::AnnotateKey* a = req.mutable_annotate_key();
+    a->set_key(std::string(key_ref));
+    for (const auto& use : uses) *a->add_uses() = use;
+    for (const auto& cert : certificates) a->add_certificates(cert);
+    return call(req).annotate_key().key();
+}
+
 pb::StatusReply Client::status() {
     pb::Request req;
     req.mutable_get_status();

@@ -238,6 +238,7 @@ const char* request_name(const pb::Request& r) noexcept {
     case pb::Request::kGetStatus: return "get_status";
     case pb::Request::kLogin: return "login";
     case pb::Request::kStop: return "stop";
+    case pb::Request::kAnnotateKey: return "annotate_key";
     case pb::Request::BODY_NOT_SET: return "none";
     }
     return "unknown";

@@ -103,6 +103,11 @@ KeyInfo Backend::import_key_with_auth(std::string_view name, const PrivateKey&, 
                 {}, "key '" + std::string(name) + "'");
 }
 
+KeyInfo Backend::annotate(const KeyInfo& key, const KeyMetadata&) {
+    throw Error(Errc::unsupported_algorithm, "backend '" + name() + "' cannot store metadata with its keys", 0, {},
+                "key '" + key.name + "'");
+}
+
 void Backend::login_key(const KeyInfo& key, const SecureBytes&) {
     throw Error(Errc::invalid_argument, "backend '" + name() + "' has no per-key authorization values", 0, {},
                 "key '" + key.name + "'");

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/backend/key_metadata.h"
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
 #include "daemon/core/secure_bytes.h"
@@ -40,6 +41,8 @@ struct KeyInfo {
     KeyType type = KeyType::ecdsa_p256;
     Bytes spki_der;        // public key, DER SubjectPublicKeyInfo
     std::string backend;   // name of the backend instance holding the key
+    KeyMetadata meta;      // uses and certificates stored with the key
+    std::vector<std::string> certificate_ids;  // certificate_key_id() of each certificate that has one
 };
 
 // Which PIN a token refused: the configured source (pin_file, pin_env) or one given to login().
@@ -95,7 +98,12 @@ public:
     virtual Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) = 0;
     // Signs each item in order with one key. The default calls sign() for each.
     virtual std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items);
+    // Removes the key and what is stored with it (its metadata).
     virtual void remove(const KeyInfo& key) = 0;
+    // Adds `more` (uses, DER certificates already checked against the key) to what is
+    // stored with the key, written whole or not at all; returns the key as now stored.
+    // Default: unsupported_algorithm.
+    virtual KeyInfo annotate(const KeyInfo& key, const KeyMetadata& more);
     // For a reference that matched no key: the error for a key this backend has but cannot
     // use (what it stores for it is corrupt), so the caller hears why; nullopt otherwise.
     virtual std::optional<Error> unusable_key(std::string_view ref);

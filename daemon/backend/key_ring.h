@@ -1,5 +1,6 @@
 // The set of active backends, and resolution of a key reference (full TUF key
-// id, a unique hex prefix of at least 7 digits, or a name) to one key.
+// id, a unique hex prefix of at least 7 digits, a name, or one of the key's
+// certificate ids, full or a prefix of at least 7 digits) to one key.
 #pragma once
 
 #include <memory>
@@ -36,9 +37,12 @@ public:
     // All keys of all backends. A backend that fails is skipped (its status says why);
     // with `unreadable`, it is also added there.
     std::vector<Entry> list(std::vector<Unreadable>* unreadable = nullptr) const;
-    // Resolves a reference. Throws not_found, or ambiguous with the candidates
+    // Resolves a reference. Throws not_found, invalid_argument for a hex prefix shorter
+    // than kMinKeyIdPrefix that names no key, or ambiguous with the candidates
     // ("<id> <name>", separated by ", ") in the message.
     Entry resolve(std::string_view ref) const;
+    // Every key the reference matches (a fresh listing), each once.
+    std::vector<Entry> matching(std::string_view ref) const;
 
 private:
     std::vector<Entry> collect(bool cached, std::vector<Unreadable>* unreadable = nullptr) const;

@@ -161,6 +161,7 @@ void Dispatcher::dispatch(const pb::Request& request, const Caller& caller, Sess
     case Body::kGetStatus: return on_get_status(response);
     case Body::kLogin: return on_login(request.login(), ctx, response);
     case Body::kStop: return on_stop(session, caller, response);
+    case Body::kAnnotateKey: return on_annotate_key(request.annotate_key(), ctx, response);
     default: throw ProtocolError(pb::STATUS_UNKNOWN_REQUEST, "unknown request");
     }
 }
@@ -233,13 +234,7 @@ void Dispatcher::fail(pb::Response& response, const Error& error, pb::Status sta
 
 void Dispatcher::add_candidates(pb::Response& response, const std::string& ref) noexcept {
     try {
-        std::string lower = ref;
-        std::transform(lower.begin(), lower.end(), lower.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        for (const auto& entry : m_ring.list()) {
-            const bool by_id = !lower.empty() && entry.info.id.rfind(lower, 0) == 0;
-            if (by_id || entry.info.name == ref) response.add_candidates(entry.info.id + " " + entry.info.name);
-        }
+        for (const auto& entry : m_ring.matching(ref)) response.add_candidates(entry.info.id + " " + entry.info.name);
     } catch (...) {
         // The reply still says the reference is ambiguous; the list is a convenience.
     }

@@ -65,6 +65,10 @@ private:
     void on_get_status(pb::Response& response);
     void on_login(const pb::Login& req, Context& ctx, pb::Response& response);
     void on_stop(Session& session, const Caller& caller, pb::Response& response);
+    void on_annotate_key(const pb::AnnotateKey& req, Context& ctx, pb::Response& response);
+    // Throws already_exists naming the key trustkeyd holds under `name` on `b`, or (when
+    // `id` is not empty) the key with that id on any backend.
+    void check_new_key(backend::Backend& b, const std::string& name, const std::string& id);
 
     backend::KeyRing::Entry resolve(const std::string& ref, Context& ctx);
     void fail(pb::Response& response, const Error& error, const Caller& caller, const Context& ctx) noexcept;

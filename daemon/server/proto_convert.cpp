@@ -40,6 +40,12 @@ void to_proto(const backend::KeyInfo& in, pb::KeyInfo& out) {
     out.set_type(to_proto(in.type));
     out.set_backend(in.backend);
     out.set_public_key(in.spki_der.data(), in.spki_der.size());
+    for (const auto& use : in.meta.uses) {
+        auto* u = out.add_uses();
+        u->set_repository(use.repository);
+        u->set_role(use.role);
+    }
+    for (const auto& id : in.certificate_ids) out.add_certificate_ids(id);
 }
 
 pb::PinOrigin to_proto(backend::PinOrigin o) noexcept {

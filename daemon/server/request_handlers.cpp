@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "daemon/backend/private_key.h"
+#include "daemon/backend/public_key.h"
 #include "daemon/core/log.h"
 #include "daemon/core/secure_bytes.h"
 #include "daemon/server/dispatcher.h"
@@ -16,6 +17,8 @@ namespace {
 
 constexpr std::size_t kMaxKeyRef = 256;
 constexpr std::size_t kMaxKeyName = 128;
+constexpr int kMaxUsesPerRequest = 16;
+constexpr int kMaxCertificatesPerRequest = 8;
 
 backend::HashAlg hash_of(pb::HashAlgorithm h) {
     const auto hash = from_proto(h);
@@ -109,6 +112,7 @@ void Dispatcher::on_generate_key(const pb::GenerateKey& req, Context& ctx, pb::R
     }
     backend::Backend& b = m_ring.backend(req.backend());
     ctx.backend = &b;
+    check_new_key(b, req.name(), {});
     const auto info = req.auth().empty() ? b.generate(req.name(), type)
                                          : b.generate_with_auth(req.name(), type, secure_from(req.auth()));
     ctx.key_id = info.id;
@@ -124,12 +128,59 @@ void Dispatcher::on_import_key(const pb::ImportKey& req, Context& ctx, pb::Respo
     const auto key = backend::PrivateKey::from_pem(req.pem(), req.passphrase().empty() ? nullptr : &passphrase);
     backend::Backend& b = m_ring.backend(req.backend());
     ctx.backend = &b;
+    check_new_key(b, req.name(), backend::tuf_key_id(key.type(), key.spki_der()));
     const auto info = req.auth().empty() ? b.import_key(req.name(), key)
                                          : b.import_key_with_auth(req.name(), key, secure_from(req.auth()));
     ctx.key_id = info.id;
     to_proto(info, *response.mutable_import_key()->mutable_key());
     spdlog::info("op=import_key key_id={} name={} type={} backend={}", info.id, log::quoted(info.name),
                  backend::key_type_name(info.type), log::quoted(b.name()));
+}
+
+void Dispatcher::check_new_key(backend::Backend& b, const std::string& name, const std::string& id) {
+    const auto held = [](const backend::KeyInfo& k) {
+        return fmt::format("key '{}' {} on backend '{}'", k.name, k.id, k.backend);
+    };
+    if (!id.empty()) {
+        for (const auto& entry : m_ring.list())
+            if (entry.info.id == id)
+                throw Error(Errc::already_exists, "trustkeyd already holds this key: " + held(entry.info));
+    }
+    std::vector<backend::KeyInfo> keys;
+    try {
+        keys = b.known_keys();
+    } catch (const Error&) {
+        return;  // the backend's own operation reports why it cannot be used
+    }
+    for (const auto& k : keys)
+        if (k.name == name)
+            throw Error(Errc::already_exists, fmt::format("the name '{}' is taken by {}", name, held(k)));
+}
+
+void Dispatcher::on_annotate_key(const pb::AnnotateKey& req, Context& ctx, pb::Response& response) {
+    const auto entry = resolve(req.key(), ctx);
+    if (req.uses_size() == 0 && req.certificates_size() == 0)
+        throw Error(Errc::invalid_argument, "nothing to record: give uses or certificates");
+    if (req.uses_size() > kMaxUsesPerRequest)
+        throw Error(Errc::invalid_argument, fmt::format("at most {} uses per request", kMaxUsesPerRequest));
+    if (req.certificates_size() > kMaxCertificatesPerRequest)
+        throw Error(Errc::invalid_argument,
+                    fmt::format("at most {} certificates per request", kMaxCertificatesPerRequest));
+    backend::KeyMetadata more;
+    for (const auto& u : req.uses()) {
+        backend::KeyUse use{u.repository(), u.role()};
+        backend::check_key_use(use);
+        more.uses.push_back(std::move(use));
+    }
+    for (const auto& c : req.certificates()) {
+        Bytes der = backend::certificate_der(bytes_of(c));
+        backend::check_certificate_of(der, entry.info.spki_der);
+        more.certificates.push_back(std::move(der));
+    }
+    const auto info = entry.backend->annotate(entry.info, more);
+    to_proto(info, *response.mutable_annotate_key()->mutable_key());
+    spdlog::info("op=annotate_key key_id={} uses={} certificates={} backend={}", info.id, info.meta.uses.size(),
+                 info.meta.certificates.size(), log::quoted(entry.backend->name()));
 }
 
 void Dispatcher::on_sign(const pb::Sign& req, Context& ctx, pb::Response& response) {

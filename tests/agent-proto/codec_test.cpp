@@ -21,6 +21,11 @@ pb::KeyInfo sample_key(int n) {
     k.set_type(pb::KEY_TYPE_ED25519);
     k.set_backend("softhsm");
     k.set_public_key(std::string("\x30\x2a\x00\xff", 4));
+    auto* use = k.add_uses();
+    use->set_repository("docker.io/library/app");
+    use->set_role("root");
+    k.add_uses()->set_role("targets/alice");
+    k.add_certificate_ids(std::string(64, 'c'));
     return k;
 }
 
@@ -74,6 +79,15 @@ std::vector<pb::Request> every_request() {
         l->set_pin("1234");
     }
     add().mutable_stop();
+    {
+        auto* a = add().mutable_annotate_key();
+        a->set_key("root-key");
+        auto* use = a->add_uses();
+        use->set_repository("docker.io/library/app");
+        use->set_role("root");
+        a->add_certificates("-----BEGIN CERTIFICATE-----\n...\n");
+        a->add_certificates(std::string("\x30\x82\x01\x00", 4));
+    }
     return all;
 }
 
@@ -147,6 +161,7 @@ std::vector<pb::Response> every_response() {
     }
     add().mutable_login();
     add().mutable_stop()->set_pid(4242);
+    *add().mutable_annotate_key()->mutable_key() = sample_key(5);
     {
         auto& r = add();
         r.set_status(pb::STATUS_AMBIGUOUS_KEY);
@@ -205,7 +220,7 @@ TEST(Codec, EveryRequestRoundTrips) {
         EXPECT_TRUE(MessageDifferencer::Equals(req, back)) << request_name(req);
         cases.insert(static_cast<int>(back.body_case()));
     }
-    EXPECT_EQ(cases.size(), 11u) << "every request body must be covered";
+    EXPECT_EQ(cases.size(), 12u) << "every request body must be covered";
 }
 
 TEST(Codec, EveryResponseRoundTrips) {
@@ -219,7 +234,7 @@ TEST(Codec, EveryResponseRoundTrips) {
         EXPECT_TRUE(MessageDifferencer::Equals(resp, back)) << resp.id();
         if (back.body_case() != pb::Response::BODY_NOT_SET) cases.insert(static_cast<int>(back.body_case()));
     }
-    EXPECT_EQ(cases.size(), 11u) << "every response body must be covered";
+    EXPECT_EQ(cases.size(), 12u) << "every response body must be covered";
 }
 
 TEST(Codec, EmptyMessageDecodesToRequestWithoutBody) {
@@ -278,6 +293,12 @@ TEST(Codec, UnknownFieldDeepInResponseIsRefused) {
     std::string why;
     EXPECT_FALSE(decode_response(bytes_of({0x08, 0x01, 0x5A, 0x05, 0x0A, 0x03, 0xA0, 0x01, 0x00}), r, why));
     EXPECT_NE(why.find("unknown field 20 in KeyInfo"), std::string::npos) << why;
+}
+
+TEST(Codec, UnknownFieldInAKeyUseIsRefused) {
+    // Request{id 1, annotate_key (21){key "k", uses{field 9 = 1}}}.
+    expect_bad_request(bytes_of({0x08, 0x01, 0xAA, 0x01, 0x07, 0x0A, 0x01, 'k', 0x12, 0x02, 0x48, 0x01}),
+                       "unknown field 9 in KeyUse");
 }
 
 TEST(Codec, UnknownFieldInEachSigningBodyIsRefused) {
@@ -417,7 +438,9 @@ TEST(Codec, StatusNamesAreDistinctAndComplete) {
 TEST(Codec, RequestNamesFollowTheBody) {
     std::set<std::string> names;
     for (const auto& r : every_request()) names.insert(request_name(r));
-    EXPECT_EQ(names.size(), 11u);
+    EXPECT_EQ(names.size(), 12u);
+    EXPECT_TRUE(names.count("annotate_key"));
+    EXPECT_TRUE(names.count("stop"));
     EXPECT_TRUE(names.count("sign_batch"));
     EXPECT_TRUE(names.count("hello"));
 }

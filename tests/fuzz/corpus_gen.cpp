@@ -82,6 +82,12 @@ std::vector<std::pair<std::string, pb::Request>> sample_requests() {
     add("get_status").mutable_get_status();
     auto* login = add("login").mutable_login();
     login->set_pin("1234");
+    auto* annotate = add("annotate_key").mutable_annotate_key();
+    annotate->set_key("fuzz-ecdsa");
+    auto* use = annotate->add_uses();
+    use->set_repository("docker.io/library/fuzz");
+    use->set_role("root");
+    annotate->add_certificates("-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n");
     add("no_body");
     return out;
 }

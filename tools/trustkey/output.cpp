@@ -87,20 +87,40 @@ std::string tuf_key_json(const pb::KeyInfo& key) {
     }
 }
 
+std::string key_uses_text(const pb::KeyInfo& key) {
+    std::string out;
+    for (const auto& use : key.uses()) {
+        if (!out.empty()) out += ", ";
+        out += use.repository().empty() ? use.role() : use.repository() + " " + use.role();
+    }
+    return out.empty() ? "-" : out;
+}
+
 std::string key_table(const std::vector<pb::KeyInfo>& keys) {
     std::vector<std::vector<std::string>> rows;
     rows.reserve(keys.size());
-    for (const auto& k : keys)
-        rows.push_back({short_id(k.id()), k.name(), std::string(key_type_label(k.type())), k.backend()});
-    return format_table({"ID", "NAME", "TYPE", "BACKEND"}, rows);
+    for (const auto& k : keys) {
+        rows.push_back(
+            {short_id(k.id()), k.name(), std::string(key_type_label(k.type())), k.backend(), key_uses_text(k)});
+        // The ids notary gives the key's certificates (a root key's, in root.json), under the key.
+        for (const auto& cert_id : k.certificate_ids()) rows.push_back({"  " + short_id(cert_id), "(certificate id)"});
+    }
+    return format_table({"ID", "NAME", "TYPE", "BACKEND", "USE"}, rows);
 }
 
 nlohmann::json key_json(const pb::KeyInfo& key) {
+    nlohmann::json uses = nlohmann::json::array();
+    for (const auto& use : key.uses()) uses.push_back({{"repository", use.repository()}, {"role", use.role()}});
+    nlohmann::json ids = nlohmann::json::array({key.id()});
+    for (const auto& cert_id : key.certificate_ids()) ids.push_back(cert_id);
     return {
         {"id", key.id()},
         {"name", key.name()},
         {"type", key_type_label(key.type())},
         {"backend", key.backend()},
+        {"uses", uses},
+        {"certificate_ids", std::vector<std::string>(key.certificate_ids().begin(), key.certificate_ids().end())},
+        {"ids", ids},
         {"public_key_pem", public_key_pem(key)},
     };
 }

@@ -22,6 +22,9 @@ std::string format_table(const std::vector<std::string>& header, const std::vect
 std::string public_key_pem(const proto::pb::KeyInfo& key);
 std::string tuf_key_json(const proto::pb::KeyInfo& key);
 
+// What the key serves: "REPOSITORY ROLE" items joined by ", "; "-" for nothing recorded.
+std::string key_uses_text(const proto::pb::KeyInfo& key);
+// One row per key (ID NAME TYPE BACKEND USE), and under it one line per certificate id.
 std::string key_table(const std::vector<proto::pb::KeyInfo>& keys);
 nlohmann::json key_json(const proto::pb::KeyInfo& key);
 

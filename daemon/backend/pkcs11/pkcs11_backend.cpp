@@ -6,6 +6,7 @@
 
 #include "daemon/backend/public_key.h"
 #include "daemon/backend/pkcs11/ck_error.h"
+#include "daemon/backend/pkcs11/key_metadata_objects.h"
 #include "daemon/backend/pkcs11/key_templates.h"
 #include "daemon/backend/pkcs11/object_attributes.h"
 #include "daemon/backend/pkcs11/object_search.h"
@@ -146,7 +147,15 @@ std::vector<Pkcs11Backend::CachedKey> Pkcs11Backend::scan(SessionPool::Lease& le
         k.info.name = label ? std::string(label->begin(), label->end()) : std::string();
         k.info.spki_der = std::move(*spki);
         k.info.backend = m_config.name;
+        if (id) k.ckaid = std::move(*id);
         out.push_back(std::move(k));
+    }
+    if (out.empty()) return out;
+    auto metadata = read_token_metadata(fn, s);
+    for (auto& k : out) {
+        if (k.ckaid.empty()) continue;
+        auto it = metadata.find(k.ckaid);
+        if (it != metadata.end()) attach_metadata(k.info, std::move(it->second.meta));
     }
     return out;
 }
@@ -274,10 +283,31 @@ void Pkcs11Backend::remove(const KeyInfo& key) {
         check_rv("C_DestroyObject", lease.fn()->C_DestroyObject(lease.get(), k.priv), key.id);
         CK_RV rv = lease.fn()->C_DestroyObject(lease.get(), k.pub);
         if (rv != CKR_OK && rv != CKR_OBJECT_HANDLE_INVALID) throw ck_error("C_DestroyObject", rv, key.id);
+        if (!k.ckaid.empty()) {
+            try {
+                remove_key_metadata(lease.fn(), lease.get(), k.ckaid);
+            } catch (const Error& e) {
+                throw Error(e.errc(), "the key is deleted, but not its certificates and uses: " + e.message(), e.code(),
+                            e.call(), key.id);
+            }
+        }
         return 0;
     });
     std::lock_guard lock(m_cache_mutex);
     m_keys.erase(key.id);
+}
+
+KeyInfo Pkcs11Backend::annotate(const KeyInfo& key, const KeyMetadata& more) {
+    std::unique_lock write(m_access);
+    CachedKey k = cached(key);
+    if (k.ckaid.empty())
+        throw Error(Errc::invalid_argument, "the key has no CKA_ID to tie certificates and uses to", 0, {}, key.id);
+    KeyMetadata merged =
+        run(true, [&](SessionPool::Lease& lease) { return add_key_metadata(lease.fn(), lease.get(), k.ckaid, more); });
+    attach_metadata(k.info, std::move(merged));
+    std::lock_guard lock(m_cache_mutex);
+    m_keys[key.id] = k;
+    return k.info;
 }
 
 void Pkcs11Backend::login(const SecureBytes& pin) {
@@ -360,6 +390,7 @@ KeyInfo Pkcs11Backend::finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDL
             check_rv("C_SetAttributeValue", fn->C_SetAttributeValue(lease.get(), pub, &id_attr, 1), k.info.id);
             check_rv("C_SetAttributeValue", fn->C_SetAttributeValue(lease.get(), priv, &id_attr, 1), k.info.id);
         }
+        if (auto ckaid = read_attribute(fn, lease.get(), priv, CKA_ID)) k.ckaid = std::move(*ckaid);
         std::lock_guard lock(m_cache_mutex);
         m_keys[k.info.id] = k;
         return k.info;

@@ -36,6 +36,7 @@ public:
     Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) override;
     std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) override;
     void remove(const KeyInfo& key) override;
+    KeyInfo annotate(const KeyInfo& key, const KeyMetadata& more) override;
     BackendStatus status() override;
     void login(const SecureBytes& pin) override;
 
@@ -43,6 +44,7 @@ private:
     struct CachedKey {
         CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
         CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+        Bytes ckaid;  // the key's CKA_ID, which ties its metadata objects to it; empty when it has none
         KeyInfo info;
     };
     struct UriFree {

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <random>
 
+#include "daemon/core/atomic_file.h"
 #include "daemon/core/error.h"
 #include "daemon/core/unique_fd.h"
 
@@ -19,6 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kSuffix = ".tpmkey";
+constexpr const char* kMetaSuffix = ".meta.json";
 constexpr const char* kTempPrefix = ".tmp-";
 
 bool is_key_id(const std::string& s) { return s.size() == 64 && is_hex(s); }
@@ -119,8 +121,25 @@ bool KeyStore::remove(const std::string& id) const {
         if (errno == ENOENT) return false;
         throw_errno("unlink", errno, p.string());
     }
+    const fs::path meta = m_dir / (id + kMetaSuffix);
+    if (::unlink(meta.c_str()) != 0 && errno != ENOENT) throw_errno("unlink", errno, meta.string());
     fsync_dir(m_dir);
     return true;
+}
+
+KeyMetadata KeyStore::read_metadata(const std::string& id, const std::string& subject) const {
+    const fs::path p = m_dir / (id + kMetaSuffix);
+    std::error_code ec;
+    if (!fs::exists(p, ec)) return {};
+    try {
+        return metadata_from_json(read_file(p));
+    } catch (const Error& e) {
+        throw Error(Errc::key_damaged, "its metadata file is unreadable: " + e.message(), 0, {}, subject);
+    }
+}
+
+void KeyStore::write_metadata(const std::string& id, const KeyMetadata& meta) const {
+    write_file_atomically(m_dir / (id + kMetaSuffix), metadata_json(meta), 0600);
 }
 
 } // namespace trustkey::backend::tpm2

@@ -1,4 +1,5 @@
-// The state directory of a TPM backend: one file per key, named by its TUF key id.
+// The state directory of a TPM backend: one file per key, named by its TUF key id, and
+// beside it the key's metadata file when it has metadata.
 // The directory is 0700 and each file 0600; files are written atomically (a
 // temporary file in the same directory, fsync, rename, fsync of the directory).
 #pragma once
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "daemon/backend/key_metadata.h"
 #include "daemon/backend/tpm2/key_blob.h"
 #include "daemon/core/removal_watch.h"
 
@@ -38,8 +40,13 @@ public:
     std::optional<KeyBlob> read(const std::string& id, const std::string& subject) const;
     // Writes the key's file; throws already_exists when it is there.
     void write(const std::string& id, const KeyBlob& blob) const;
-    // Deletes the key's file; false when it was not there.
+    // Deletes the key's file and its metadata file; false when the key file was not there.
     bool remove(const std::string& id) const;
+    // The key's metadata (key_metadata.h), kept beside its blob in <id>.meta.json and
+    // written whole or not at all; empty when there is none. read_metadata throws
+    // key_damaged naming `subject` when the file is unreadable.
+    KeyMetadata read_metadata(const std::string& id, const std::string& subject) const;
+    void write_metadata(const std::string& id, const KeyMetadata& meta) const;
     std::filesystem::path path_of(const std::string& id) const;
     // Whether the key's file is there.
     bool exists(const std::string& id) const;

@@ -117,6 +117,13 @@ KeyInfo Tpm2Backend::info_of(const std::string& id, const KeyBlob& blob) const {
                     m_store.path_of(id).string());
     k.name = blob.name;
     k.backend = m_config.name;
+    try {
+        attach_metadata(k, m_store.read_metadata(id, subject_of(k)));
+    } catch (const Error& e) {
+        // The key itself is fine and stays usable; only what was recorded about it is lost.
+        spdlog::debug("backend={} event=key_metadata_unreadable key_id={} why={}, ignoring",
+                      log::quoted(m_config.name), id, log::quoted(e.message()));
+    }
     return k;
 }
 
@@ -427,6 +434,24 @@ void Tpm2Backend::remove(const KeyInfo& key) {
     }
     if (!m_store.remove(key.id))
         throw Error(Errc::not_found, "the key is not on the TPM", 0, {}, subject_of(key));
+}
+
+KeyInfo Tpm2Backend::annotate(const KeyInfo& key, const KeyMetadata& more) {
+    std::lock_guard write(m_write_mutex);
+    const std::string subject = subject_of(key);
+    if (!m_store.exists(key.id)) throw Error(Errc::not_found, "the key is not on the TPM", 0, {}, subject);
+    KeyMetadata meta;
+    try {
+        meta = m_store.read_metadata(key.id, subject);
+    } catch (const Error&) {
+        // Unreadable: what it held cannot be kept; the new metadata replaces it.
+    }
+    KeyInfo info = key;
+    if (merge_metadata(meta, more)) m_store.write_metadata(key.id, meta);
+    attach_metadata(info, std::move(meta));
+    std::lock_guard lock(m_cache_mutex);
+    m_keys[info.id] = info;
+    return info;
 }
 
 void Tpm2Backend::login(const SecureBytes&) {

@@ -36,6 +36,7 @@ public:
     Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) override;
     std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) override;
     void remove(const KeyInfo& key) override;
+    KeyInfo annotate(const KeyInfo& key, const KeyMetadata& more) override;
     BackendStatus status() override;
     void login(const SecureBytes& pin) override;
     KeyInfo generate_with_auth(std::string_view name, KeyType type, const SecureBytes& auth) override;

@@ -1,9 +1,12 @@
 // One suite, every backend: generate, list, public key, sign + OpenSSL verify,
 // import, delete and bad inputs, against a real SoftHSM2 token and a real swtpm.
+#include <algorithm>
+
 #include <gtest/gtest.h>
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 
+#include "daemon/backend/key_metadata.h"
 #include "daemon/backend/private_key.h"
 #include "daemon/backend/public_key.h"
 #include "daemon/core/error.h"
@@ -273,6 +276,62 @@ TYPED_TEST(BackendConformance, SeveralKeysAlternately) {
             EXPECT_TRUE(verify_signature(k.type, k.spki_der, hash, data, sig)) << k.name << " round " << round;
         }
     }
+}
+
+TYPED_TEST(BackendConformance, MetadataIsStoredWithTheKeySurvivesAndGoesWithIt) {
+    auto backend = this->target.open();
+    KeyInfo k = backend->generate("root-key", KeyType::ecdsa_p256);
+    EXPECT_TRUE(k.meta.empty());
+    EXPECT_TRUE(k.certificate_ids.empty());
+    const auto pub = this->dir / "root.pub.pem";
+    test::write_bytes(pub, as_bytes(spki_to_pem(k.spki_der)));
+    const auto cert_a = this->dir / "a.crt", cert_b = this->dir / "b.crt";
+    test::make_certificate(pub, "docker.io/library/app", cert_a);
+    test::make_certificate(pub, "docker.io/library/web", cert_b);
+    const std::string id_a = test::cli_certificate_id(cert_a, "ecdsa-x509");
+    const std::string id_b = test::cli_certificate_id(cert_b, "ecdsa-x509");
+    const Bytes der_a = certificate_der(as_bytes(test::read_text(cert_a)));
+
+    const KeyUse root_use{"docker.io/library/app", "root"};
+    KeyInfo noted = backend->annotate(k, KeyMetadata{{root_use}, {der_a}});
+    EXPECT_EQ(noted.meta.uses, std::vector<KeyUse>{root_use});
+    EXPECT_EQ(noted.certificate_ids, std::vector<std::string>{id_a});
+
+    // Added to, never duplicated; the second repository's certificate gets its own id.
+    const KeyUse web_use{"docker.io/library/web", "root"};
+    const Bytes der_b = certificate_der(as_bytes(test::read_text(cert_b)));
+    noted = backend->annotate(k, KeyMetadata{{root_use, web_use}, {der_a, der_b}});
+    EXPECT_EQ(noted.meta.uses, (std::vector<KeyUse>{root_use, web_use}));
+    const auto sorted = [](std::vector<std::string> ids) {
+        std::sort(ids.begin(), ids.end());
+        return ids;
+    };
+    const std::vector<std::string> both = sorted({id_a, id_b});
+    EXPECT_EQ(sorted(noted.certificate_ids), both);
+    this->target.check_metadata_stored(k, 2);
+
+    // Another instance (a restarted daemon) reads it back from the token or state directory.
+    KeyInfo keep = backend->generate("plain", KeyType::ecdsa_p256);
+    backend.reset();
+    auto reopened = this->target.open();
+    std::optional<KeyInfo> found;
+    for (auto& listed : reopened->list_keys())
+        if (listed.id == k.id) found = listed;
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->meta.uses, (std::vector<KeyUse>{root_use, web_use}));
+    EXPECT_EQ(sorted(found->certificate_ids), both);
+    for (auto& listed : reopened->list_keys())
+        if (listed.id == keep.id) {
+            EXPECT_TRUE(listed.meta.empty());
+        }
+
+    // A certificate of another key is refused before the backend sees it.
+    EXPECT_EQ(errc_of([&] { check_certificate_of(der_a, keep.spki_der); }), Errc::invalid_argument);
+
+    // Deleting the key deletes what was stored with it.
+    reopened->remove(*found);
+    this->target.check_metadata_removed(*found);
+    for (auto& listed : reopened->list_keys()) EXPECT_NE(listed.id, k.id);
 }
 
 } // namespace

@@ -50,7 +50,26 @@ public:
         EXPECT_NE(listing.find(kept.name), std::string::npos) << listing;
     }
 
+    // Metadata objects, as another PKCS#11 tool sees them: each certificate a certificate
+    // object with the key's CKA_ID, the uses one data object (an update left no old one).
+    void check_metadata_stored(const KeyInfo& k, std::size_t certificates) const {
+        const std::string listing = objects();
+        EXPECT_EQ(count(listing, "Certificate Object"), certificates) << listing;
+        EXPECT_EQ(count(listing, "Data object"), 1u) << listing;
+        EXPECT_EQ(count(listing, "ID:         " + k.id), 2u + certificates) << listing;
+    }
+    void check_metadata_removed(const KeyInfo&) const {
+        const std::string listing = objects();
+        EXPECT_EQ(count(listing, "Certificate Object"), 0u) << listing;
+        EXPECT_EQ(count(listing, "Data object"), 0u) << listing;
+    }
+
 private:
+    static std::size_t count(const std::string& text, const std::string& what) {
+        std::size_t n = 0;
+        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + what.size())) ++n;
+        return n;
+    }
     static constexpr const char* kPinVar = "TRUSTKEY_TEST_PIN";
     std::string objects() const {
         return test::must_run("pkcs11-tool --module " + test::SoftHsmToken::module() + " --login --pin " +
@@ -92,6 +111,17 @@ public:
         EXPECT_FALSE(std::filesystem::exists(blob_path(gone)));
         EXPECT_TRUE(std::filesystem::exists(blob_path(kept)));
     }
+    // The metadata is a 0600 file beside the key's blob, and only that.
+    void check_metadata_stored(const KeyInfo& k, std::size_t) const {
+        struct stat st{};
+        ASSERT_EQ(::stat(meta_path(k).c_str(), &st), 0) << meta_path(k);
+        EXPECT_EQ(st.st_mode & 0777, 0600u);
+        std::size_t files = 0;
+        for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator(state_dir())) ++files;
+        EXPECT_EQ(files, 2u);
+    }
+    void check_metadata_removed(const KeyInfo& k) const { EXPECT_FALSE(std::filesystem::exists(meta_path(k))); }
+    std::filesystem::path meta_path(const KeyInfo& k) const { return state_dir() / (k.id + ".meta.json"); }
     std::filesystem::path state_dir() const { return m_dir / "tpm2"; }
     std::filesystem::path blob_path(const KeyInfo& k) const { return state_dir() / (k.id + ".tpmkey"); }
 

@@ -83,10 +83,39 @@ TEST_F(KeyRingTest, UniquePrefixOfSevenOrMore) {
     EXPECT_EQ(ring.resolve("deadbee").info.id, kD);
 }
 
-TEST_F(KeyRingTest, ShortPrefixIsNotUsed) {
+TEST_F(KeyRingTest, ShortPrefixIsRefusedAsTooShort) {
     Error e = error_of("123456");
-    EXPECT_EQ(e.errc(), Errc::not_found);
-    EXPECT_EQ(e.message(), "no key matches '123456'");
+    EXPECT_EQ(e.errc(), Errc::invalid_argument);
+    EXPECT_EQ(e.message(), "key id prefix '123456' is too short: give at least 7 hex digits, or the key's name");
+    // A short hex string that is a key's name is that key.
+    KeyRing named;
+    named.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "abc")}));
+    EXPECT_EQ(named.resolve("abc").info.id, kA);
+}
+
+// A root key notary names by the id of its certificate (an x509 key id).
+const std::string kCert = "c0ffee0123456789c0ffee0123456789c0ffee0123456789c0ffee0123456789";
+const std::string kCert2 = "abcdef0999999999999999999999999999999999999999999999999999999999";
+
+TEST(KeyRingCertificateIds, FullIdAndPrefixOfACertificateIdFindTheKey) {
+    KeyRing ring;
+    KeyInfo root = key(kC, "root-key");
+    root.certificate_ids = {kCert, kCert2};
+    ring.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "alice"), root}));
+    EXPECT_EQ(ring.resolve(kCert).info.id, kC);
+    EXPECT_EQ(ring.resolve("C0FFEE01").info.id, kC);
+    EXPECT_EQ(ring.resolve(kCert2).info.id, kC);
+    // A prefix that is alice's id and the root key's certificate id matches both.
+    try {
+        ring.resolve("abcdef0");
+        ADD_FAILURE() << "abcdef0 resolved";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.errc(), Errc::ambiguous);
+        EXPECT_NE(e.message().find(kA + " alice, " + kC + " root-key"), std::string::npos) << e.message();
+    }
+    // Both ids of one key are one match, not an ambiguity.
+    EXPECT_EQ(ring.matching("c0ffee0").size(), 1u);
+    EXPECT_EQ(ring.matching("abcdef0").size(), 2u);
 }
 
 TEST_F(KeyRingTest, AmbiguousPrefixListsCandidates) {

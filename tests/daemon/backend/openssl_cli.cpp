@@ -50,4 +50,22 @@ std::string cli_key_id(const std::filesystem::path& pem, bool is_public, const s
     return out;
 }
 
+void make_certificate(const std::filesystem::path& public_pem, const std::string& common_name,
+                      const std::filesystem::path& out) {
+    const std::filesystem::path issuer = out.string() + ".issuer.pem";
+    generate_pem("ecdsa", issuer);
+    std::string subject = "/CN=";
+    for (char c : common_name) subject += c == '/' ? std::string("\\/") : std::string(1, c);
+    must_run("openssl x509 -new -subj " + shell_quote(subject) + " -key " + shell_quote(issuer.string()) +
+             " -force_pubkey " + shell_quote(public_pem.string()) + " -days 30 -out " + shell_quote(out.string()));
+}
+
+std::string cli_certificate_id(const std::filesystem::path& cert_pem, const std::string& x509_keytype) {
+    std::string out = must_run("pub=$(base64 -w0 < " + shell_quote(cert_pem.string()) + ") && printf '{\"keytype\":\"" +
+                               x509_keytype + "\",\"keyval\":{\"private\":null,\"public\":\"%s\"}}' \"$pub\" | "
+                               "sha256sum | cut -c1-64");
+    while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+    return out;
+}
+
 } // namespace trustkey::test

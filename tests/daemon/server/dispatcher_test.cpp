@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <set>
 #include <vector>
 
@@ -11,7 +13,9 @@
 #include "daemon/backend/public_key.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/status_table.h"
+#include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"
+#include "tests/fixtures/temp_dir.h"
 
 namespace trustkey::server {
 namespace {
@@ -146,6 +150,71 @@ TEST_F(DispatcherTest, GenerateSignListDelete) {
     del.mutable_delete_key()->set_key(id);
     ASSERT_EQ(call(del).status(), pb::STATUS_OK);
     EXPECT_EQ(call(sign).status(), pb::STATUS_KEY_NOT_FOUND);
+}
+
+// A certificate (PEM, made by the openssl command line) for the public key `spki`.
+std::string certificate_for(const std::string& spki, const std::filesystem::path& dir) {
+    const auto pub = dir / "pub.der", issuer = dir / "issuer.pem", cert = dir / "cert.pem";
+    std::ofstream(pub, std::ios::binary) << spki;
+    const auto q = [](const std::filesystem::path& p) { return test::shell_quote(p.string()); };
+    const auto r = test::run_command(
+        "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + q(issuer) +
+        " && openssl pkey -pubin -inform DER -in " + q(pub) + " -out " + q(dir / "pub.pem") +
+        " && openssl x509 -new -subj /CN=repo -key " + q(issuer) + " -force_pubkey " + q(dir / "pub.pem") +
+        " -days 30 -out " + q(cert) + " && cat " + q(cert));
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    return r.output;
+}
+
+TEST_F(DispatcherTest, AnnotateKeyChecksWhatItRecords) {
+    ASSERT_EQ(hello().status(), pb::STATUS_OK);
+    pb::Request gen;
+    gen.mutable_generate_key()->set_name("root");
+    const auto root = call(gen).generate_key().key();
+    gen.mutable_generate_key()->set_name("other");
+    const auto other = call(gen).generate_key().key();
+    test::TempDir dir;
+    const std::string cert = certificate_for(root.public_key(), dir.path());
+
+    pb::Request ann;
+    ann.mutable_annotate_key()->set_key("root");
+    EXPECT_EQ(call(ann).status(), pb::STATUS_INVALID_ARGUMENT);  // nothing to record
+    ann.mutable_annotate_key()->add_certificates("not a certificate");
+    EXPECT_EQ(call(ann).status(), pb::STATUS_INVALID_ARGUMENT);
+    ann.mutable_annotate_key()->clear_certificates();
+    ann.mutable_annotate_key()->add_uses()->set_repository("repo");  // no role
+    EXPECT_EQ(call(ann).status(), pb::STATUS_INVALID_ARGUMENT);
+    ann.mutable_annotate_key()->mutable_uses(0)->set_role(std::string("root\n", 5));
+    EXPECT_EQ(call(ann).status(), pb::STATUS_INVALID_ARGUMENT);
+    ann.mutable_annotate_key()->mutable_uses(0)->set_role("root");
+
+    // A certificate of another key is refused, and nothing is recorded.
+    pb::Request wrong = ann;
+    wrong.mutable_annotate_key()->set_key("other");
+    wrong.mutable_annotate_key()->add_certificates(cert);
+    const auto refused = call(wrong);
+    EXPECT_EQ(refused.status(), pb::STATUS_INVALID_ARGUMENT);
+    EXPECT_NE(refused.message().find("another public key"), std::string::npos) << refused.message();
+
+    ann.mutable_annotate_key()->add_certificates(cert);
+    const auto done = call(ann);
+    ASSERT_EQ(done.status(), pb::STATUS_OK) << done.message();
+    ASSERT_EQ(done.annotate_key().key().uses_size(), 1);
+    EXPECT_EQ(done.annotate_key().key().uses(0).repository(), "repo");
+    ASSERT_EQ(done.annotate_key().key().certificate_ids_size(), 1);
+    const std::string cert_id = done.annotate_key().key().certificate_ids(0);
+
+    // The certificate id names the key; the list carries the records; other keys have none.
+    pb::Request pub;
+    pub.mutable_get_public_key()->set_key(cert_id.substr(0, 9));
+    EXPECT_EQ(call(pub).get_public_key().key().id(), root.id());
+    pb::Request list;
+    list.mutable_list_keys();
+    const auto listed = call(list);
+    ASSERT_EQ(listed.list_keys().keys_size(), 2);
+    for (const auto& k : listed.list_keys().keys())
+        EXPECT_EQ(k.certificate_ids_size(), k.id() == root.id() ? 1 : 0) << k.name();
+    EXPECT_NE(other.id(), root.id());
 }
 
 TEST_F(DispatcherTest, BadFramesGetStatusesNotExceptions) {

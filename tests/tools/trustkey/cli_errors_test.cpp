@@ -81,6 +81,23 @@ TEST(KeyReference, UnknownKeyFailsWithOneLine) {
     EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"key", "delete", "absent-name", "--yes"}), 1));
 }
 
+TEST(KeyReference, ShortIdPrefixSaysItIsTooShort) {
+    CliDaemon daemon;
+    const auto gen = daemon.trustkey({"key", "generate", "present"});
+    ASSERT_TRUE(succeeded(gen));
+    const std::string prefix = chomp(gen.out).substr(0, 6);
+    const std::string expected =
+        "trustkey: key id prefix '" + prefix + "' is too short: give at least 7 hex digits, or the key's name\n";
+    const auto pub = daemon.trustkey({"key", "public", prefix});
+    EXPECT_TRUE(failed_with_one_line(pub, 1));
+    EXPECT_EQ(pub.err, expected);
+    const auto sig = daemon.trustkey({"sign", prefix, "--digest", std::string(64, 'a')});
+    EXPECT_TRUE(failed_with_one_line(sig, 1));
+    EXPECT_EQ(sig.err, expected);
+    // Seven digits are enough.
+    EXPECT_TRUE(succeeded(daemon.trustkey({"key", "public", chomp(gen.out).substr(0, 7)})));
+}
+
 TEST(KeyReference, AmbiguousReferenceListsTheCandidates) {
     CliDaemon daemon;
     const auto first = daemon.trustkey({"key", "generate", "first"});

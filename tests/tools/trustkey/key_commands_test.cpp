@@ -44,8 +44,8 @@ TEST_P(KeyLifecycle, GenerateListPublicDelete) {
     // list: a table with a header and a row for the key.
     const auto table = daemon.trustkey({"key", "list"});
     ASSERT_TRUE(succeeded(table));
-    EXPECT_TRUE(std::regex_search(table.out, std::regex("^ID +NAME +TYPE +BACKEND\n"))) << table.out;
-    EXPECT_EQ(table_row(table.out, id.substr(0, 12)), (std::vector<std::string>{id.substr(0, 12), name, type, "trustkey"}))
+    EXPECT_TRUE(std::regex_search(table.out, std::regex("^ID +NAME +TYPE +BACKEND +USE\n"))) << table.out;
+    EXPECT_EQ(table_row(table.out, id.substr(0, 12)), (std::vector<std::string>{id.substr(0, 12), name, type, "trustkey", "-"}))
         << table.out;
 
     // public, PEM: openssl reads it.
@@ -109,10 +109,41 @@ TEST(KeyList, EmptyTokenListsHeaderOnlyAndEmptyJsonArray) {
     CliDaemon daemon;
     const auto table = daemon.trustkey({"key", "list"});
     ASSERT_TRUE(succeeded(table));
-    EXPECT_TRUE(std::regex_match(table.out, std::regex("ID +NAME +TYPE +BACKEND\n"))) << table.out;
+    EXPECT_TRUE(std::regex_match(table.out, std::regex("ID +NAME +TYPE +BACKEND +USE\n"))) << table.out;
     const auto json = daemon.trustkey({"key", "list", "--json"});
     ASSERT_TRUE(succeeded(json));
     EXPECT_EQ(nlohmann::json::parse(json.out), nlohmann::json::array());
+}
+
+// What trustkey records with a key (here the role `trust key generate` gives a signer key)
+// is stored with it on the token: a new daemon on the same token shows it.
+TEST(KeyList, RecordedUsesSurviveADaemonRestart) {
+    TrustkeydHome home{"trustkey-cli-restart"};
+    TrustkeydOptions options;
+    options.socket = home.runtime() / "agent.sock";
+    options.unset.push_back("SOFTHSM2_CONF");
+    const auto cli = [&](std::vector<std::string> args) {
+        args.insert(args.begin(), {"--socket", options.socket->string()});
+        return run_trustkey(args);
+    };
+    std::string id;
+    {
+        TrustkeydInstance first(trustkeyd_path(), home, options);
+        const auto gen = cli({"trust", "key", "generate", "alice", "--dir", home.root().string()});
+        ASSERT_TRUE(succeeded(gen));
+        const auto keys = nlohmann::json::parse(cli({"key", "list", "--json"}).out);
+        ASSERT_EQ(keys.size(), 1u);
+        id = keys[0]["id"];
+        EXPECT_EQ(keys[0]["uses"], nlohmann::json::parse(R"([{"repository":"","role":"targets/alice"}])"));
+        ASSERT_EQ(first.stop(), 0) << first.log();
+    }
+    TrustkeydInstance second(trustkeyd_path(), home, options);
+    const auto keys = nlohmann::json::parse(cli({"key", "list", "--json"}).out);
+    ASSERT_EQ(keys.size(), 1u);
+    EXPECT_EQ(keys[0]["id"], id);
+    EXPECT_EQ(keys[0]["uses"], nlohmann::json::parse(R"([{"repository":"","role":"targets/alice"}])"));
+    EXPECT_EQ(table_row(cli({"key", "list"}).out, id.substr(0, 12)),
+              (std::vector<std::string>{id.substr(0, 12), "alice", "ecdsa", "trustkey", "targets/alice"}));
 }
 
 TEST(KeyGenerate, DefaultTypeIsEcdsaAndDuplicateNameFails) {

@@ -2,6 +2,7 @@
 // encrypted PKCS#8, SEC1 and PKCS#1. The id must be the TUF id of the file's
 // public key, and the loaded key must sign for it.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "tests/tools/trustkey/cli_expect.h"
 #include "tests/tools/trustkey/openssl_check.h"
@@ -150,6 +151,32 @@ TEST(KeyLoad, GarbageAndMissingFilesFailWithOneLine) {
         daemon.trustkey({"key", "load", (daemon.dir() / "absent.pem").string(), "--name", "j"}), 1));
     EXPECT_TRUE(failed_with_one_line(daemon.trustkey({"key", "load", junk.string()}), 2));  // --name missing
     EXPECT_EQ(daemon.trustkey({"key", "list", "--json"}).out, "[]\n");
+}
+
+TEST(KeyLoad, DuplicateKeyOrNameNamesTheKeyTrustkeydHolds) {
+    CliDaemon daemon;
+    const auto file = make_ec_key(daemon.dir());
+    const auto first = daemon.trustkey({"key", "load", file.string(), "--name", "first"});
+    ASSERT_TRUE(succeeded(first));
+    const std::string id = chomp(first.out);
+
+    // The same private key again, under another name: the key trustkeyd holds is named.
+    const auto again = daemon.trustkey({"key", "load", file.string(), "--name", "second"});
+    EXPECT_TRUE(failed_with_one_line(again, 1));
+    EXPECT_EQ(again.err, "trustkey: trustkeyd already holds this key: key 'first' " + id + " on backend 'trustkey'\n");
+
+    // Another key under a name in use: the key holding the name is named.
+    const auto other = daemon.dir() / "other.pem";
+    openssl({"genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", other.string()});
+    const auto taken = daemon.trustkey({"key", "load", other.string(), "--name", "first"});
+    EXPECT_TRUE(failed_with_one_line(taken, 1));
+    EXPECT_EQ(taken.err, "trustkey: the name 'first' is taken by key 'first' " + id + " on backend 'trustkey'\n");
+    const auto generated = daemon.trustkey({"key", "generate", "first"});
+    EXPECT_TRUE(failed_with_one_line(generated, 1));
+    EXPECT_EQ(generated.err, taken.err);
+
+    const auto keys = daemon.trustkey({"key", "list", "--json"});
+    EXPECT_EQ(nlohmann::json::parse(keys.out).size(), 1u) << keys.out;
 }
 
 } // namespace

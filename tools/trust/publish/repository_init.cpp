@@ -10,6 +10,7 @@
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
 #include "tools/trust/http/interruption.h"
+#include "tools/trust/publish/key_records.h"
 #include "tools/trust/publish/online_keys.h"
 #include "tools/trust/publish/server_key.h"
 #include "tools/trust/tuf/certificate.h"
@@ -174,6 +175,10 @@ InitializedRepository RepositoryInit::run_with_agent_keys(const RepositoryInitOp
     const tuf::Key snapshot_key =
         snapshot_info ? agent_tuf_key(*snapshot_info) : fetch_server_key(m_server, std::string(tuf::kSnapshotRole));
     const tuf::Key timestamp_key = fetch_server_key(m_server, std::string(tuf::kTimestampRole));
+    // Before anything is published: what the new keys serve, and the root certificate.
+    record_key_use(m_agent, root_info.id(), m_server.gun(), std::string(tuf::kRootRole), cert_pem);
+    record_key_use(m_agent, targets_info.id(), m_server.gun(), std::string(tuf::kTargetsRole));
+    if (snapshot_info) record_key_use(m_agent, snapshot_info->id(), m_server.gun(), std::string(tuf::kSnapshotRole));
 
     tuf::Root root;
     root.common.version = 1;

@@ -12,6 +12,7 @@
 #include "daemon/core/error.h"
 #include "tools/trust/client/updater.h"
 #include "tools/trust/publish/agent_signer.h"
+#include "tools/trust/publish/key_records.h"
 #include "tools/trust/publish/online_keys.h"
 #include "tools/trust/publish/server_key.h"
 #include "tools/trust/tuf/certificate.h"
@@ -271,13 +272,19 @@ RotationResult rotate_role_key(proto::Client& agent, notary::NotaryClient& serve
     const tuf::Key key = [&] {
         if (request.server_managed) return trustkey::trust::parse_server_key(server.rotate_key(role), role);
         const pb::KeyInfo info = agent_key(agent, role, server.gun(), request.key, request.backend);
-        if (role != kRoot) return tuf::Key::from_spki(as_bytes(info.public_key()));
+        if (role != kRoot) {
+            trustkey::trust::record_key_use(agent, info.id(), server.gun(), role);
+            return tuf::Key::from_spki(as_bytes(info.public_key()));
+        }
         for (const auto& [id, old] : old_root.role_key_map(tuf::kRootRole)) {
             const std::string canonical = old.canonical_id();
             const bool listed = std::find(old_root_keys.begin(), old_root_keys.end(), canonical) != old_root_keys.end();
             if (canonical != info.id() && !listed && signer.holds(old)) old_root_keys.push_back(canonical);
         }
-        return root_certificate_key(signer, info, server.gun());
+        tuf::Key certificate_key = root_certificate_key(signer, info, server.gun());
+        const Bytes& pem = certificate_key.public_bytes();
+        trustkey::trust::record_key_use(agent, info.id(), server.gun(), role, std::string(pem.begin(), pem.end()));
+        return certificate_key;
     }();
 
     tuf::Root root = old_root;

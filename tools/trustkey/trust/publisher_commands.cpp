@@ -16,6 +16,7 @@
 #include "daemon/core/error.h"
 #include "tools/trust/client/release_signers.h"
 #include "tools/trust/publish/agent_signer.h"
+#include "tools/trust/publish/key_records.h"
 #include "tools/trust/publish/repository_init.h"
 #include "tools/trust/publish/signer_key.h"
 #include "tools/trust/publish/repository_publisher.h"
@@ -170,6 +171,7 @@ NewRepositorySigner initialize_for_signing(proto::Client& agent, RepositoryPubli
             "add a signer to {} with \"trustkey trust signer add\" first",
             *user, host, target.gun));
     const SignerKey key = signer_agent_key(agent, *user, init.backend);
+    trustkey::trust::record_key_use(agent, key.agent_id, target.gun, "targets/" + *user);
     initialize(publisher, target.gun, init);
     return {*user, key.key};
 }
@@ -313,6 +315,7 @@ void PublisherCommands::signer_add() const {
             }
             publisher.publish([&](TargetsUpdate& update) { update.add_signer(m_name, keys); });
         });
+        trustkey::trust::record_held_keys(agent, keys, target.gun, "targets/" + m_name);
         if (existed && !m_root_key.empty())
             std::cerr << "--root-key " << m_root_key << " not used: " << m_repos[i]
                       << " was initialized already (its root key stays)\n";

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "daemon/core/encoding.h"
+#include "tools/trust/publish/key_records.h"
 #include "tools/trustkey/pin_prompt.h"
 #include "tools/trustkey/trust/key_rotation.h"
 #include "tools/trustkey/trust/publisher_steps.h"
@@ -52,7 +53,9 @@ void PublisherCommands::key_generate() const {
     if (std::filesystem::exists(path, ec)) throw Failure::failed(fmt::format("{} already exists", path.string()));
     std::cout << "Generating key for " << m_name << "...\n";
     const pb::KeyInfo info = m_context.with_client(RequestSubject::key({}, m_backend), [&](proto::Client& client) {
-        return client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256, m_backend);
+        const pb::KeyInfo key = client.generate_key(m_name, pb::KEY_TYPE_ECDSA_P256, m_backend);
+        trustkey::trust::record_key_use(client, key.id(), {}, "targets/" + m_name);
+        return key;
     });
     std::ofstream out(path, std::ios::binary | std::ios::trunc);
     out << public_pem_with_role(info.public_key(), m_name);
@@ -96,7 +99,9 @@ void PublisherCommands::key_load() const {
     }
     const pb::KeyInfo info =
         m_context.with_client(RequestSubject::key({}, m_backend, m_file), [&](proto::Client& client) {
-            return client.import_key(m_load_name, text, as_string_view(passphrase), m_backend);
+            const pb::KeyInfo key = client.import_key(m_load_name, text, as_string_view(passphrase), m_backend);
+            trustkey::trust::record_key_use(client, key.id(), {}, "targets/" + m_load_name);
+            return key;
         });
     std::cout << "Successfully imported key from " << m_file << " (key " << info.id() << " in trustkeyd)\n";
     if (stdin_is_terminal() && ask_yes_no(fmt::format("Remove {} now that trustkeyd holds the key? [y/N] ", m_file))) {

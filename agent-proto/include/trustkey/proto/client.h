@@ -82,6 +82,10 @@ public:
                                                           std::span<const std::vector<std::uint8_t>> items,
                                                           std::size_t window = 32);
     void delete_key(std::string_view key_ref);
+    // Records uses ({repository, role}) and certificates (each DER or PEM) with the key;
+    // returns the key with everything it now carries.
+    pb::KeyInfo annotate_key(std::string_view key_ref, std::span<const pb::KeyUse> uses,
+                             std::span<const std::string> certificates = {});
     pb::StatusReply status();
     // The PIN is sent once and wiped from the client's buffers.
     void login(std::string_view backend, std::string_view pin);

@@ -364,5 +364,87 @@ TEST_F(KeyRotationTest, RefusalsChangeNothing) {
     expect_verified("v1");
 }
 
+// The root key id notary and docker show (the id of the key holding the root certificate,
+// which cannot be worked out from the key alone) names the trustkeyd key in every key verb,
+// and `key list` shows it with the repository and role each key serves.
+TEST_F(KeyRotationTest, RootCertificateIdsNameTheKeyInKeyVerbsAndKeyList) {
+    sign("v1");
+    const std::string root_id = role_key(served("root"), "root");
+    ASSERT_EQ(root_id.size(), 64u);
+    const std::string targets_id = role_key(served("root"), "targets");
+    const ProcessResult inspected = trust({"inspect", "--pretty", image()});
+    ASSERT_EQ(inspected.exit_code, 0) << describe(inspected);
+    ASSERT_NE(inspected.out.find(root_id), std::string::npos) << inspected.out;
+
+    // The id inspect prints, and a 7-digit prefix of it, in key public and sign.
+    const ProcessResult pub = m_daemon.trustkey({"key", "public", root_id});
+    ASSERT_EQ(pub.exit_code, 0) << describe(pub);
+    EXPECT_EQ(m_daemon.trustkey({"key", "public", root_id.substr(0, 7)}).out, pub.out);
+    const ProcessResult signed_digest = m_daemon.trustkey({"sign", root_id, "--digest", kDigestHex});
+    EXPECT_EQ(signed_digest.exit_code, 0) << describe(signed_digest);
+
+    // key list: the root key carries its certificate id and the repository's roles are recorded.
+    const auto find_key = [](const nlohmann::json& keys, const std::string& id) {
+        for (const auto& k : keys)
+            for (const auto& known : k.at("ids"))
+                if (known == id) return k;
+        return nlohmann::json();
+    };
+    const nlohmann::json keys = nlohmann::json::parse(m_daemon.trustkey({"key", "list", "--json"}).out);
+    const nlohmann::json root_key = find_key(keys, root_id);
+    ASSERT_TRUE(root_key.is_object()) << keys.dump(2);
+    EXPECT_EQ(root_key.at("certificate_ids"), nlohmann::json::array({root_id}));
+    EXPECT_EQ(root_key.at("public_key_pem"), pub.out);
+    EXPECT_EQ(root_key.at("uses"),
+              nlohmann::json::parse(R"([{"repository":")" + std::string(kGun) + R"(","role":"root"}])"));
+    const nlohmann::json targets_key = find_key(keys, targets_id);
+    ASSERT_TRUE(targets_key.is_object()) << keys.dump(2);
+    EXPECT_EQ(targets_key.at("uses"),
+              nlohmann::json::parse(R"([{"repository":")" + std::string(kGun) + R"(","role":"targets"}])"));
+    const std::string table = m_daemon.trustkey({"key", "list"}).out;
+    EXPECT_NE(table.find(root_key.at("id").get<std::string>().substr(0, 12)), std::string::npos) << table;
+    EXPECT_NE(table.find(root_id.substr(0, 12) + "  (certificate id)"), std::string::npos) << table;
+    EXPECT_NE(table.find(std::string(kGun) + " root"), std::string::npos) << table;
+    EXPECT_NE(table.find(std::string(kGun) + " targets"), std::string::npos) << table;
+
+    // After a root rotation the new id printed works too, with its own certificate recorded.
+    const std::string new_root_id = rotate({"root"});
+    ASSERT_EQ(new_root_id.size(), 64u);
+    const ProcessResult new_pub = m_daemon.trustkey({"key", "public", new_root_id});
+    ASSERT_EQ(new_pub.exit_code, 0) << describe(new_pub);
+    EXPECT_NE(new_pub.out, pub.out);
+    EXPECT_EQ(m_daemon.trustkey({"sign", new_root_id.substr(0, 10), "--digest", kDigestHex}).exit_code, 0);
+    const nlohmann::json after = nlohmann::json::parse(m_daemon.trustkey({"key", "list", "--json"}).out);
+    const nlohmann::json new_key = find_key(after, new_root_id);
+    ASSERT_TRUE(new_key.is_object()) << after.dump(2);
+    EXPECT_EQ(new_key.at("uses"), root_key.at("uses"));
+    // The old key is still named by its old certificate's id.
+    EXPECT_EQ(m_daemon.trustkey({"key", "public", root_id}).out, pub.out);
+    // Renewing the certificate of the same key gives that key a second certificate id.
+    const std::string renewed = rotate({"root", "--key", new_root_id});
+    ASSERT_EQ(renewed.size(), 64u);
+    EXPECT_EQ(m_daemon.trustkey({"key", "public", renewed}).out, new_pub.out);
+    const nlohmann::json renewed_key =
+        find_key(nlohmann::json::parse(m_daemon.trustkey({"key", "list", "--json"}).out), renewed);
+    ASSERT_TRUE(renewed_key.is_object());
+    std::vector<std::string> cert_ids = renewed_key.at("certificate_ids").get<std::vector<std::string>>();
+    std::sort(cert_ids.begin(), cert_ids.end());
+    std::vector<std::string> expected_ids{new_root_id, renewed};
+    std::sort(expected_ids.begin(), expected_ids.end());
+    EXPECT_EQ(cert_ids, expected_ids);
+
+    // A signer key made by `trust key generate` serves the signer's delegation role.
+    const ProcessResult gen = trust({"key", "generate", "bob", "--dir", m_work.path().string()});
+    ASSERT_EQ(gen.exit_code, 0) << describe(gen);
+    bool found = false;
+    for (const auto& k : nlohmann::json::parse(m_daemon.trustkey({"key", "list", "--json"}).out)) {
+        if (k.at("name") != "bob") continue;
+        found = true;
+        EXPECT_EQ(k.at("uses"), nlohmann::json::parse(R"([{"repository":"","role":"targets/bob"}])"));
+    }
+    EXPECT_TRUE(found);
+    EXPECT_NE(m_daemon.trustkey({"key", "list"}).out.find("targets/bob"), std::string::npos);
+}
+
 } // namespace
 } // namespace trustkey::test

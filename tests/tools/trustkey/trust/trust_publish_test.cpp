@@ -147,6 +147,12 @@ TEST_F(TrustVerbsTest, SignRevokeAndRemoveSigner) {
     const std::string delegations = notary({"delegation", "list", gun()});
     EXPECT_NE(delegations.find("targets/alice"), std::string::npos) << delegations;
     EXPECT_NE(delegations.find("targets/releases"), std::string::npos) << delegations;
+    // key list says what each key serves: the signer's key now in this repository, and the
+    // root and targets keys the signer add made for it.
+    const std::string keys = m_daemon.trustkey({"key", "list"}).out;
+    EXPECT_NE(keys.find("targets/alice, " + gun() + " targets/alice"), std::string::npos) << keys;
+    EXPECT_NE(keys.find(gun() + " root"), std::string::npos) << keys;
+    EXPECT_NE(keys.find(gun() + " targets\n"), std::string::npos) << keys;
 
     ProcessResult sign = trust({"sign", image("v1"), "--digest", "sha256:" + kDigestHex, "--size", "1234"});
     ASSERT_EQ(sign.exit_code, 0) << describe(sign);
