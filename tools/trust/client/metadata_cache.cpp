@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,13 +116,25 @@ void MetadataCache::write_one(const fs::path& path, const std::string& bytes) co
     fsync_dir(path.parent_path());
 }
 
+UniqueFd MetadataCache::lock_writers() const {
+    const fs::path parent = m_dir.parent_path();
+    make_dirs(parent);
+    const fs::path path = parent / ".metadata.lock";
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw_errno("open", errno, path.string());
+    while (::flock(fd.get(), LOCK_EX) != 0)
+        if (errno != EINTR) throw_errno("flock", errno, path.string());
+    return fd;
+}
+
 void MetadataCache::write(const std::map<std::string, std::string>& files) const {
+    const UniqueFd lock = lock_writers();
     for (const auto& [role, bytes] : files) write_one(path_of(role), bytes);
 }
 
 void MetadataCache::replace(const std::map<std::string, std::string>& files) const {
     const fs::path parent = m_dir.parent_path();
-    make_dirs(parent);
+    const UniqueFd lock = lock_writers();
     std::string tmpl = (parent / ".metadata.XXXXXX").string();
     std::vector<char> name(tmpl.begin(), tmpl.end());
     name.push_back('\0');

@@ -2,6 +2,9 @@
 // <trust_dir>/tuf/<gun>/metadata/<role>.json (a delegation's slash makes a folder).
 // Directories are made 0700 and files 0600. Each file is replaced atomically: written to
 // a temporary file in the same folder, flushed with fsync, then renamed over the old one.
+// Writers of one repository's cache (other processes sharing the trust directory too) take
+// turns through an flock on <trust_dir>/tuf/<gun>/.metadata.lock, so a folder swapped in by
+// replace() never pulls a file out from under another writer's rename.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +12,8 @@
 #include <map>
 #include <optional>
 #include <string>
+
+#include "daemon/core/unique_fd.h"
 
 namespace trustkey::trust {
 
@@ -39,6 +44,8 @@ public:
     void replace(const std::map<std::string, std::string>& files) const;
 
 private:
+    // Blocks until this process is the repository's only cache writer; released when the fd closes.
+    UniqueFd lock_writers() const;
     void make_dirs(const std::filesystem::path& dir) const;
     void write_one(const std::filesystem::path& path, const std::string& bytes) const;
 

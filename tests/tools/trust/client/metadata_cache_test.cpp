@@ -5,7 +5,10 @@
 
 #include <sys/stat.h>
 
+#include <atomic>
 #include <filesystem>
+#include <string>
+#include <thread>
 
 #include "daemon/core/error.h"
 #include "tests/fixtures/temp_dir.h"
@@ -64,9 +67,10 @@ TEST(MetadataCacheTest, ReplaceSwapsInExactlyTheGivenFiles) {
     EXPECT_FALSE(cache.read("targets/old").has_value());
     EXPECT_EQ(mode_of(cache.dir()), 0700u);
     EXPECT_EQ(mode_of(cache.dir() / "root.json"), 0600u);
-    // Nothing but the metadata folder is left beside it.
+    // Nothing but the metadata folder and the writers' lock file is left beside it.
     std::size_t siblings = 0;
     for (const auto& e : fs::directory_iterator(cache.dir().parent_path())) {
+        if (e.path().filename() == ".metadata.lock") continue;
         EXPECT_EQ(e.path().filename(), "metadata") << e.path();
         ++siblings;
     }
@@ -91,6 +95,45 @@ TEST(MetadataCacheTest, RefusesUnsafeNames) {
             EXPECT_EQ(e.errc(), Errc::invalid_argument) << role;
         }
     }
+}
+
+TEST(MetadataCacheTest, WritersSharingTheCacheTakeTurnsWithAReplace) {
+    // Two publishers with one trust directory: one starts the repository afresh (replace)
+    // while the other brings its files up to date (write). Each cache object stands for a
+    // process of its own; the swap must never take a file from under the other's rename.
+    TempDir dir("trustkey-cache");
+    const MetadataCache starter(dir / "trust", "example.com/app");
+    const MetadataCache updater(dir / "trust", "example.com/app");
+    starter.replace({{"root", "root 0"}});
+    constexpr int kRounds = 300;
+    std::atomic<int> write_failures{0};
+    std::string first_failure;
+    std::thread writer([&] {
+        for (int i = 0; i < kRounds; ++i) {
+            try {
+                updater.write({{"targets", "targets " + std::to_string(i)}, {"snapshot", "snapshot"}});
+            } catch (const Error& e) {
+                if (write_failures++ == 0) first_failure = e.what();
+            }
+        }
+    });
+    int replace_failures = 0;
+    for (int i = 0; i < kRounds; ++i) {
+        try {
+            starter.replace({{"root", "root " + std::to_string(i)}});
+        } catch (const Error&) {
+            ++replace_failures;
+        }
+    }
+    writer.join();
+    EXPECT_EQ(write_failures.load(), 0) << first_failure;
+    EXPECT_EQ(replace_failures, 0);
+    EXPECT_EQ(starter.read("root"), "root " + std::to_string(kRounds - 1));
+    // Only the folder and the lock file are left: no temporary folder or file of either writer.
+    for (const auto& e : fs::directory_iterator(starter.dir().parent_path()))
+        EXPECT_TRUE(e.path().filename() == "metadata" || e.path().filename() == ".metadata.lock") << e.path();
+    for (const auto& e : fs::directory_iterator(starter.dir()))
+        EXPECT_NE(e.path().filename().string().front(), '.') << e.path();
 }
 
 } // namespace
