@@ -11,6 +11,7 @@
 #include "daemon/backend/backend.h"
 #include "daemon/backend/evp_key.h"
 #include "daemon/backend/openssl_ptr.h"
+#include "daemon/backend/public_key.h"
 #include "daemon/core/error.h"
 
 namespace trustkey::backend {
@@ -110,16 +111,7 @@ void check_certificate_of(std::span<const std::uint8_t> cert_der, std::span<cons
         throw Error(Errc::invalid_argument, "the certificate is for another public key than this key's");
 }
 
-std::string certificate_pem(std::span<const std::uint8_t> cert_der) {
-    const std::string b64 = to_base64(cert_der);
-    std::string out = "-----BEGIN CERTIFICATE-----\n";
-    for (std::size_t i = 0; i < b64.size(); i += 64) {
-        out.append(b64, i, 64);
-        out.push_back('\n');
-    }
-    out += "-----END CERTIFICATE-----\n";
-    return out;
-}
+std::string certificate_pem(std::span<const std::uint8_t> cert_der) { return pem_armor("CERTIFICATE", cert_der); }
 
 std::string certificate_key_id(std::span<const std::uint8_t> cert_der) {
     X509Ptr cert = parse_der(cert_der);

@@ -14,16 +14,18 @@ KeyType key_type_of_spki(std::span<const std::uint8_t> spki_der) {
     return key_type_of(pkey.get());
 }
 
-std::string spki_to_pem(std::span<const std::uint8_t> spki_der) {
-    std::string b64 = to_base64(spki_der);
-    std::string out = "-----BEGIN PUBLIC KEY-----\n";
+std::string pem_armor(std::string_view label, std::span<const std::uint8_t> der) {
+    const std::string b64 = to_base64(der);
+    std::string out = "-----BEGIN " + std::string(label) + "-----\n";
     for (std::size_t i = 0; i < b64.size(); i += 64) {
         out.append(b64, i, 64);
         out.push_back('\n');
     }
-    out += "-----END PUBLIC KEY-----\n";
+    out += "-----END " + std::string(label) + "-----\n";
     return out;
 }
+
+std::string spki_to_pem(std::span<const std::uint8_t> spki_der) { return pem_armor("PUBLIC KEY", spki_der); }
 
 std::string tuf_key_json(KeyType type, std::span<const std::uint8_t> spki_der) {
     Bytes public_bytes;

@@ -4,6 +4,7 @@
 
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "daemon/backend/backend.h"
 
@@ -11,6 +12,8 @@ namespace trustkey::backend {
 
 // Key type of a SubjectPublicKeyInfo; throws bad_key_format / unsupported_algorithm.
 KeyType key_type_of_spki(std::span<const std::uint8_t> spki_der);
+// "-----BEGIN <label>-----" PEM of `der`: base64 in 64-character lines, final newline.
+std::string pem_armor(std::string_view label, std::span<const std::uint8_t> der);
 // "-----BEGIN PUBLIC KEY-----" PEM, 64-character lines, final newline.
 std::string spki_to_pem(std::span<const std::uint8_t> spki_der);
 // Canonical TUF key JSON: {"keytype":T,"keyval":{"private":null,"public":B64}}.

@@ -1,5 +1,6 @@
 #include "tools/trust/publish/repository_init.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string_view>
 #include <utility>
@@ -175,10 +176,22 @@ InitializedRepository RepositoryInit::run_with_agent_keys(const RepositoryInitOp
     const tuf::Key snapshot_key =
         snapshot_info ? agent_tuf_key(*snapshot_info) : fetch_server_key(m_server, std::string(tuf::kSnapshotRole));
     const tuf::Key timestamp_key = fetch_server_key(m_server, std::string(tuf::kTimestampRole));
-    // Before anything is published: what the new keys serve, and the root certificate.
-    record_key_use(m_agent, root_info.id(), m_server.gun(), std::string(tuf::kRootRole), cert_pem);
-    record_key_use(m_agent, targets_info.id(), m_server.gun(), std::string(tuf::kTargetsRole));
-    if (snapshot_info) record_key_use(m_agent, snapshot_info->id(), m_server.gun(), std::string(tuf::kSnapshotRole));
+    // What each key serves, and the root certificate. Keys this run made carry it before
+    // anything is published (a failed run deletes them again); keys that existed before get
+    // it only once the repository is published, so a failed run leaves them as they were.
+    std::vector<std::pair<const pb::KeyInfo*, std::string_view>> uses{{&root_info, tuf::kRootRole},
+                                                                       {&targets_info, tuf::kTargetsRole}};
+    if (snapshot_info) uses.emplace_back(&*snapshot_info, tuf::kSnapshotRole);
+    const auto record_uses = [&](bool made_here) {
+        for (const auto& [info, role] : uses) {
+            const bool made = std::any_of(m_made_keys.begin(), m_made_keys.end(),
+                                          [&](const MadeKey& k) { return k.id == info->id(); });
+            if (made == made_here)
+                record_key_use(m_agent, info->id(), m_server.gun(), std::string(role),
+                               role == tuf::kRootRole ? cert_pem : std::string());
+        }
+    };
+    record_uses(true);
 
     tuf::Root root;
     root.common.version = 1;
@@ -198,6 +211,7 @@ InitializedRepository RepositoryInit::run_with_agent_keys(const RepositoryInitOp
     if (snapshot_info) snapshot_signing.push_back(signer.add(snapshot_key));
     std::map<std::string, std::string> files =
         publish_new(signer, root_file.to_file(), {signer.add(targets_key)}, snapshot_signing);
+    record_uses(false);
 
     return InitializedRepository{
         .root_certificate_pem = std::move(cert_pem),
