@@ -20,6 +20,7 @@
 #include "daemon/core/encoding.h"
 #include "daemon/core/error.h"
 #include "tools/trust/publish/agent_signer.h"
+#include "tools/trust/publish/key_records.h"
 #include "tools/trust/publish/repository_init.h"
 #include "tools/trust/publish/server_key.h"
 #include "tools/trustkey/trust/publisher_commands.h"
@@ -41,9 +42,10 @@ struct OnlineKey {
     bool made = false;
 };
 
-// The trustkeyd key named `name`, made (ECDSA P-256) when there is none.
-OnlineKey agent_online_key(proto::Client& agent, const std::string& role, const std::string& name,
-                           const std::string& backend) {
+// The trustkeyd key named `name`, made (ECDSA P-256) when there is none; it records that it
+// serves `role` of `gun`.
+OnlineKey agent_online_key(proto::Client& agent, const std::string& gun, const std::string& role,
+                           const std::string& name, const std::string& backend) {
     std::optional<pb::KeyInfo> info;
     bool made = false;
     try {
@@ -60,6 +62,7 @@ OnlineKey agent_online_key(proto::Client& agent, const std::string& role, const 
             trustkey::trust::throw_agent_error("generating " + role + " key \"" + name + "\"", e, name);
         }
     }
+    trustkey::trust::record_key_use(agent, info->id(), gun, role);
     const Bytes spki(info->public_key().begin(), info->public_key().end());
     return OnlineKey{role + ".pub", backend::spki_to_pem(spki), tuf::Key::from_spki(spki), name, made};
 }
@@ -85,9 +88,9 @@ void PublisherCommands::key_prepare_root() const {
     std::map<std::string, OnlineKey> keys;
     run_step(fmt::format("preparing the online keys of {} at {}", target.gun, server.base_url()), [&] {
         const std::string targets_name = RepositoryInit::online_key_name("targets", target.gun);
-        keys.emplace("targets", agent_online_key(agent, "targets", targets_name, m_backend));
+        keys.emplace("targets", agent_online_key(agent, target.gun, "targets", targets_name, m_backend));
         if (m_local_snapshot)
-            keys.emplace("snapshot", agent_online_key(agent, "snapshot",
+            keys.emplace("snapshot", agent_online_key(agent, target.gun, "snapshot",
                                                       RepositoryInit::online_key_name("snapshot", target.gun),
                                                       m_backend));
         else

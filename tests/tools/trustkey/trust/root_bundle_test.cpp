@@ -228,6 +228,17 @@ TEST_F(RootBundleTest, InitializedOfflineThenReRootedOffline) {
     EXPECT_EQ(note.at("keys").at("timestamp").at("held_by"), "notary server");
     const std::string targets_id = note.at("keys").at("targets").at("key_id");
     EXPECT_EQ(m_daemon.trustkey({"key", "public", targets_id}).exit_code, 0);
+    // The key it made records the repository and role it is for.
+    const ProcessResult listed = m_daemon.trustkey({"key", "list", "--json"});
+    ASSERT_EQ(listed.exit_code, 0) << describe(listed);
+    bool recorded = false;
+    for (const auto& k : nlohmann::json::parse(listed.out))
+        if (k.at("id") == targets_id) {
+            EXPECT_EQ(k.at("uses"),
+                      nlohmann::json::parse(R"([{"repository":")" + std::string(kGun) + R"(","role":"targets"}])"));
+            recorded = true;
+        }
+    EXPECT_TRUE(recorded) << listed.out;
     EXPECT_NE(prepared.find("targets key " + targets_id + " (trustkeyd key \"" +
                             note.at("keys").at("targets").at("trustkeyd_key").get<std::string>() + "\", new): " +
                             (m_online / "targets.pub").string()),
