@@ -16,7 +16,7 @@
 #include <iterator>
 #include <sstream>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 extern char** environ;
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/core/unique_fd.h"
+#include "lib/core/unique_fd.h"
 
 namespace trustkey::bench {
 

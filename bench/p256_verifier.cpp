@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::bench {
 namespace {

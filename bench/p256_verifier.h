@@ -8,7 +8,7 @@
 #include <memory>
 #include <span>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 
 namespace trustkey::bench {
 

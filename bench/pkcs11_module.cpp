@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::bench {
 namespace {

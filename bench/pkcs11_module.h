@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/unique_handle.h"
+#include "lib/core/encoding.h"
+#include "lib/core/unique_handle.h"
 
 namespace trustkey::bench {
 

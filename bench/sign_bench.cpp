@@ -27,8 +27,8 @@
 #include "bench/temp_dir.h"
 #include "bench/throughput.h"
 #include "bench/trustkeyd_process.h"
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "trustkey/proto/client.h"
 
 #ifndef TRUSTKEY_BENCH_TRUSTKEYD

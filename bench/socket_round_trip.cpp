@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <chrono>
 
-#include "daemon/core/error.h"
-#include "daemon/core/unique_fd.h"
+#include "lib/core/error.h"
+#include "lib/core/unique_fd.h"
 
 namespace trustkey::bench {
 

@@ -6,7 +6,7 @@
 #include <system_error>
 #include <vector>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::bench {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "trustkey/proto/client.h"
 
 namespace trustkey::bench {

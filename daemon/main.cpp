@@ -14,8 +14,8 @@
 #include <fmt/format.h>
 
 #include "daemon/config/config.h"
-#include "daemon/core/error.h"
-#include "daemon/core/log.h"
+#include "lib/core/error.h"
+#include "lib/core/log.h"
 #include "daemon/server/daemon.h"
 
 namespace {

@@ -21,7 +21,7 @@ cmake --build "$build" -j "${TRUSTKEY_JOBS:-2}" --target "${targets[@]}"
 export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
 # SoftHSM2 leaks inside its own Ed25519 code (see the file); nothing else is suppressed.
-export LSAN_OPTIONS="suppressions=$root/tests/daemon/backend/softhsm.lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS="suppressions=$root/tests/lib/backend/softhsm.lsan.supp:print_suppressions=0"
 
 run="$build/fuzz-run"
 mkdir -p "$run/artifacts"

@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${TRUSTKEY_ASAN_BUILD_DIR:-$root/build-asan}"
 jobs="${TRUSTKEY_JOBS:-2}"
-supp="$root/tests/daemon/backend/softhsm.lsan.supp"
+supp="$root/tests/lib/backend/softhsm.lsan.supp"
 
 started=$(date +%s)
 "$root/scripts/install-deps.sh" >/dev/null

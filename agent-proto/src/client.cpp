@@ -16,8 +16,8 @@
 #include <optional>
 #include <utility>
 
-#include "daemon/core/secure_bytes.h"
-#include "daemon/core/unique_fd.h"
+#include "lib/core/secure_bytes.h"
+#include "lib/core/unique_fd.h"
 #include "client_io.h"
 
 namespace trustkey::proto {

@@ -9,9 +9,9 @@
 
 #include <toml++/toml.h>
 
-#include "daemon/backend/pkcs11/embedded_token.h"
-#include "daemon/core/error.h"
-#include "daemon/core/log.h"
+#include "lib/backend/pkcs11/embedded_token.h"
+#include "lib/core/error.h"
+#include "lib/core/log.h"
 #include "trustkey/proto/client.h"
 
 #ifndef TRUSTKEY_SOFTHSM2_MODULE

@@ -9,8 +9,8 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/backend/pkcs11/pkcs11_config.h"
-#include "daemon/backend/tpm2/tpm2_config.h"
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/backend/tpm2/tpm2_config.h"
 
 namespace trustkey::config {
 

@@ -10,8 +10,8 @@
 
 #include <openssl/crypto.h>
 
-#include "daemon/core/log.h"
-#include "daemon/core/secure_bytes.h"
+#include "lib/core/log.h"
+#include "lib/core/secure_bytes.h"
 
 namespace trustkey::server {
 

@@ -11,7 +11,7 @@
 #include <span>
 #include <vector>
 
-#include "daemon/core/secure_bytes.h"
+#include "lib/core/secure_bytes.h"
 #include "daemon/server/caller.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/session.h"

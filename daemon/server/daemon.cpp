@@ -13,10 +13,10 @@
 
 #include <fmt/format.h>
 
-#include "daemon/backend/pkcs11/pkcs11_config.h"
-#include "daemon/backend/tpm2/tpm2_config.h"
-#include "daemon/core/error.h"
-#include "daemon/core/log.h"
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/backend/tpm2/tpm2_config.h"
+#include "lib/core/error.h"
+#include "lib/core/log.h"
 #include "daemon/server/peer_credentials.h"
 
 namespace trustkey::server {

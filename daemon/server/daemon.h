@@ -13,9 +13,9 @@
 #include <optional>
 #include <thread>
 
-#include "daemon/backend/key_ring.h"
+#include "lib/backend/key_ring.h"
 #include "daemon/config/config.h"
-#include "daemon/core/unique_fd.h"
+#include "lib/core/unique_fd.h"
 #include "daemon/server/connection.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/listener.h"

@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/log.h"
-#include "daemon/core/secure_bytes.h"
+#include "lib/core/log.h"
+#include "lib/core/secure_bytes.h"
 #include "daemon/server/proto_convert.h"
 #include "daemon/server/status_table.h"
 

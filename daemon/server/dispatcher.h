@@ -9,8 +9,8 @@
 #include <span>
 #include <string>
 
-#include "daemon/backend/key_ring.h"
-#include "daemon/core/error.h"
+#include "lib/backend/key_ring.h"
+#include "lib/core/error.h"
 #include "daemon/server/caller.h"
 #include "daemon/server/session.h"
 #include "trustkey/proto/codec.h"

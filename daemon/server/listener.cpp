@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::server {
 

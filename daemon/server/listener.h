@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "daemon/core/unique_fd.h"
+#include "lib/core/unique_fd.h"
 
 namespace trustkey::server {
 

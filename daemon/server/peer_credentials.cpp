@@ -4,7 +4,7 @@
 
 #include <cerrno>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::server {
 

@@ -3,7 +3,7 @@
 
 #include <optional>
 
-#include "daemon/backend/backend.h"
+#include "lib/backend/backend.h"
 #include "daemon/server/caller.h"
 #include "trustkey/proto/codec.h"
 

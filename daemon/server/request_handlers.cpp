@@ -3,10 +3,10 @@
 
 #include <fmt/format.h>
 
-#include "daemon/backend/private_key.h"
-#include "daemon/backend/public_key.h"
-#include "daemon/core/log.h"
-#include "daemon/core/secure_bytes.h"
+#include "lib/backend/private_key.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/log.h"
+#include "lib/core/secure_bytes.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/proto_convert.h"
 #include "daemon/server/status_table.h"

@@ -1,7 +1,7 @@
 // The one table translating trustkey::Errc into protocol status codes.
 #pragma once
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "trustkey/proto/codec.h"
 
 namespace trustkey::server {

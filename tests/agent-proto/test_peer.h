@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/core/unique_fd.h"
+#include "lib/core/unique_fd.h"
 #include "trustkey/proto/codec.h"
 
 namespace trustkey::proto::testing {

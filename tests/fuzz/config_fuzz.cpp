@@ -8,8 +8,8 @@
 #include <string_view>
 
 #include "daemon/config/config.h"
-#include "daemon/core/error.h"
-#include "daemon/core/log.h"
+#include "lib/core/error.h"
+#include "lib/core/log.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

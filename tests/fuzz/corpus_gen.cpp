@@ -13,7 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tests/fuzz/fuzz_keys.h"
 #include "tests/fuzz/spki_input.h"
 #include "trustkey/proto/codec.h"

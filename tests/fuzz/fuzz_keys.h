@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "daemon/backend/private_key.h"
+#include "lib/backend/private_key.h"
 
 namespace trustkey::fuzz {
 

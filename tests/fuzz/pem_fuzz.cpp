@@ -7,9 +7,9 @@
 
 #include <openssl/err.h>
 
-#include "daemon/backend/private_key.h"
-#include "daemon/backend/public_key.h"
-#include "daemon/core/error.h"
+#include "lib/backend/private_key.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/error.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace {

@@ -17,10 +17,10 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "daemon/backend/key_ring.h"
-#include "daemon/backend/pkcs11/pkcs11_config.h"
-#include "daemon/backend/private_key.h"
-#include "daemon/core/log.h"
+#include "lib/backend/key_ring.h"
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/backend/private_key.h"
+#include "lib/core/log.h"
 #include "daemon/server/dispatcher.h"
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fuzz/fuzz_check.h"

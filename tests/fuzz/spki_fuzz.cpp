@@ -7,9 +7,9 @@
 
 #include <openssl/err.h>
 
-#include "daemon/backend/public_key.h"
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tests/fuzz/fuzz_check.h"
 #include "tests/fuzz/spki_input.h"
 

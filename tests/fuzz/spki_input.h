@@ -10,7 +10,7 @@
 #include <span>
 #include <vector>
 
-#include "daemon/backend/backend.h"
+#include "lib/backend/backend.h"
 
 namespace trustkey::fuzz {
 

@@ -2,10 +2,10 @@
 
 #include <iostream>
 
-#include "daemon/backend/pkcs11/key_backup.h"
-#include "daemon/core/atomic_file.h"
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/backend/pkcs11/key_backup.h"
+#include "lib/core/atomic_file.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/ceremony/ceremony_context.h"
 #include "tools/ceremony/root_keys.h"
 #include "tools/ceremony/token_init_command.h"

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/ceremony/network_check.h"
 #include "tools/trustkey/pin_prompt.h"
 

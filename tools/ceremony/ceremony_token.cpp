@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
-#include "daemon/backend/pkcs11/pkcs11_config.h"
-#include "daemon/core/error.h"
-#include "daemon/core/secure_bytes.h"
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/core/error.h"
+#include "lib/core/secure_bytes.h"
 #include "tools/trustkey/pin_prompt.h"
 
 namespace trustkey::ceremony {

@@ -9,8 +9,8 @@
 #include <span>
 #include <string>
 
-#include "daemon/backend/backend.h"
-#include "daemon/core/encoding.h"
+#include "lib/backend/backend.h"
+#include "lib/core/encoding.h"
 
 namespace trustkey::ceremony {
 

@@ -2,8 +2,8 @@
 // its storage primary, its keys' own authorization values asked like PINs.
 #include <openssl/crypto.h>
 
-#include "daemon/backend/tpm2/tpm2_config.h"
-#include "daemon/core/error.h"
+#include "lib/backend/tpm2/tpm2_config.h"
+#include "lib/core/error.h"
 #include "tools/ceremony/ceremony_token.h"
 #include "tools/trustkey/pin_prompt.h"
 

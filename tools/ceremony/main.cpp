@@ -10,7 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/ceremony/backup_command.h"
 #include "tools/ceremony/ceremony_context.h"
 #include "tools/ceremony/export_bundle.h"

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <memory>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::ceremony {
 

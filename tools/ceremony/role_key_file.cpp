@@ -3,11 +3,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "daemon/backend/evp_key.h"
-#include "daemon/backend/openssl_ptr.h"
-#include "daemon/backend/private_key.h"
-#include "daemon/core/atomic_file.h"
-#include "daemon/core/error.h"
+#include "lib/backend/evp_key.h"
+#include "lib/backend/openssl_ptr.h"
+#include "lib/backend/private_key.h"
+#include "lib/core/atomic_file.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/canonical_json.h"
 
 namespace trustkey::ceremony {

@@ -2,10 +2,10 @@
 
 #include <optional>
 
-#include "daemon/backend/public_key.h"
-#include "daemon/core/atomic_file.h"
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/atomic_file.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/certificate.h"
 
 namespace trustkey::ceremony {

@@ -2,8 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/atomic_file.h"
-#include "daemon/core/error.h"
+#include "lib/core/atomic_file.h"
+#include "lib/core/error.h"
 #include "tools/trust/client/root_certificate_policy.h"
 #include "tools/trust/tuf/canonical_json.h"
 

@@ -8,9 +8,9 @@
 #include <optional>
 #include <set>
 
-#include "daemon/core/atomic_file.h"
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/atomic_file.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/ceremony/ceremony_context.h"
 #include "tools/ceremony/role_key_file.h"
 #include "tools/ceremony/root_keys.h"

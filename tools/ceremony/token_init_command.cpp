@@ -3,8 +3,8 @@
 #include <cstdlib>
 #include <iostream>
 
-#include "daemon/backend/pkcs11/token_init.h"
-#include "daemon/core/error.h"
+#include "lib/backend/pkcs11/token_init.h"
+#include "lib/core/error.h"
 #include "tools/ceremony/ceremony_context.h"
 #include "tools/trustkey/pin_prompt.h"
 

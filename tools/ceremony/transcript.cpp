@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <chrono>
 
-#include "daemon/core/atomic_file.h"
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/atomic_file.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/expiry.h"
 

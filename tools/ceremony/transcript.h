@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/unique_fd.h"
+#include "lib/core/unique_fd.h"
 
 namespace trustkey::ceremony {
 

@@ -3,8 +3,8 @@
 #include <map>
 #include <set>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/ceremony/ceremony_context.h"
 
 namespace trustkey::ceremony {

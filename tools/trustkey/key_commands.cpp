@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/secure_bytes.h"
+#include "lib/core/secure_bytes.h"
 #include "tools/trustkey/key_types.h"
 #include "tools/trustkey/output.h"
 #include "tools/trustkey/pin_prompt.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/backend/backend.h"
+#include "lib/backend/backend.h"
 #include "trustkey/proto/codec.h"
 
 namespace trustkey::tools {

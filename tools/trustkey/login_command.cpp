@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/secure_bytes.h"
+#include "lib/core/secure_bytes.h"
 #include "tools/trustkey/pin_prompt.h"
 
 namespace trustkey::tools {

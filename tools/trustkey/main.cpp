@@ -8,7 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trustkey/command_context.h"
 #include "tools/trustkey/failure.h"
 #include "tools/trustkey/key_commands.h"

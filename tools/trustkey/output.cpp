@@ -5,8 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "daemon/backend/public_key.h"
-#include "daemon/core/error.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/error.h"
 #include "tools/trustkey/failure.h"
 #include "tools/trustkey/key_types.h"
 

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/unique_fd.h"
+#include "lib/core/unique_fd.h"
 #include "tools/trustkey/failure.h"
 
 namespace trustkey::tools {

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/core/secure_bytes.h"
+#include "lib/core/secure_bytes.h"
 
 namespace trustkey::tools {
 

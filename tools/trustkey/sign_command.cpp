@@ -8,7 +8,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trustkey/output.h"
 
 namespace trustkey::tools {

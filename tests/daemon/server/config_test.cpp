@@ -5,7 +5,7 @@
 
 #include "daemon/config/config.h"
 #include "trustkey/proto/client.h"
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::config {
 namespace {

@@ -8,9 +8,9 @@
 #include <set>
 #include <vector>
 
-#include "daemon/backend/key_ring.h"
-#include "daemon/backend/pkcs11/pkcs11_config.h"
-#include "daemon/backend/public_key.h"
+#include "lib/backend/key_ring.h"
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/backend/public_key.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/status_table.h"
 #include "tests/fixtures/command.h"

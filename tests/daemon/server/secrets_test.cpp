@@ -9,8 +9,8 @@
 #include <iostream>
 #include <sstream>
 
-#include "daemon/backend/public_key.h"
-#include "daemon/core/encoding.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/encoding.h"
 #include "tests/daemon/server/trustkeyd_fixture.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"

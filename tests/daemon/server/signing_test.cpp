@@ -2,7 +2,7 @@
 #include <atomic>
 #include <thread>
 
-#include "daemon/backend/public_key.h"
+#include "lib/backend/public_key.h"
 #include "daemon/server/proto_convert.h"
 #include "tests/daemon/server/trustkeyd_fixture.h"
 

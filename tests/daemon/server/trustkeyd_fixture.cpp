@@ -12,8 +12,8 @@
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 
-#include "daemon/backend/public_key.h"
-#include "daemon/core/encoding.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/encoding.h"
 #include "daemon/server/proto_convert.h"
 #include "tests/fixtures/command.h"
 

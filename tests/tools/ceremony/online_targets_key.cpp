@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
-#include "daemon/backend/pkcs11/pkcs11_config.h"
-#include "daemon/backend/public_key.h"
-#include "daemon/core/encoding.h"
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/encoding.h"
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/softhsm_token.h"

@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-#include "daemon/backend/backend.h"
+#include "lib/backend/backend.h"
 #include "tests/fixtures/process.h"
 
 namespace trustkey::test {

@@ -8,7 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"

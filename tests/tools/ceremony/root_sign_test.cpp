@@ -9,11 +9,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "daemon/backend/key_ring.h"
-#include "daemon/backend/pkcs11/pkcs11_config.h"
-#include "daemon/backend/public_key.h"
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/backend/key_ring.h"
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/notary_server.h"

@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/notary_server.h"

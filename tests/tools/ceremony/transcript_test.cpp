@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/expect_error.h"
 #include "tests/fixtures/temp_dir.h"

@@ -4,7 +4,7 @@
 
 #include <regex>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tests/tools/trustkey/cli_expect.h"
 #include "tests/tools/trustkey/openssl_check.h"
 #include "tests/tools/trustkey/cli_daemon.h"

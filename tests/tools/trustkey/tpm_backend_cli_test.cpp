@@ -9,7 +9,7 @@
 
 #include <unistd.h>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tests/fixtures/swtpm.h"
 #include "tests/tools/trustkey/cli_daemon.h"
 #include "tests/tools/trustkey/cli_expect.h"

@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trust/client/update_failure.h"
 #include "tools/trust/tuf/json_fields.h"
 #include "tools/trust/tuf/role_name.h"

@@ -9,8 +9,8 @@
 #include <cerrno>
 #include <vector>
 
-#include "daemon/core/error.h"
-#include "daemon/core/unique_fd.h"
+#include "lib/core/error.h"
+#include "lib/core/unique_fd.h"
 #include "tools/trust/tuf/role_name.h"
 
 namespace trustkey::trust {

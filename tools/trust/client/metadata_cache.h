@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/core/unique_fd.h"
+#include "lib/core/unique_fd.h"
 
 namespace trustkey::trust {
 

@@ -1,6 +1,6 @@
 #include "tools/trust/client/trust_data.h"
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trust/tuf/role_name.h"
 
 namespace trustkey::trust {

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::trust {
 

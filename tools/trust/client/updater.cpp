@@ -3,8 +3,8 @@
 #include <deque>
 #include <set>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/trust/client/update_failure.h"
 #include "tools/trust/tuf/role_name.h"
 #include "tools/trust/tuf/signed.h"

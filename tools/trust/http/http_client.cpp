@@ -11,7 +11,7 @@
 #include <string_view>
 #include <utility>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/http/interruption.h"
 
 namespace trustkey::http {

@@ -4,7 +4,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/notary/server_error.h"
 
 namespace trustkey::notary {

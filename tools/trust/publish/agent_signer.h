@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trust/tuf/certificate.h"
 #include "tools/trust/tuf/key.h"
 #include "tools/trust/tuf/key_set.h"

@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/publish/server_key.h"
 
 namespace trustkey::trust {

@@ -8,8 +8,8 @@
 
 #include <openssl/rand.h>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/trust/http/interruption.h"
 #include "tools/trust/publish/key_records.h"
 #include "tools/trust/publish/online_keys.h"

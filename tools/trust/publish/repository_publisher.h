@@ -18,7 +18,7 @@
 #include <map>
 #include <string>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/client/trust_data.h"
 #include "tools/trust/notary/notary_client.h"
 #include "tools/trust/publish/repository_init.h"

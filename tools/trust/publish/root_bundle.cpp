@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/role_name.h"
 

@@ -1,6 +1,6 @@
 #include "tools/trust/publish/signer_key.h"
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trust/publish/agent_signer.h"
 
 namespace trustkey::trust {

@@ -14,7 +14,7 @@
 #include <memory>
 #include <set>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::registry {
 

@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "daemon/core/secure_bytes.h"
+#include "lib/core/secure_bytes.h"
 
 namespace trustkey::registry {
 

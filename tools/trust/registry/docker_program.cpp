@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "daemon/core/error.h"
-#include "daemon/core/unique_fd.h"
+#include "lib/core/error.h"
+#include "lib/core/unique_fd.h"
 
 extern char** environ;
 

@@ -1,7 +1,7 @@
 #include "tools/trust/registry/reference.h"
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 
 namespace trustkey::registry {
 

@@ -11,8 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/trust/registry/auth_challenge.h"
 
 namespace trustkey::registry {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::tuf {
 

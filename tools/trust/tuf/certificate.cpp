@@ -3,8 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-#include "daemon/backend/evp_key.h"
-#include "daemon/core/error.h"
+#include "lib/backend/evp_key.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/x509_ptr.h"
 
 namespace trustkey::tuf {

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 
 namespace trustkey::tuf {
 

@@ -2,7 +2,7 @@
 
 #include <cstdio>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::tuf {
 

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trust/tuf/json_fields.h"
 
 namespace trustkey::tuf {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/canonical_json.h"
 
 namespace trustkey::tuf {

@@ -3,9 +3,9 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
-#include "daemon/backend/evp_key.h"
-#include "daemon/backend/openssl_ptr.h"
-#include "daemon/core/error.h"
+#include "lib/backend/evp_key.h"
+#include "lib/backend/openssl_ptr.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/json_fields.h"
 #include "tools/trust/tuf/x509_ptr.h"

@@ -7,8 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/backend/backend.h"
-#include "daemon/core/encoding.h"
+#include "lib/backend/backend.h"
+#include "lib/core/encoding.h"
 
 namespace trustkey::tuf {
 

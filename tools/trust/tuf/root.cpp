@@ -1,6 +1,6 @@
 #include "tools/trust/tuf/root.h"
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/role_name.h"
 
 namespace trustkey::tuf {

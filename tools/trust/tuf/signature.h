@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 
 namespace trustkey::tuf {
 

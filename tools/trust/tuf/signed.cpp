@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/json_fields.h"
 #include "tools/trust/tuf/role_name.h"

@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trust/tuf/expiry.h"
 #include "tools/trust/tuf/key_set.h"
 #include "tools/trust/tuf/signature.h"

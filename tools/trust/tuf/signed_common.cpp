@@ -1,6 +1,6 @@
 #include "tools/trust/tuf/signed_common.h"
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::tuf {
 

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/tuf/role_name.h"
 
 namespace trustkey::tuf {

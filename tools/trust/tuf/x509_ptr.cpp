@@ -3,7 +3,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "daemon/backend/evp_key.h"
+#include "lib/backend/evp_key.h"
 
 namespace trustkey::tuf {
 

@@ -9,8 +9,8 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "daemon/backend/openssl_ptr.h"
-#include "daemon/core/encoding.h"
+#include "lib/backend/openssl_ptr.h"
+#include "lib/core/encoding.h"
 
 namespace trustkey::tuf {
 

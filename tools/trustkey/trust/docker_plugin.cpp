@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/registry/docker_program.h"
 
 namespace trustkey::tools::trust {

@@ -8,8 +8,8 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/trust/client/updater.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/publish/key_records.h"

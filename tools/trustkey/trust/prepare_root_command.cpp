@@ -15,10 +15,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "daemon/backend/public_key.h"
-#include "daemon/core/atomic_file.h"
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/backend/public_key.h"
+#include "lib/core/atomic_file.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/publish/key_records.h"
 #include "tools/trust/publish/repository_init.h"

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/http/interruption.h"
 #include "tools/trust/publish/agent_signer.h"
 #include "tools/trust/publish/root_bundle.h"

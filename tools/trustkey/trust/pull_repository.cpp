@@ -1,6 +1,6 @@
 #include "tools/trustkey/trust/pull_repository.h"
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/client/updater.h"
 #include "tools/trustkey/failure.h"
 

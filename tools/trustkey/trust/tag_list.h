@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trustkey/trust/trust_context.h"
 
 namespace trustkey::tools::trust {

@@ -4,7 +4,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trustkey/failure.h"
 
 namespace trustkey::tools::trust {

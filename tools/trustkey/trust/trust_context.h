@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tools/trust/notary/notary_client.h"
 #include "tools/trust/registry/reference.h"
 #include "tools/trust/registry/registry_client.h"

@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tools/trust/publish/key_records.h"
 #include "tools/trustkey/pin_prompt.h"
 #include "tools/trustkey/trust/key_rotation.h"

@@ -10,7 +10,7 @@
 #include <chrono>
 #include <string>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trust/tuf/software_signer.h"
 #include "tools/trust/client/update_failure.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <thread>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/temp_dir.h"
 
 namespace trustkey::test {

@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tools/trust/tuf/signed.h"

@@ -16,7 +16,7 @@
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/notary_server.h"
 
 namespace trustkey::test {

@@ -12,8 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/temp_dir.h"
 

@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/tampering_proxy.h"
 #include "tests/tools/trust/publish/publish_fixture.h"
 #include "tools/trust/publish/agent_signer.h"

@@ -12,8 +12,8 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/expect_error.h"
 #include "tests/tools/trust/publish/publish_fixture.h"
 #include "tools/trust/client/metadata_cache.h"

@@ -9,8 +9,8 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tests/tools/trust/publish/publish_fixture.h"
 #include "tools/trust/publish/repository_init.h"
 #include "tools/trust/tuf/signed.h"

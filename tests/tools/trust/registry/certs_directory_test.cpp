@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <string>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/expect_error.h"
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/temp_dir.h"

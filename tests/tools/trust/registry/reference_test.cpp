@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 
 namespace trustkey::registry {
 namespace {

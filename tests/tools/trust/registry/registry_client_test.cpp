@@ -6,8 +6,8 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/registry_server.h"
 #include "tests/fixtures/temp_dir.h"
 

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/expect_error.h"
 #include "tests/fixtures/registry_server.h"
 #include "tests/fixtures/temp_dir.h"

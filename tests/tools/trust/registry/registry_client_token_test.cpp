@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "daemon/core/encoding.h"
-#include "daemon/core/error.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/expect_error.h"
 #include "tests/fixtures/registry_server.h"
 #include "tests/fixtures/temp_dir.h"

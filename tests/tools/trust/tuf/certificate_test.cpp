@@ -5,9 +5,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "daemon/backend/evp_key.h"
-#include "daemon/core/error.h"
-#include "tests/daemon/backend/openssl_cli.h"
+#include "lib/backend/evp_key.h"
+#include "lib/core/error.h"
+#include "tests/lib/backend/openssl_cli.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trust/tuf/software_signer.h"

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/core/error.h"
-#include "tests/daemon/backend/openssl_cli.h"
+#include "lib/core/error.h"
+#include "tests/lib/backend/openssl_cli.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trust/tuf/software_signer.h"

@@ -2,7 +2,7 @@
 // the same bytes; bad files get errors naming the role and the field.
 #include <gtest/gtest.h>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trust/tuf/software_signer.h"
 #include "tools/trust/tuf/expiry.h"

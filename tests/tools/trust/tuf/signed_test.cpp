@@ -3,7 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/core/error.h"
+#include "lib/core/error.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trust/tuf/software_signer.h"
 #include "tools/trust/tuf/certificate.h"

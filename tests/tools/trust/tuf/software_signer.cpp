@@ -5,8 +5,8 @@
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
 
-#include "daemon/backend/openssl_ptr.h"
-#include "tests/daemon/backend/openssl_cli.h"
+#include "lib/backend/openssl_ptr.h"
+#include "tests/lib/backend/openssl_cli.h"
 
 namespace trustkey::test {
 

@@ -7,8 +7,8 @@
 #include <span>
 #include <string>
 
-#include "daemon/backend/private_key.h"
-#include "daemon/core/encoding.h"
+#include "lib/backend/private_key.h"
+#include "lib/core/encoding.h"
 #include "tools/trust/tuf/key.h"
 
 namespace trustkey::test {

@@ -15,7 +15,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tests/tools/trustkey/trust/trust_verbs_fixture.h"
 #include "tests/tools/trustkey/trust/docker_trust.h"
 

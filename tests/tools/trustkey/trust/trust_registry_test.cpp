@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/registry_server.h"
 #include "tests/fixtures/temp_dir.h"

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 
 namespace trustkey::test {
 

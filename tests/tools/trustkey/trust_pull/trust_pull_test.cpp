@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemon/core/encoding.h"
+#include "lib/core/encoding.h"
 #include "tests/fixtures/notary_server.h"
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/temp_dir.h"

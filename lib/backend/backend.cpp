@@ -1,0 +1,123 @@
+#include "lib/backend/backend.h"
+
+#include "lib/core/error.h"
+
+namespace trustkey::backend {
+
+std::string_view key_type_name(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return "ecdsa";
+    case KeyType::rsa_2048: return "rsa";
+    case KeyType::rsa_4096: return "rsa4096";
+    case KeyType::ed25519: return "ed25519";
+    }
+    return "unknown";
+}
+
+std::optional<KeyType> parse_key_type(std::string_view name) noexcept {
+    if (name == "ecdsa" || name == "ecdsa-p256" || name == "p256") return KeyType::ecdsa_p256;
+    if (name == "rsa" || name == "rsa2048") return KeyType::rsa_2048;
+    if (name == "rsa4096") return KeyType::rsa_4096;
+    if (name == "ed25519") return KeyType::ed25519;
+    return std::nullopt;
+}
+
+std::string_view tuf_key_type(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return "ecdsa";
+    case KeyType::rsa_2048:
+    case KeyType::rsa_4096: return "rsa";
+    case KeyType::ed25519: return "ed25519";
+    }
+    return "unknown";
+}
+
+std::string_view tuf_sig_method(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return "ecdsa";
+    case KeyType::rsa_2048:
+    case KeyType::rsa_4096: return "rsapss";
+    case KeyType::ed25519: return "eddsa";
+    }
+    return "unknown";
+}
+
+std::size_t signature_size(KeyType t) noexcept {
+    switch (t) {
+    case KeyType::ecdsa_p256: return 64;
+    case KeyType::rsa_2048: return 256;
+    case KeyType::rsa_4096: return 512;
+    case KeyType::ed25519: return 64;
+    }
+    return 0;
+}
+
+std::size_t digest_size(HashAlg h) noexcept { return h == HashAlg::sha256 ? 32 : 0; }
+
+void check_key_name(std::string_view name) {
+    if (name.empty() || name.size() > 128) throw Error(Errc::invalid_argument, "a key name has 1 to 128 characters");
+    for (unsigned char c : name)
+        if (c < 0x20 || c == 0x7f || c == '/')
+            throw Error(Errc::invalid_argument, "a key name has no control characters and no '/'");
+    if (name.size() == 64 && is_hex(name))
+        throw Error(Errc::invalid_argument, "a key name must not look like a key id (64 hex digits)");
+}
+
+void check_sign_input(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) {
+    if (key.type == KeyType::ed25519) {
+        if (hash != HashAlg::none)
+            throw Error(Errc::unsupported_algorithm,
+                        "ed25519 keys sign the whole message (pure EdDSA); send it with hash \"none\"", 0, {},
+                        key.id);
+        return;
+    }
+    if (hash != HashAlg::sha256)
+        throw Error(Errc::unsupported_algorithm,
+                    std::string(key_type_name(key.type)) + " keys sign a SHA-256 digest; hash \"none\" is for ed25519",
+                    0, {}, key.id);
+    if (data.size() != digest_size(hash))
+        throw Error(Errc::bad_digest_length,
+                    "a SHA-256 digest is 32 bytes, got " + std::to_string(data.size()), 0, {}, key.id);
+}
+
+std::optional<KeyInfo> Backend::find_known(std::string_view id) {
+    for (auto& k : known_keys())
+        if (k.id == id) return std::move(k);
+    return std::nullopt;
+}
+
+std::optional<Error> Backend::unusable_key(std::string_view) { return std::nullopt; }
+
+KeyInfo Backend::generate_wrappable(std::string_view name, KeyType) {
+    throw Error(Errc::unsupported_algorithm, "backend '" + this->name() + "' cannot make keys that can be copied to "
+                "another token", 0, {}, "key '" + std::string(name) + "'");
+}
+
+KeyInfo Backend::generate_with_auth(std::string_view name, KeyType, const SecureBytes&) {
+    throw Error(Errc::unsupported_algorithm, "backend '" + this->name() + "' has no per-key authorization values", 0,
+                {}, "key '" + std::string(name) + "'");
+}
+
+KeyInfo Backend::import_key_with_auth(std::string_view name, const PrivateKey&, const SecureBytes&) {
+    throw Error(Errc::unsupported_algorithm, "backend '" + this->name() + "' has no per-key authorization values", 0,
+                {}, "key '" + std::string(name) + "'");
+}
+
+KeyInfo Backend::annotate(const KeyInfo& key, const KeyMetadata&) {
+    throw Error(Errc::unsupported_algorithm, "backend '" + name() + "' cannot store metadata with its keys", 0, {},
+                "key '" + key.name + "'");
+}
+
+void Backend::login_key(const KeyInfo& key, const SecureBytes&) {
+    throw Error(Errc::invalid_argument, "backend '" + name() + "' has no per-key authorization values", 0, {},
+                "key '" + key.name + "'");
+}
+
+std::vector<Bytes> Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
+    std::vector<Bytes> out;
+    out.reserve(items.size());
+    for (const auto& item : items) out.push_back(sign(key, hash, item));
+    return out;
+}
+
+} // namespace trustkey::backend

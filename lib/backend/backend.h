@@ -1,0 +1,131 @@
+// The one key-backend interface. The daemon, and tools that work without a
+// daemon (the offline ceremony tool), talk to keys only through it.
+// Nothing above lib/backend/ includes PKCS#11 or TSS headers.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "lib/backend/key_metadata.h"
+#include "lib/core/encoding.h"
+#include "lib/core/error.h"
+#include "lib/core/secure_bytes.h"
+
+namespace trustkey::backend {
+
+class PrivateKey;
+
+enum class KeyType : std::uint8_t { ecdsa_p256, rsa_2048, rsa_4096, ed25519 };
+
+// CLI names: "ecdsa", "rsa", "rsa4096", "ed25519".
+std::string_view key_type_name(KeyType t) noexcept;
+std::optional<KeyType> parse_key_type(std::string_view name) noexcept;
+// TUF "keytype": "ecdsa", "rsa", "ed25519".
+std::string_view tuf_key_type(KeyType t) noexcept;
+// TUF signature "method": "ecdsa", "rsapss", "eddsa".
+std::string_view tuf_sig_method(KeyType t) noexcept;
+// Length in bytes of a signature made by such a key (64, 256, 512, 64).
+std::size_t signature_size(KeyType t) noexcept;
+
+// What `data` in a sign call is: a pre-computed digest, or the whole message (pure EdDSA).
+enum class HashAlg : std::uint8_t { sha256, none };
+std::size_t digest_size(HashAlg h) noexcept; // 32 for sha256, 0 for none
+
+struct KeyInfo {
+    std::string id;        // TUF key id: 64 lower-case hex digits
+    std::string name;      // unique per token (CKA_LABEL on PKCS#11)
+    KeyType type = KeyType::ecdsa_p256;
+    Bytes spki_der;        // public key, DER SubjectPublicKeyInfo
+    std::string backend;   // name of the backend instance holding the key
+    KeyMetadata meta;      // uses and certificates stored with the key
+    std::vector<std::string> certificate_ids;  // certificate_key_id() of each certificate that has one
+};
+
+// Which PIN a token refused: the configured source (pin_file, pin_env) or one given to login().
+enum class PinOrigin : std::uint8_t { none, configured, login };
+
+struct BackendStatus {
+    std::string name;          // backend instance name (config name, "trustkey" for the embedded token)
+    std::string kind;          // "pkcs11", later "tpm2"
+    std::string location;      // module path / TCTI
+    std::string token_label;
+    std::string manufacturer;
+    std::string model;
+    std::string serial;
+    bool present = false;      // token found and usable
+    bool logged_in = false;
+    bool pin_count_low = false;
+    bool pin_final_try = false;
+    bool pin_locked = false;
+    PinOrigin pin_refused = PinOrigin::none;  // not logged in because the token refused this PIN
+    std::size_t key_count = 0;
+    std::size_t sessions = 0;  // session pool size
+    std::string error;         // why it is not usable, empty when fine
+    std::vector<std::string> keys_awaiting_auth;  // names of keys with their own authorization value not given yet
+};
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+
+    virtual const std::string& name() const noexcept = 0;
+
+    // Asks the token for its keys (and refreshes any cache).
+    virtual std::vector<KeyInfo> list_keys() = 0;
+    // The keys as last seen, from a cache where the backend keeps one; the first call, or
+    // one after the token went away, asks the token. Used to resolve references quickly;
+    // a reference that matches nothing here is looked up again with list_keys().
+    virtual std::vector<KeyInfo> known_keys() { return list_keys(); }
+    // The key with this full TUF key id among known_keys(), without copying the others.
+    virtual std::optional<KeyInfo> find_known(std::string_view id);
+    // Generates a key on the token. Throws already_exists when the name is taken.
+    virtual KeyInfo generate(std::string_view name, KeyType type) = 0;
+    // Generates a key that can later be copied to another token without leaving tokens in the
+    // clear: sensitive, and extractable only wrapped under a key the token's security officer
+    // marked trusted (PKCS#11 CKA_WRAP_WITH_TRUSTED). For root keys of the offline ceremony;
+    // the daemon's keys come from generate(). Default: unsupported_algorithm.
+    virtual KeyInfo generate_wrappable(std::string_view name, KeyType type);
+    // Puts an existing private key on the token, where it ends sensitive and non-extractable.
+    virtual KeyInfo import_key(std::string_view name, const PrivateKey& key) = 0;
+    // Signs `data` (a digest of `hash`, or the message when hash is none) with the key.
+    // Returns the signature in TUF byte form (ECDSA raw r||s, RSA-PSS salt 32, Ed25519 64 bytes).
+    // Throws unsupported_algorithm when `hash` does not fit the key type, bad_digest_length
+    // when the digest has the wrong length.
+    virtual Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) = 0;
+    // Signs each item in order with one key. The default calls sign() for each.
+    virtual std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items);
+    // Removes the key and what is stored with it (its metadata).
+    virtual void remove(const KeyInfo& key) = 0;
+    // Adds `more` (uses, DER certificates already checked against the key) to what is
+    // stored with the key, written whole or not at all; returns the key as now stored.
+    // Default: unsupported_algorithm.
+    virtual KeyInfo annotate(const KeyInfo& key, const KeyMetadata& more);
+    // For a reference that matched no key: the error for a key this backend has but cannot
+    // use (what it stores for it is corrupt), so the caller hears why; nullopt otherwise.
+    virtual std::optional<Error> unusable_key(std::string_view ref);
+    virtual BackendStatus status() = 0;
+    // Logs in with a PIN given by the user (for example typed into the CLI).
+    virtual void login(const SecureBytes& pin) = 0;
+
+    // Per-key authorization values (a TPM's): a key made or loaded with its own value
+    // `auth` (not empty), which is then needed to use it. Default: unsupported_algorithm.
+    virtual KeyInfo generate_with_auth(std::string_view name, KeyType type, const SecureBytes& auth);
+    virtual KeyInfo import_key_with_auth(std::string_view name, const PrivateKey& key, const SecureBytes& auth);
+    // Supplies the authorization value of a key that has its own, kept in memory (wiped
+    // when dropped) until the daemon stops, the key goes, or the TPM refuses it.
+    // Default: invalid_argument.
+    virtual void login_key(const KeyInfo& key, const SecureBytes& auth);
+};
+
+// Key names: 1 to 128 bytes, no control characters, no '/', and not 64 hex digits (that
+// is how full key ids look). Throws invalid_argument.
+void check_key_name(std::string_view name);
+
+// Checks hash/data against the key type, throwing the errors sign() documents.
+void check_sign_input(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data);
+
+} // namespace trustkey::backend

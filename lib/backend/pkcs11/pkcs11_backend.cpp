@@ -1,0 +1,513 @@
+#include "lib/backend/pkcs11/pkcs11_backend.h"
+
+#include <algorithm>
+
+#include <p11-kit/p11-kit.h>
+
+#include "lib/backend/public_key.h"
+#include "lib/backend/pkcs11/ck_error.h"
+#include "lib/backend/pkcs11/key_metadata_objects.h"
+#include "lib/backend/pkcs11/key_templates.h"
+#include "lib/backend/pkcs11/object_attributes.h"
+#include "lib/backend/pkcs11/object_search.h"
+
+namespace trustkey::backend::pkcs11 {
+
+namespace {
+
+std::string padded_text(const unsigned char* s, std::size_t max) {
+    return std::string(reinterpret_cast<const char*>(s), p11_kit_space_strlen(s, max));
+}
+
+bool is_pkcs11_call(const Error& e) { return e.call().rfind("C_", 0) == 0; }
+
+} // namespace
+
+template <typename Op>
+auto Pkcs11Backend::run(bool needs_login, Op&& op) {
+    for (int attempt = 0;; ++attempt) {
+        TokenAccess::Reader reader(m_access);
+        std::shared_ptr<SessionPool> pool = token_pool();
+        try {
+            SessionPool::Lease lease = pool->acquire();
+            try {
+                if (needs_login) m_login.ensure(lease.fn(), lease.get());
+                return op(lease);
+            } catch (const Error& e) {
+                if (is_pkcs11_call(e)) lease.note(static_cast<CK_RV>(e.code()));
+                throw;
+            }
+        } catch (const Error& e) {
+            const bool from_module = is_pkcs11_call(e);
+            const auto rv = static_cast<CK_RV>(e.code());
+            const bool drop = e.errc() == Errc::token_absent;
+            const bool lost_login = from_module && rv == CKR_USER_NOT_LOGGED_IN && e.call() != "C_Login";
+            const bool broken_session = from_module && session_is_broken(rv) && !drop;
+            if (drop) drop_pool(pool);
+            if (lost_login) m_login.forget();
+            // One more try on a fresh session or after logging in again (never with a refused PIN).
+            if (attempt == 0 && (lost_login || broken_session)) continue;
+            throw;
+        }
+    }
+}
+
+Pkcs11Backend::Pkcs11Backend(Pkcs11Config config)
+    : m_config(std::move(config)), m_login(m_config.pin, m_config.token_uri) {
+    m_uri.reset(p11_kit_uri_new());
+    if (!m_uri) throw Error(Errc::internal, "out of memory", 0, "p11_kit_uri_new");
+    std::string uri = m_config.token_uri.empty() ? "pkcs11:" : m_config.token_uri;
+    int rc = p11_kit_uri_parse(uri.c_str(), P11_KIT_URI_FOR_TOKEN, m_uri.get());
+    if (rc != P11_KIT_URI_OK)
+        throw Error(Errc::config, std::string("bad PKCS#11 token URI: ") + p11_kit_uri_message(rc),
+                    static_cast<std::uint64_t>(rc), "p11_kit_uri_parse", uri);
+    m_module = Module::open(m_config.module);
+    try {
+        if (m_config.pin.kind != PinSource::Kind::none) {
+            run(true, [](SessionPool::Lease&) { return 0; });
+        } else {
+            token_pool();
+        }
+    } catch (const Error&) {
+        // Absent token or refused PIN: status() and the next operations report it.
+    }
+}
+
+Pkcs11Backend::~Pkcs11Backend() {
+    std::lock_guard lock(m_token_mutex);
+    m_pool.reset();
+}
+
+std::shared_ptr<SessionPool> Pkcs11Backend::token_pool() {
+    std::lock_guard lock(m_token_mutex);
+    if (m_pool) return m_pool;
+    CK_FUNCTION_LIST* fn = m_module->fn();
+    CK_ULONG count = 0;
+    CK_RV rv = fn->C_GetSlotList(CK_TRUE, nullptr, &count);
+    std::vector<CK_SLOT_ID> slots(count);
+    if (rv == CKR_OK && count > 0) rv = fn->C_GetSlotList(CK_TRUE, slots.data(), &count);
+    if (rv != CKR_OK) {
+        Error e = ck_error("C_GetSlotList", rv, m_config.token_uri);
+        m_token_error = e.what();
+        throw e;
+    }
+    slots.resize(count);
+    for (CK_SLOT_ID slot : slots) {
+        CK_TOKEN_INFO info{};
+        if (fn->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
+        if (p11_kit_uri_match_token_info(m_uri.get(), &info) != 1) continue;
+        if (!(info.flags & CKF_TOKEN_INITIALIZED)) continue;
+        m_pool = std::make_shared<SessionPool>(m_module, slot, m_config.sessions);
+        m_token_error.clear();
+        return m_pool;
+    }
+    m_token_error = "no token matches " + m_config.token_uri;
+    throw Error(Errc::token_absent, "no present token matches the URI", CKR_TOKEN_NOT_PRESENT, "C_GetSlotList",
+                m_config.token_uri);
+}
+
+void Pkcs11Backend::drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept {
+    {
+        std::lock_guard lock(m_token_mutex);
+        if (m_pool == pool) m_pool.reset();
+    }
+    m_login.forget();
+    std::lock_guard lock(m_cache_mutex);
+    m_keys.clear();
+    m_keys_scanned = false;
+}
+
+std::vector<Pkcs11Backend::CachedKey> Pkcs11Backend::scan(SessionPool::Lease& lease) {
+    CK_FUNCTION_LIST* fn = lease.fn();
+    CK_SESSION_HANDLE s = lease.get();
+    CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY, pub_class = CKO_PUBLIC_KEY;
+    CK_BBOOL yes = CK_TRUE;
+    std::vector<CachedKey> out;
+    for (CK_OBJECT_HANDLE priv : find_objects(fn, s, {attr(CKA_CLASS, priv_class), attr(CKA_SIGN, yes)})) {
+        auto key_type = read_ulong(fn, s, priv, CKA_KEY_TYPE);
+        auto id = read_attribute(fn, s, priv, CKA_ID);
+        auto label = read_attribute(fn, s, priv, CKA_LABEL);
+        if (!key_type) continue;
+        std::vector<CK_ATTRIBUTE> templ{attr(CKA_CLASS, pub_class)};
+        if (id && !id->empty())
+            templ.push_back(attr(CKA_ID, id->data(), id->size()));
+        else if (label && !label->empty())
+            templ.push_back(attr(CKA_LABEL, label->data(), label->size()));
+        else
+            continue;
+        auto pubs = find_objects(fn, s, templ);
+        if (pubs.size() != 1) continue;
+        auto spki = spki_from_token(fn, s, pubs.front(), *key_type);
+        if (!spki) continue;
+        CachedKey k;
+        k.priv = priv;
+        k.pub = pubs.front();
+        k.info.type = key_type_of_spki(*spki);
+        k.info.id = tuf_key_id(k.info.type, *spki);
+        k.info.name = label ? std::string(label->begin(), label->end()) : std::string();
+        k.info.spki_der = std::move(*spki);
+        k.info.backend = m_config.name;
+        if (id) k.ckaid = std::move(*id);
+        out.push_back(std::move(k));
+    }
+    if (out.empty()) return out;
+    auto metadata = read_token_metadata(fn, s);
+    for (auto& k : out) {
+        if (k.ckaid.empty()) continue;
+        auto it = metadata.find(k.ckaid);
+        if (it != metadata.end()) attach_metadata(k.info, std::move(it->second.meta));
+    }
+    return out;
+}
+
+std::vector<KeyInfo> Pkcs11Backend::refresh(SessionPool::Lease& lease) {
+    std::vector<CachedKey> found = scan(lease);
+    std::vector<KeyInfo> infos;
+    std::map<std::string, CachedKey, std::less<>> fresh;
+    for (auto& k : found) {
+        infos.push_back(k.info);
+        fresh.emplace(k.info.id, std::move(k));
+    }
+    std::lock_guard lock(m_cache_mutex);
+    m_keys = std::move(fresh);
+    m_keys_scanned = true;
+    return infos;
+}
+
+std::vector<KeyInfo> Pkcs11Backend::list_keys() {
+    return run(true, [&](SessionPool::Lease& lease) { return refresh(lease); });
+}
+
+std::optional<KeyInfo> Pkcs11Backend::find_known(std::string_view id) {
+    {
+        std::lock_guard lock(m_cache_mutex);
+        if (m_keys_scanned) {
+            auto it = m_keys.find(id);
+            if (it == m_keys.end()) return std::nullopt;
+            return it->second.info;
+        }
+    }
+    return Backend::find_known(id);
+}
+
+std::vector<KeyInfo> Pkcs11Backend::known_keys() {
+    {
+        std::lock_guard lock(m_cache_mutex);
+        if (m_keys_scanned) {
+            std::vector<KeyInfo> out;
+            out.reserve(m_keys.size());
+            for (const auto& [id, k] : m_keys) out.push_back(k.info);
+            return out;
+        }
+    }
+    return list_keys();
+}
+
+Pkcs11Backend::CachedKey Pkcs11Backend::cached(const KeyInfo& key) {
+    for (int pass = 0; pass < 2; ++pass) {
+        {
+            std::lock_guard lock(m_cache_mutex);
+            auto it = m_keys.find(key.id);
+            if (it != m_keys.end()) return it->second;
+        }
+        if (pass == 0) list_keys();
+    }
+    throw Error(Errc::not_found, "the key is not on the token", 0, {}, key.id);
+}
+
+Bytes Pkcs11Backend::sign_one(SessionPool::Lease& lease, const CachedKey& key, std::span<const std::uint8_t> data) {
+    CK_RSA_PKCS_PSS_PARAMS pss{CKM_SHA256, CKG_MGF1_SHA256, 32};
+    CK_MECHANISM mech{CKM_ECDSA, nullptr, 0};
+    if (key.info.type == KeyType::rsa_2048 || key.info.type == KeyType::rsa_4096)
+        mech = CK_MECHANISM{CKM_RSA_PKCS_PSS, &pss, sizeof pss};
+    else if (key.info.type == KeyType::ed25519)
+        mech = CK_MECHANISM{CKM_EDDSA, nullptr, 0};
+    CK_FUNCTION_LIST* fn = lease.fn();
+    check_rv("C_SignInit", fn->C_SignInit(lease.get(), &mech, key.priv), key.info.id);
+    Bytes sig(signature_size(key.info.type));
+    CK_ULONG len = static_cast<CK_ULONG>(sig.size());
+    check_rv("C_Sign",
+             fn->C_Sign(lease.get(), const_cast<CK_BYTE*>(data.data()), static_cast<CK_ULONG>(data.size()), sig.data(),
+                        &len),
+             key.info.id);
+    if (key.info.type == KeyType::ecdsa_p256 && len < sig.size()) {
+        // Each half of r||s padded on the left to the curve size.
+        if (len % 2 != 0) throw Error(Errc::token_error, "odd-length ECDSA signature", 0, "C_Sign", key.info.id);
+        std::size_t half = len / 2, full = sig.size() / 2;
+        Bytes padded(sig.size(), 0);
+        std::copy_n(sig.begin(), half, padded.begin() + static_cast<std::ptrdiff_t>(full - half));
+        std::copy_n(sig.begin() + static_cast<std::ptrdiff_t>(half), half,
+                    padded.begin() + static_cast<std::ptrdiff_t>(2 * full - half));
+        return padded;
+    }
+    if (len != sig.size())
+        throw Error(Errc::token_error, "the token returned a signature of unexpected length", len, "C_Sign",
+                    key.info.id);
+    return sig;
+}
+
+Bytes Pkcs11Backend::sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) {
+    check_sign_input(key, hash, data);
+    Bytes item(data.begin(), data.end());
+    return sign_batch(key, hash, std::span<const Bytes>(&item, 1)).front();
+}
+
+std::vector<Bytes> Pkcs11Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
+    for (const auto& item : items) check_sign_input(key, hash, item);
+    for (int attempt = 0;; ++attempt) {
+        CachedKey k = cached(key);
+        try {
+            return run(true, [&](SessionPool::Lease& lease) {
+                std::vector<Bytes> out;
+                out.reserve(items.size());
+                for (const auto& item : items) out.push_back(sign_one(lease, k, item));
+                return out;
+            });
+        } catch (const Error& e) {
+            // The object went away behind our back (removed by another tool): look again once.
+            bool stale = e.code() == CKR_KEY_HANDLE_INVALID || e.code() == CKR_OBJECT_HANDLE_INVALID;
+            if (attempt == 0 && stale && is_pkcs11_call(e)) {
+                std::lock_guard lock(m_cache_mutex);
+                m_keys.erase(key.id);
+                continue;
+            }
+            throw;
+        }
+    }
+}
+
+void Pkcs11Backend::remove(const KeyInfo& key) {
+    std::unique_lock write(m_access);
+    CachedKey k = cached(key);
+    run(true, [&](SessionPool::Lease& lease) {
+        check_rv("C_DestroyObject", lease.fn()->C_DestroyObject(lease.get(), k.priv), key.id);
+        CK_RV rv = lease.fn()->C_DestroyObject(lease.get(), k.pub);
+        if (rv != CKR_OK && rv != CKR_OBJECT_HANDLE_INVALID) throw ck_error("C_DestroyObject", rv, key.id);
+        if (!k.ckaid.empty()) {
+            try {
+                remove_key_metadata(lease.fn(), lease.get(), k.ckaid);
+            } catch (const Error& e) {
+                throw Error(e.errc(), "the key is deleted, but not its certificates and uses: " + e.message(), e.code(),
+                            e.call(), key.id);
+            }
+        }
+        return 0;
+    });
+    std::lock_guard lock(m_cache_mutex);
+    m_keys.erase(key.id);
+}
+
+KeyInfo Pkcs11Backend::annotate(const KeyInfo& key, const KeyMetadata& more) {
+    std::unique_lock write(m_access);
+    CachedKey k = cached(key);
+    if (k.ckaid.empty())
+        throw Error(Errc::invalid_argument, "the key has no CKA_ID to tie certificates and uses to", 0, {}, key.id);
+    KeyMetadata merged =
+        run(true, [&](SessionPool::Lease& lease) { return add_key_metadata(lease.fn(), lease.get(), k.ckaid, more); });
+    attach_metadata(k.info, std::move(merged));
+    std::lock_guard lock(m_cache_mutex);
+    m_keys[key.id] = k;
+    return k.info;
+}
+
+void Pkcs11Backend::login(const SecureBytes& pin) {
+    // Alone on the token: checking the PIN of a logged-in token rewrites SoftHSM2's token file.
+    std::unique_lock write(m_access);
+    run(false, [&](SessionPool::Lease& lease) {
+        m_login.login(lease.fn(), lease.get(), pin);
+        return refresh(lease);
+    });
+}
+
+BackendStatus Pkcs11Backend::status() {
+    BackendStatus st;
+    st.name = m_config.name;
+    st.kind = "pkcs11";
+    st.location = m_config.module.string();
+    st.sessions = m_config.sessions;
+    std::shared_ptr<SessionPool> pool;
+    try {
+        pool = token_pool();
+    } catch (const Error& e) {
+        st.error = e.what();
+        return st;
+    }
+    CK_TOKEN_INFO info{};
+    CK_RV rv = m_module->fn()->C_GetTokenInfo(pool->slot(), &info);
+    if (rv != CKR_OK) {
+        st.error = ck_error("C_GetTokenInfo", rv, m_config.token_uri).what();
+        if (errc_for_rv(rv) == Errc::token_absent) drop_pool(pool);
+        return st;
+    }
+    st.present = true;
+    st.token_label = padded_text(info.label, sizeof info.label);
+    st.manufacturer = padded_text(info.manufacturerID, sizeof info.manufacturerID);
+    st.model = padded_text(info.model, sizeof info.model);
+    st.serial = padded_text(info.serialNumber, sizeof info.serialNumber);
+    st.pin_count_low = (info.flags & CKF_USER_PIN_COUNT_LOW) != 0;
+    st.pin_final_try = (info.flags & CKF_USER_PIN_FINAL_TRY) != 0;
+    st.pin_locked = (info.flags & CKF_USER_PIN_LOCKED) != 0;
+    try {
+        st.key_count = list_keys().size();
+    } catch (const Error& e) {
+        st.error = e.what();
+    }
+    st.logged_in = m_login.state() == TokenLogin::State::logged_in;
+    st.pin_refused = m_login.refused();
+    if (st.error.empty() && !st.logged_in) st.error = m_login.last_error();
+    return st;
+}
+
+namespace {
+
+} // namespace
+
+void Pkcs11Backend::check_name_free(SessionPool::Lease& lease, std::string_view name) {
+    auto found = find_objects(lease.fn(), lease.get(), {attr(CKA_LABEL, name.data(), name.size())});
+    if (!found.empty())
+        throw Error(Errc::already_exists, "a key named '" + std::string(name) + "' already exists on the token", 0, {},
+                    m_config.token_uri);
+}
+
+KeyInfo Pkcs11Backend::finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+                                      std::string_view name, bool set_id) {
+    CK_FUNCTION_LIST* fn = lease.fn();
+    try {
+        auto key_type = read_ulong(fn, lease.get(), priv, CKA_KEY_TYPE);
+        auto spki = key_type ? spki_from_token(fn, lease.get(), pub, *key_type) : std::nullopt;
+        if (!spki) throw Error(Errc::token_error, "cannot read back the new public key", 0, {}, std::string(name));
+        CachedKey k;
+        k.priv = priv;
+        k.pub = pub;
+        k.info.type = key_type_of_spki(*spki);
+        k.info.id = tuf_key_id(k.info.type, *spki);
+        k.info.name = std::string(name);
+        k.info.spki_der = std::move(*spki);
+        k.info.backend = m_config.name;
+        if (set_id) {
+            Bytes raw_id = *from_hex(k.info.id);
+            CK_ATTRIBUTE id_attr = attr(CKA_ID, raw_id.data(), raw_id.size());
+            check_rv("C_SetAttributeValue", fn->C_SetAttributeValue(lease.get(), pub, &id_attr, 1), k.info.id);
+            check_rv("C_SetAttributeValue", fn->C_SetAttributeValue(lease.get(), priv, &id_attr, 1), k.info.id);
+        }
+        if (auto ckaid = read_attribute(fn, lease.get(), priv, CKA_ID)) k.ckaid = std::move(*ckaid);
+        std::lock_guard lock(m_cache_mutex);
+        m_keys[k.info.id] = k;
+        return k.info;
+    } catch (...) {
+        fn->C_DestroyObject(lease.get(), priv);
+        fn->C_DestroyObject(lease.get(), pub);
+        throw;
+    }
+}
+
+KeyInfo Pkcs11Backend::generate(std::string_view name, KeyType type) { return generate_key(name, type, false); }
+
+KeyInfo Pkcs11Backend::generate_wrappable(std::string_view name, KeyType type) {
+    return generate_key(name, type, true);
+}
+
+KeyInfo Pkcs11Backend::generate_key(std::string_view name, KeyType type, bool wrappable) {
+    check_key_name(name);
+    std::unique_lock write(m_access);
+    return run(true, [&](SessionPool::Lease& lease) {
+        check_name_free(lease, name);
+        CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+        CK_ULONG bits = type == KeyType::rsa_4096 ? 4096 : 2048;
+        const CK_BYTE exponent[] = {0x01, 0x00, 0x01};
+        std::vector<CK_ATTRIBUTE> pub{attr(CKA_TOKEN, yes), attr(CKA_VERIFY, yes), attr(CKA_PRIVATE, no),
+                                      attr(CKA_LABEL, name.data(), name.size())};
+        std::vector<CK_ATTRIBUTE> priv{attr(CKA_TOKEN, yes),       attr(CKA_PRIVATE, yes), attr(CKA_SENSITIVE, yes),
+                                       attr(CKA_EXTRACTABLE, no), attr(CKA_SIGN, yes),
+                                       attr(CKA_LABEL, name.data(), name.size())};
+        if (wrappable) {
+            // Extractable only wrapped, and only under a key the security officer marked trusted.
+            priv[3] = attr(CKA_EXTRACTABLE, yes);
+            priv.push_back(attr(CKA_WRAP_WITH_TRUSTED, yes));
+        }
+        CK_MECHANISM mech{CKM_EC_KEY_PAIR_GEN, nullptr, 0};
+        switch (type) {
+        case KeyType::ecdsa_p256: pub.push_back(attr(CKA_EC_PARAMS, kP256Params.data(), kP256Params.size())); break;
+        case KeyType::ed25519:
+            mech.mechanism = CKM_EC_EDWARDS_KEY_PAIR_GEN;
+            pub.push_back(attr(CKA_EC_PARAMS, kEd25519Params.data(), kEd25519Params.size()));
+            break;
+        case KeyType::rsa_2048:
+        case KeyType::rsa_4096:
+            mech.mechanism = CKM_RSA_PKCS_KEY_PAIR_GEN;
+            pub.push_back(attr(CKA_MODULUS_BITS, bits));
+            pub.push_back(attr(CKA_PUBLIC_EXPONENT, exponent, sizeof exponent));
+            break;
+        }
+        CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
+        check_rv("C_GenerateKeyPair",
+                 lease.fn()->C_GenerateKeyPair(lease.get(), &mech, pub.data(), static_cast<CK_ULONG>(pub.size()),
+                                               priv.data(), static_cast<CK_ULONG>(priv.size()), &pub_h, &priv_h),
+                 std::string(name));
+        return finish_new_key(lease, pub_h, priv_h, name, true);
+    });
+}
+
+KeyInfo Pkcs11Backend::import_key(std::string_view name, const PrivateKey& key) {
+    check_key_name(name);
+    ImportValues v = import_values(key);
+    Bytes spki = key.spki_der();
+    std::string id = tuf_key_id(key.type(), spki);
+    Bytes raw_id = *from_hex(id);
+    std::unique_lock write(m_access);
+    return run(true, [&](SessionPool::Lease& lease) {
+        check_name_free(lease, name);
+        CK_OBJECT_CLASS priv_class = CKO_PRIVATE_KEY, pub_class = CKO_PUBLIC_KEY;
+        if (!find_objects(lease.fn(), lease.get(), {attr(CKA_CLASS, priv_class), attr(CKA_ID, raw_id.data(), raw_id.size())})
+                 .empty())
+            throw Error(Errc::already_exists, "this key is already on the token", 0, {}, id);
+        CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+        std::vector<CK_ATTRIBUTE> pub{attr(CKA_CLASS, pub_class),  attr(CKA_KEY_TYPE, v.key_type),
+                                      attr(CKA_TOKEN, yes),        attr(CKA_VERIFY, yes),
+                                      attr(CKA_PRIVATE, no),       attr(CKA_LABEL, name.data(), name.size()),
+                                      attr(CKA_ID, raw_id.data(), raw_id.size())};
+        std::vector<CK_ATTRIBUTE> priv{attr(CKA_CLASS, priv_class), attr(CKA_KEY_TYPE, v.key_type),
+                                       attr(CKA_TOKEN, yes),        attr(CKA_PRIVATE, yes),
+                                       attr(CKA_SENSITIVE, yes),    attr(CKA_EXTRACTABLE, no),
+                                       attr(CKA_SIGN, yes),         attr(CKA_LABEL, name.data(), name.size()),
+                                       attr(CKA_ID, raw_id.data(), raw_id.size())};
+        auto add = [](std::vector<CK_ATTRIBUTE>& t, CK_ATTRIBUTE_TYPE type, const auto& value) {
+            t.push_back(attr(type, value.data(), value.size()));
+        };
+        if (v.key_type == CKK_RSA) {
+            add(pub, CKA_MODULUS, v.modulus);
+            add(pub, CKA_PUBLIC_EXPONENT, v.public_exponent);
+            add(priv, CKA_MODULUS, v.modulus);
+            add(priv, CKA_PUBLIC_EXPONENT, v.public_exponent);
+            add(priv, CKA_PRIVATE_EXPONENT, v.private_exponent);
+            add(priv, CKA_PRIME_1, v.prime1);
+            add(priv, CKA_PRIME_2, v.prime2);
+            add(priv, CKA_EXPONENT_1, v.exponent1);
+            add(priv, CKA_EXPONENT_2, v.exponent2);
+            add(priv, CKA_COEFFICIENT, v.coefficient);
+        } else {
+            add(pub, CKA_EC_PARAMS, v.ec_params);
+            add(pub, CKA_EC_POINT, v.ec_point);
+            add(priv, CKA_EC_PARAMS, v.ec_params);
+            add(priv, CKA_VALUE, v.ec_value);
+        }
+        CK_FUNCTION_LIST* fn = lease.fn();
+        CK_OBJECT_HANDLE pub_h = CK_INVALID_HANDLE, priv_h = CK_INVALID_HANDLE;
+        check_rv("C_CreateObject", fn->C_CreateObject(lease.get(), pub.data(), static_cast<CK_ULONG>(pub.size()), &pub_h),
+                 id);
+        CK_RV rv = fn->C_CreateObject(lease.get(), priv.data(), static_cast<CK_ULONG>(priv.size()), &priv_h);
+        if (rv != CKR_OK) {
+            fn->C_DestroyObject(lease.get(), pub_h);
+            throw ck_error("C_CreateObject", rv, id);
+        }
+        KeyInfo info = finish_new_key(lease, pub_h, priv_h, name, false);
+        if (info.id != id) throw Error(Errc::internal, "imported key reads back with another key id", 0, {}, id);
+        return info;
+    });
+}
+
+std::unique_ptr<Backend> make_pkcs11_backend(const Pkcs11Config& config) {
+    return std::make_unique<Pkcs11Backend>(config);
+}
+
+} // namespace trustkey::backend::pkcs11

@@ -1,0 +1,86 @@
+// The Backend on a PKCS#11 token: keys are generated or imported on the token
+// (sensitive, non-extractable; generate_wrappable: extractable only wrapped under a
+// trusted key, see key_backup.h) and used for signing through a session pool.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+
+#include <p11-kit/pkcs11.h>
+#include <p11-kit/uri.h>
+
+#include "lib/backend/backend.h"
+#include "lib/backend/pkcs11/module.h"
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/backend/pkcs11/session_pool.h"
+#include "lib/backend/pkcs11/token_access.h"
+#include "lib/backend/pkcs11/token_login.h"
+
+namespace trustkey::backend::pkcs11 {
+
+class Pkcs11Backend final : public Backend {
+public:
+    // Throws config for a bad URI or a module that cannot be loaded; an absent
+    // token or a refused PIN is reported later by status() and operations.
+    explicit Pkcs11Backend(Pkcs11Config config);
+    ~Pkcs11Backend() override;
+
+    const std::string& name() const noexcept override { return m_config.name; }
+    std::vector<KeyInfo> list_keys() override;
+    std::vector<KeyInfo> known_keys() override;
+    std::optional<KeyInfo> find_known(std::string_view id) override;
+    KeyInfo generate(std::string_view name, KeyType type) override;
+    KeyInfo generate_wrappable(std::string_view name, KeyType type) override;
+    KeyInfo import_key(std::string_view name, const PrivateKey& key) override;
+    Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) override;
+    std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) override;
+    void remove(const KeyInfo& key) override;
+    KeyInfo annotate(const KeyInfo& key, const KeyMetadata& more) override;
+    BackendStatus status() override;
+    void login(const SecureBytes& pin) override;
+
+private:
+    struct CachedKey {
+        CK_OBJECT_HANDLE priv = CK_INVALID_HANDLE;
+        CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+        Bytes ckaid;  // the key's CKA_ID, which ties its metadata objects to it; empty when it has none
+        KeyInfo info;
+    };
+    struct UriFree {
+        void operator()(P11KitUri* u) const noexcept { p11_kit_uri_free(u); }
+    };
+
+    std::shared_ptr<SessionPool> token_pool();
+    void drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept;
+    // Runs `op(lease)` on a pooled session, logged in when `needs_login`, sharing
+    // m_access (unless this thread holds it alone). Handles broken sessions, a removed
+    // token and a lost login (one retry).
+    template <typename Op>
+    auto run(bool needs_login, Op&& op);
+
+    std::vector<CachedKey> scan(SessionPool::Lease& lease);
+    std::vector<KeyInfo> refresh(SessionPool::Lease& lease);
+    CachedKey cached(const KeyInfo& key);
+    KeyInfo generate_key(std::string_view name, KeyType type, bool wrappable);
+    void check_name_free(SessionPool::Lease& lease, std::string_view name);
+    KeyInfo finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
+                           std::string_view name, bool set_id);
+    Bytes sign_one(SessionPool::Lease& lease, const CachedKey& key, std::span<const std::uint8_t> data);
+
+    Pkcs11Config m_config;
+    std::unique_ptr<P11KitUri, UriFree> m_uri;
+    std::shared_ptr<Module> m_module;
+    TokenLogin m_login;
+
+    std::mutex m_token_mutex;  // m_pool, m_token_error
+    std::shared_ptr<SessionPool> m_pool;
+    std::string m_token_error;
+
+    TokenAccess m_access;  // shared by every token operation; generate / import / remove hold it alone
+    std::mutex m_cache_mutex;  // m_keys
+    std::map<std::string, CachedKey, std::less<>> m_keys;
+    bool m_keys_scanned = false;  // m_keys holds a full scan (kept current by generate/import/remove)
+};
+
+} // namespace trustkey::backend::pkcs11

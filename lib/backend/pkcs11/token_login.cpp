@@ -1,0 +1,199 @@
+#include "lib/backend/pkcs11/token_login.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+
+#include "lib/backend/pkcs11/ck_error.h"
+#include "lib/core/unique_fd.h"
+
+namespace trustkey::backend::pkcs11 {
+
+namespace {
+
+constexpr std::size_t kMaxPinFile = 4096;
+
+SecureBytes read_file_secure(const std::string& path) {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw Error(Errc::config, std::string("cannot read the PIN file: ") + std::strerror(errno), errno, "open", path);
+    SecureBytes content(kMaxPinFile + 1);
+    std::size_t used = 0;
+    while (used < content.size()) {
+        ssize_t n = ::read(fd.get(), content.data() + used, content.size() - used);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw Error(Errc::config, "cannot read the PIN file", errno, "read", path);
+        if (n == 0) break;
+        used += static_cast<std::size_t>(n);
+    }
+    if (used > kMaxPinFile) throw Error(Errc::config, "the PIN file is too large", 0, {}, path);
+    content.resize(used);
+    return content;
+}
+
+// The PIN in a file's content: the value of a "user_pin=" line, else the
+// content without trailing line breaks.
+SecureBytes pin_from_file_content(const SecureBytes& content) {
+    std::string_view text = as_string_view(content);
+    constexpr std::string_view kKey = "user_pin=";
+    std::size_t pos = 0;
+    while (pos < text.size()) {
+        std::size_t end = text.find('\n', pos);
+        if (end == std::string_view::npos) end = text.size();
+        std::string_view line = text.substr(pos, end - pos);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.substr(0, kKey.size()) == kKey) return secure_from(line.substr(kKey.size()));
+        pos = end + 1;
+    }
+    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+    return secure_from(text);
+}
+
+} // namespace
+
+SecureBytes read_pin(const PinSource& source) {
+    SecureBytes pin;
+    switch (source.kind) {
+    case PinSource::Kind::none:
+        throw Error(Errc::pin_required, "the token needs a PIN and no PIN source is configured; log in first");
+    case PinSource::Kind::env: {
+        const char* value = std::getenv(source.ref.c_str());
+        if (value == nullptr)
+            throw Error(Errc::pin_required, "the PIN variable is not set", 0, {}, source.ref);
+        pin = secure_from(value);
+        break;
+    }
+    case PinSource::Kind::file: pin = pin_from_file_content(read_file_secure(source.ref)); break;
+    }
+    if (pin.empty()) throw Error(Errc::pin_required, "the PIN source is empty", 0, {}, source.ref);
+    return pin;
+}
+
+namespace {
+
+std::string describe(const PinSource& source) {
+    switch (source.kind) {
+    case PinSource::Kind::env: return "pin_env " + source.ref;
+    case PinSource::Kind::file: return "pin_file " + source.ref;
+    case PinSource::Kind::none: break;
+    }
+    return "none";
+}
+
+} // namespace
+
+void TokenLogin::ensure(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
+    std::lock_guard lock(m_mutex);
+    if (m_state == State::logged_in) return;
+    if (m_state != State::logged_out) throw_state();
+    SecureBytes pin = read_pin(m_source);
+    login_locked(fn, session, pin, PinOrigin::configured);
+}
+
+void TokenLogin::login(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
+    std::lock_guard lock(m_mutex);
+    if (pin.empty()) throw Error(Errc::invalid_argument, "empty PIN", 0, {}, m_subject);
+    if (m_state == State::logged_in) {
+        if (check_in_place(fn, session, pin)) return;
+        fn->C_Logout(session);  // this token cannot check a PIN while logged in
+    }
+    m_state = State::logged_out;
+    login_locked(fn, session, pin, PinOrigin::login);
+}
+
+bool TokenLogin::check_in_place(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
+    // PKCS#11 has no "verify PIN" call, and C_Login on a logged-in token answers
+    // CKR_USER_ALREADY_LOGGED_IN without looking at the PIN. Setting the PIN to itself
+    // checks the old PIN first and keeps the login (a wrong one counts as a failed try).
+    SecureBytes old_pin = pin, new_pin = pin;
+    const auto len = static_cast<CK_ULONG>(pin.size());
+    const CK_RV rv = fn->C_SetPIN(session, old_pin.data(), len, new_pin.data(), len);
+    if (rv == CKR_OK) {
+        // Logged in still (or again, should the token have dropped the login meanwhile).
+        SecureBytes copy = pin;
+        const CK_RV login_rv = fn->C_Login(session, CKU_USER, copy.data(), len);
+        if (login_rv != CKR_OK && login_rv != CKR_USER_ALREADY_LOGGED_IN) {
+            m_state = State::logged_out;
+            throw ck_error("C_Login", login_rv, m_subject);
+        }
+        m_error.clear();
+        return true;
+    }
+    if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
+        Error err(Errc::pin_incorrect, "the token refused the PIN; it stays logged in with the PIN it had", rv,
+                  "C_SetPIN", m_subject);
+        err.set_code_name(rv_name(rv));
+        throw err;
+    }
+    if (rv == CKR_PIN_LOCKED)
+        throw Error(Errc::pin_locked, "the token's user PIN is locked", rv, "C_SetPIN", m_subject);
+    return false;
+}
+
+void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin,
+                              PinOrigin origin) {
+    // PKCS#11 takes a non-const pointer; the module does not write through it.
+    SecureBytes copy = pin;
+    CK_RV rv = fn->C_Login(session, CKU_USER, copy.data(), static_cast<CK_ULONG>(copy.size()));
+    if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        m_state = State::logged_in;
+        m_refused = PinOrigin::none;
+        m_error.clear();
+        return;
+    }
+    Error err = ck_error("C_Login", rv, m_subject);
+    if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
+        m_state = State::pin_incorrect;
+        m_refused = origin;
+        err = Error(Errc::pin_incorrect,
+                    origin == PinOrigin::configured
+                        ? "the token refused the configured PIN (" + describe(m_source) + ")"
+                        : std::string("the token refused the PIN given to trustkey login"),
+                    rv, "C_Login", m_subject);
+        err.set_code_name(rv_name(rv));
+    } else if (rv == CKR_PIN_LOCKED) {
+        m_state = State::pin_locked;
+        m_refused = origin;
+    }
+    m_error = err.what();
+    throw err;
+}
+
+void TokenLogin::forget() noexcept {
+    std::lock_guard lock(m_mutex);
+    if (m_state == State::logged_in) m_state = State::logged_out;
+}
+
+TokenLogin::State TokenLogin::state() const {
+    std::lock_guard lock(m_mutex);
+    return m_state;
+}
+
+std::string TokenLogin::last_error() const {
+    std::lock_guard lock(m_mutex);
+    return m_error;
+}
+
+PinOrigin TokenLogin::refused() const {
+    std::lock_guard lock(m_mutex);
+    return m_state == State::logged_in ? PinOrigin::none : m_refused;
+}
+
+void TokenLogin::throw_state() const {
+    if (m_state == State::pin_locked)
+        throw Error(Errc::pin_locked, "the token's user PIN is locked", CKR_PIN_LOCKED, "C_Login", m_subject);
+    if (m_refused == PinOrigin::login)
+        throw Error(Errc::pin_incorrect,
+                    "the token refused the PIN given to trustkey login; it is not logged in until a login with "
+                    "the right PIN",
+                    CKR_PIN_INCORRECT, "C_Login", m_subject);
+    throw Error(Errc::pin_incorrect,
+                "the token refused the configured PIN (" + describe(m_source) +
+                    "); it is not tried again until an explicit login",
+                CKR_PIN_INCORRECT, "C_Login", m_subject);
+}
+
+} // namespace trustkey::backend::pkcs11

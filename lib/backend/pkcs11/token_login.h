@@ -1,0 +1,61 @@
+// Login state of one token. The PIN comes from the configured PinSource or an
+// explicit login(); a PIN the token refused is never tried again on its own:
+// until the next explicit login() operations report pin_incorrect, naming which
+// PIN (configured or given to login()) was refused. An explicit login() on a token
+// that is logged in checks the PIN without logging out, so a wrong PIN leaves the
+// working login in place.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include <p11-kit/pkcs11.h>
+
+#include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/core/secure_bytes.h"
+
+namespace trustkey::backend::pkcs11 {
+
+// Reads the PIN from an environment variable, or from a file holding the PIN
+// (trailing newline stripped) or a line "user_pin=VALUE". Throws pin_required
+// when the source is none or empty, config when the file cannot be read.
+SecureBytes read_pin(const PinSource& source);
+
+class TokenLogin {
+public:
+    enum class State { logged_out, logged_in, pin_incorrect, pin_locked };
+
+    TokenLogin(PinSource source, std::string subject) : m_source(std::move(source)), m_subject(std::move(subject)) {}
+
+    // Logs in through `session` with the PIN source unless already logged in.
+    // Throws pin_incorrect (remembered), pin_locked, pin_required or token errors.
+    void ensure(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session);
+    // Logs in with a PIN given by the user; clears a remembered refusal. When the token is
+    // logged in already, the PIN is checked in place (C_SetPIN to itself, which verifies the
+    // old PIN and keeps the login) and a refused PIN throws pin_incorrect with the login kept.
+    // A token that cannot check a PIN that way is logged out and in again.
+    void login(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin);
+    // The token reports the user is not logged in (sessions were closed, token re-inserted).
+    void forget() noexcept;
+
+    State state() const;
+    std::string last_error() const;
+    // Whose PIN the token refused while state() is pin_incorrect or pin_locked; none otherwise.
+    PinOrigin refused() const;
+
+private:
+    void login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin, PinOrigin origin);
+    // True when the PIN was checked in place (right: returns; wrong: throws); false when the
+    // token cannot check it without logging out.
+    bool check_in_place(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin);
+    [[noreturn]] void throw_state() const;
+
+    PinSource m_source;
+    std::string m_subject;
+    mutable std::mutex m_mutex;
+    State m_state = State::logged_out;
+    PinOrigin m_refused = PinOrigin::none;
+    std::string m_error;
+};
+
+} // namespace trustkey::backend::pkcs11

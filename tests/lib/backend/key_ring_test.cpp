@@ -1,0 +1,240 @@
+#include "lib/backend/key_ring.h"
+
+#include <gtest/gtest.h>
+
+#include "lib/core/error.h"
+
+namespace trustkey::backend {
+namespace {
+
+// A backend holding a fixed key list: enough for the resolution logic.
+class ListBackend final : public Backend {
+public:
+    ListBackend(std::string name, std::vector<KeyInfo> keys, bool fail = false)
+        : m_name(std::move(name)), m_keys(std::move(keys)), m_fail(fail) {
+        for (auto& k : m_keys) k.backend = m_name;
+    }
+    const std::string& name() const noexcept override { return m_name; }
+    std::vector<KeyInfo> list_keys() override {
+        if (m_fail) throw Error(Errc::token_absent, "token removed");
+        return m_keys;
+    }
+    KeyInfo generate(std::string_view, KeyType) override { throw Error(Errc::internal, "unused"); }
+    KeyInfo import_key(std::string_view, const PrivateKey&) override { throw Error(Errc::internal, "unused"); }
+    Bytes sign(const KeyInfo&, HashAlg, std::span<const std::uint8_t>) override {
+        throw Error(Errc::internal, "unused");
+    }
+    void remove(const KeyInfo&) override { throw Error(Errc::internal, "unused"); }
+    BackendStatus status() override { return {}; }
+    void login(const SecureBytes&) override {}
+
+private:
+    std::string m_name;
+    std::vector<KeyInfo> m_keys;
+    bool m_fail;
+};
+
+KeyInfo key(std::string id, std::string name) {
+    KeyInfo k;
+    k.id = std::move(id);
+    k.name = std::move(name);
+    return k;
+}
+
+const std::string kA = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789";
+const std::string kB = "abcdef0f23456789abcdef0123456789abcdef0123456789abcdef0123456789";
+const std::string kC = "1234567890123456789012345678901234567890123456789012345678901234";
+const std::string kD = "deadbeef00000000000000000000000000000000000000000000000000000000";
+
+class KeyRingTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        ring.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "alice"), key(kB, "bob")}));
+        ring.add(std::make_unique<ListBackend>("two", std::vector<KeyInfo>{key(kC, "carol"), key(kD, "alice")}));
+        ring.add(std::make_unique<ListBackend>("broken", std::vector<KeyInfo>{key(kC, "x")}, true));
+    }
+    Error error_of(std::string_view ref) {
+        try {
+            ring.resolve(ref);
+        } catch (const Error& e) {
+            return e;
+        }
+        ADD_FAILURE() << "resolved " << ref;
+        return Error(Errc::internal, "none");
+    }
+    KeyRing ring;
+};
+
+TEST_F(KeyRingTest, FullId) {
+    auto e = ring.resolve(kC);
+    EXPECT_EQ(e.info.name, "carol");
+    EXPECT_EQ(e.backend->name(), "two");
+}
+
+TEST_F(KeyRingTest, FullIdUpperCase) {
+    std::string upper = kD;
+    for (auto& c : upper) c = static_cast<char>(std::toupper(c));
+    EXPECT_EQ(ring.resolve(upper).info.id, kD);
+}
+
+TEST_F(KeyRingTest, UniquePrefixOfSevenOrMore) {
+    EXPECT_EQ(ring.resolve("1234567").info.id, kC);
+    EXPECT_EQ(ring.resolve("abcdef01").info.id, kA);
+    EXPECT_EQ(ring.resolve("deadbee").info.id, kD);
+}
+
+TEST_F(KeyRingTest, ShortPrefixIsRefusedAsTooShort) {
+    Error e = error_of("123456");
+    EXPECT_EQ(e.errc(), Errc::invalid_argument);
+    EXPECT_EQ(e.message(), "key id prefix '123456' is too short: give at least 7 hex digits, or the key's name");
+    // A short hex string that is a key's name is that key.
+    KeyRing named;
+    named.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "abc")}));
+    EXPECT_EQ(named.resolve("abc").info.id, kA);
+}
+
+// A root key notary names by the id of its certificate (an x509 key id).
+const std::string kCert = "c0ffee0123456789c0ffee0123456789c0ffee0123456789c0ffee0123456789";
+const std::string kCert2 = "abcdef0999999999999999999999999999999999999999999999999999999999";
+
+TEST(KeyRingCertificateIds, FullIdAndPrefixOfACertificateIdFindTheKey) {
+    KeyRing ring;
+    KeyInfo root = key(kC, "root-key");
+    root.certificate_ids = {kCert, kCert2};
+    ring.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "alice"), root}));
+    EXPECT_EQ(ring.resolve(kCert).info.id, kC);
+    EXPECT_EQ(ring.resolve("C0FFEE01").info.id, kC);
+    EXPECT_EQ(ring.resolve(kCert2).info.id, kC);
+    // A prefix that is alice's id and the root key's certificate id matches both.
+    try {
+        ring.resolve("abcdef0");
+        ADD_FAILURE() << "abcdef0 resolved";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.errc(), Errc::ambiguous);
+        EXPECT_NE(e.message().find(kA + " alice, " + kC + " root-key"), std::string::npos) << e.message();
+    }
+    // Both ids of one key are one match, not an ambiguity.
+    EXPECT_EQ(ring.matching("c0ffee0").size(), 1u);
+    EXPECT_EQ(ring.matching("abcdef0").size(), 2u);
+}
+
+TEST_F(KeyRingTest, AmbiguousPrefixListsCandidates) {
+    Error e = error_of("abcdef0");
+    EXPECT_EQ(e.errc(), Errc::ambiguous);
+    EXPECT_NE(e.message().find(kA + " alice, " + kB + " bob"), std::string::npos) << e.message();
+}
+
+TEST_F(KeyRingTest, Name) {
+    EXPECT_EQ(ring.resolve("bob").info.id, kB);
+    EXPECT_EQ(ring.resolve("carol").backend->name(), "two");
+}
+
+TEST_F(KeyRingTest, SameNameInTwoBackendsIsAmbiguous) {
+    Error e = error_of("alice");
+    EXPECT_EQ(e.errc(), Errc::ambiguous);
+    EXPECT_NE(e.message().find(kA + " alice, " + kD + " alice"), std::string::npos) << e.message();
+}
+
+TEST_F(KeyRingTest, NotFound) {
+    Error e = error_of("nobody");
+    EXPECT_EQ(e.errc(), Errc::not_found);
+    EXPECT_EQ(e.message(), "no key matches 'nobody'");
+    EXPECT_EQ(error_of("fffffff").errc(), Errc::not_found);
+    EXPECT_EQ(error_of("").errc(), Errc::invalid_argument);
+}
+
+TEST_F(KeyRingTest, ListSkipsFailingBackend) {
+    auto all = ring.list();
+    ASSERT_EQ(all.size(), 4u);
+    EXPECT_EQ(all[0].info.id, kA);
+    EXPECT_EQ(all[3].backend->name(), "two");
+}
+
+TEST_F(KeyRingTest, BackendByName) {
+    EXPECT_EQ(ring.backend("").name(), "one");
+    EXPECT_EQ(ring.backend("two").name(), "two");
+    EXPECT_THROW(ring.backend("three"), Error);
+    KeyRing empty;
+    EXPECT_THROW(empty.backend(""), Error);
+    EXPECT_EQ(ring.backends().size(), 3u);
+}
+
+} // namespace
+} // namespace trustkey::backend
+
+namespace trustkey::backend {
+namespace {
+
+// A backend with a cache: known_keys() answers from what list_keys() saw last, so a
+// key added behind its back is only seen after a fresh list.
+class CachingBackend final : public Backend {
+public:
+    explicit CachingBackend(std::vector<KeyInfo> keys) : m_token(std::move(keys)) {}
+    const std::string& name() const noexcept override { return m_name; }
+    std::vector<KeyInfo> list_keys() override {
+        ++lists;
+        m_cache = m_token;
+        m_scanned = true;
+        return m_cache;
+    }
+    std::vector<KeyInfo> known_keys() override { return m_scanned ? m_cache : list_keys(); }
+    KeyInfo generate(std::string_view, KeyType) override { throw Error(Errc::internal, "unused"); }
+    KeyInfo import_key(std::string_view, const PrivateKey&) override { throw Error(Errc::internal, "unused"); }
+    Bytes sign(const KeyInfo&, HashAlg, std::span<const std::uint8_t>) override {
+        throw Error(Errc::internal, "unused");
+    }
+    void remove(const KeyInfo&) override { throw Error(Errc::internal, "unused"); }
+    BackendStatus status() override { return {}; }
+    void login(const SecureBytes&) override {}
+
+    void add_on_token(KeyInfo k) { m_token.push_back(std::move(k)); }
+    int lists = 0;
+
+private:
+    std::string m_name = "cached";
+    std::vector<KeyInfo> m_token, m_cache;
+    bool m_scanned = false;
+};
+
+TEST(KeyRingCache, HitsDoNotAskTheTokenAndMissesDo) {
+    KeyRing ring;
+    auto owned = std::make_unique<CachingBackend>(std::vector<KeyInfo>{key(kA, "alice")});
+    CachingBackend* b = owned.get();
+    ring.add(std::move(owned));
+
+    EXPECT_EQ(ring.resolve("alice").info.id, kA);  // first use fills the cache
+    const int after_first = b->lists;
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(ring.resolve(kA).info.name, "alice");
+        EXPECT_EQ(ring.resolve(kA.substr(0, 9)).info.name, "alice");
+    }
+    EXPECT_EQ(b->lists, after_first);
+
+    // Added by another tool: not in the cache, found by asking the token again.
+    b->add_on_token(key(kC, "carol"));
+    EXPECT_EQ(ring.resolve("carol").info.id, kC);
+    EXPECT_EQ(ring.resolve(kC).info.name, "carol");
+    EXPECT_GT(b->lists, after_first);
+
+    const int before_unknown = b->lists;
+    EXPECT_THROW(ring.resolve("nobody"), Error);
+    EXPECT_EQ(b->lists, before_unknown + 1);  // one fresh look, then not found
+}
+
+TEST(KeyName, Rules) {
+    EXPECT_NO_THROW(check_key_name("releases"));
+    EXPECT_NO_THROW(check_key_name(std::string(128, 'a')));
+    EXPECT_NO_THROW(check_key_name(kA.substr(0, 63)));
+    for (const std::string& bad : {std::string(), std::string(129, 'a'), std::string("a/b"), std::string("a\nb"),
+                                  std::string("a\x7f"), kA}) {
+        try {
+            check_key_name(bad);
+            ADD_FAILURE() << "accepted a bad name of " << bad.size() << " bytes";
+        } catch (const Error& e) {
+            EXPECT_EQ(e.errc(), Errc::invalid_argument);
+        }
+    }
+}
+
+} // namespace
+} // namespace trustkey::backend
