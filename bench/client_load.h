@@ -1,0 +1,30 @@
+// Many clients of trustkeyd at once, each its own connection with one Sign request
+// outstanding at a time, driven by a few threads over non-blocking sockets and epoll
+// (so a thousand clients cost the benchmark a few threads, not a thousand).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "bench/latency.h"
+
+namespace trustkey::bench {
+
+struct ClientLoadOptions {
+    std::string socket;                       // trustkeyd's socket
+    std::string key;                          // key reference to sign with
+    std::size_t clients = 1;                  // connections, each one client
+    std::size_t threads = 2;                  // driver threads sharing the connections
+    std::chrono::duration<double> duration{2.0};
+    std::chrono::seconds grace{30};           // after `duration`, how long to wait for outstanding replies
+};
+
+// Connects every client (Hello, before the clock starts), then all sign together until
+// `duration` has passed; a client that could not connect counts as "connect failed". Each
+// request is timed from just before it is written to its decoded reply. Replies other than
+// a signature count under their status; requests without a reply count as unanswered.
+Latency run_client_load(const ClientLoadOptions& options, const std::atomic<bool>& stop);
+
+} // namespace trustkey::bench
