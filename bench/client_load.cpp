@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/process_sampler.h"
 #include "lib/core/encoding.h"
 #include "lib/core/error.h"
 #include "lib/core/unique_fd.h"
@@ -285,6 +286,8 @@ Latency run_client_load(const ClientLoadOptions& o, const std::atomic<bool>& sto
     std::latch go(1);
     Clock::time_point start, deadline, give_up;
     std::vector<std::exception_ptr> errors(threads);
+    const double client_cpu = cpu_seconds(::getpid());
+    const double server_cpu = o.server_pid > 0 ? cpu_seconds(o.server_pid) : 0;
     {
         std::vector<std::jthread> pool;
         for (std::size_t t = 0; t < threads; ++t)
@@ -301,6 +304,8 @@ Latency run_client_load(const ClientLoadOptions& o, const std::atomic<bool>& sto
         give_up = deadline + o.grace;
         go.count_down();
     }
+    l.client_cpu_seconds = cpu_seconds(::getpid()) - client_cpu;
+    if (o.server_pid > 0) l.server_cpu_seconds = cpu_seconds(o.server_pid) - server_cpu;
     for (auto& e : errors)
         if (e) std::rethrow_exception(e);
 

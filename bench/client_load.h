@@ -3,6 +3,8 @@
 // (so a thousand clients cost the benchmark a few threads, not a thousand).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -19,12 +21,14 @@ struct ClientLoadOptions {
     std::size_t threads = 2;                  // driver threads sharing the connections
     std::chrono::duration<double> duration{2.0};
     std::chrono::seconds grace{30};           // after `duration`, how long to wait for outstanding replies
+    pid_t server_pid = 0;                     // when set, its CPU time during the run is reported
 };
 
 // Connects every client (Hello, before the clock starts), then all sign together until
 // `duration` has passed; a client that could not connect counts as "connect failed". Each
 // request is timed from just before it is written to its decoded reply. Replies other than
 // a signature count under their status; requests without a reply count as unanswered.
+// The CPU time of this process (and of the server) while the clock ran is reported too.
 Latency run_client_load(const ClientLoadOptions& options, const std::atomic<bool>& stop);
 
 } // namespace trustkey::bench

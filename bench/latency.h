@@ -22,6 +22,8 @@ struct Latency {
     double p50_ms = 0;  // over the answered requests
     double p99_ms = 0;
     double max_ms = 0;
+    double client_cpu_seconds = -1;  // CPU used by this process while the clock ran (-1: not measured)
+    double server_cpu_seconds = -1;  // CPU used by the server meanwhile (-1: not measured)
     // Successful requests per second.
     double per_second() const noexcept { return seconds > 0 ? static_cast<double>(ok) / seconds : 0; }
     // Requests that did not end in success, and clients that could not connect.

@@ -1,6 +1,10 @@
 #include "bench/process_sampler.h"
 
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <system_error>
 
@@ -15,6 +19,21 @@ std::size_t count_threads(pid_t pid) {
          it.increment(ec))
         ++n;
     return n;
+}
+
+double cpu_seconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(in, line)) return 0;
+    // The command name (field 2) may hold spaces: count fields from after its closing parenthesis.
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) return 0;
+    std::istringstream fields(line.substr(close + 2));
+    std::string skip;
+    for (int field = 3; field < 14; ++field) fields >> skip;
+    unsigned long long utime = 0, stime = 0;
+    if (!(fields >> utime >> stime)) return 0;
+    return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
 ProcessSampler::ProcessSampler(pid_t pid, std::chrono::milliseconds interval)

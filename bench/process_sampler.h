@@ -15,6 +15,10 @@ namespace trustkey::bench {
 // The entries of /proc/PID/task: the process's threads (0 when unreadable).
 std::size_t count_threads(pid_t pid);
 
+// User plus system CPU time the process has used so far, all threads, in seconds
+// (from /proc/PID/stat; 0 when unreadable).
+double cpu_seconds(pid_t pid);
+
 class ProcessSampler {
 public:
     explicit ProcessSampler(pid_t pid, std::chrono::milliseconds interval = std::chrono::milliseconds(5));

@@ -62,8 +62,8 @@ void Report::print(std::FILE* out) const {
     }
     if (!m_memory.empty() || !m_figures.empty()) {
         fmt::print(out, "\ntrustkeyd memory and threads\n");
-        for (const auto& [what, mib] : m_memory) fmt::print(out, "{:<52} {:>8.2f} MiB\n", what, mib);
-        for (const auto& [what, value] : m_figures) fmt::print(out, "{:<52} {:>8}\n", what, value);
+        for (const auto& [what, mib] : m_memory) fmt::print(out, "{:<60} {:>8.2f} MiB\n", what, mib);
+        for (const auto& [what, value] : m_figures) fmt::print(out, "{:<60} {:>8}\n", what, value);
     }
     if (!m_checks.empty()) {
         fmt::print(out, "\nTargets\n");
@@ -96,6 +96,8 @@ nlohmann::json Report::to_json() const {
                                 {"unanswered", l.unanswered},
                                 {"lost", l.lost()},
                                 {"failures", l.failures},
+                                {"client_cpu_seconds", l.client_cpu_seconds},
+                                {"server_cpu_seconds", l.server_cpu_seconds},
                                 {"seconds", l.seconds},
                                 {"per_second", l.per_second()},
                                 {"p50_ms", l.p50_ms},

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
@@ -308,9 +309,13 @@ DaemonFigures bench_trustkeyd(const Options& o, Report& report, const Token& tok
         load.clients = clients;
         load.threads = o.driver_threads;
         load.duration = std::chrono::duration<double>(o.seconds);
+        load.server_pid = daemon.pid();
         ProcessSampler sampler(daemon.pid());
         Latency latency = run_client_load(load, g_stop);
         const auto peak = sampler.stop();
+        report.add_figure(fmt::format("CPU s while timed, {} clients: trustkeyd / bench / wall", clients),
+                          fmt::format("{:.2f} / {:.2f} / {:.2f}", latency.server_cpu_seconds,
+                                      latency.client_cpu_seconds, latency.seconds));
         const auto mem = read_memory(daemon.pid());
         report.add_latency("trustkeyd", latency);
         report.add_memory(fmt::format("VmRSS max sampled, {} clients", clients),
@@ -388,8 +393,8 @@ void add_thousand_clients_checks(Report& report, const DaemonFigures& f) {
     const auto one = f.threads.find(1);
     const auto many = f.threads.find(kManyClients);
     if (one != f.threads.end() && many != f.threads.end())
-        report.add_check(fmt::format("(c) trustkeyd threads at {} clients (target: as at 1)", kManyClients),
-                         static_cast<double>(many->second), "==", static_cast<double>(one->second), "", 0);
+        report.add_check(fmt::format("(c) trustkeyd threads at {} clients (fixed: <= at 1)", kManyClients),
+                         static_cast<double>(many->second), "<=", static_cast<double>(one->second), "", 0);
     else
         report.add_note("(c) thread count not compared: no 1-client run (--clients)");
     report.add_note(fmt::format("(c) {} clients: {} requests sent, {} answered OK, {} answered otherwise, {} "
