@@ -127,6 +127,7 @@ struct Conn {
     std::uint64_t waiting_id = 0;  // 0: nothing outstanding
     Clock::time_point sent_at;
     Bytes digest;
+    std::string last_signature;
     std::vector<std::uint8_t> in;
     std::vector<std::uint8_t> out;
     bool open = true;
@@ -231,9 +232,10 @@ private:
             m_tally.ns.push_back(
                 static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.sent_at).count()));
             m_tally.last = now;
-            if (resp.status() == pb::STATUS_OK && resp.has_sign() && !resp.sign().signature().empty())
+            if (resp.status() == pb::STATUS_OK && resp.has_sign() && !resp.sign().signature().empty()) {
                 ++m_tally.ok;
-            else
+                c.last_signature = resp.sign().signature();
+            } else
                 ++m_tally.failures[status_label(resp.status())];
             if (now >= deadline || stop) {
                 c.open = false;  // done; the connection closes with the run
@@ -322,6 +324,12 @@ Latency run_client_load(const ClientLoadOptions& o, const std::atomic<bool>& sto
     }
     l.seconds = std::chrono::duration<double>(last - start).count();
     set_percentiles(l, all);
+    if (o.verify)
+        for (const auto& c : conns)
+            if (!c->last_signature.empty() && !o.verify(c->digest, as_bytes(c->last_signature))) {
+                ++l.failures["signature does not verify"];
+                --l.ok;
+            }
     return l;
 }
 

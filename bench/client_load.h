@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 
 #include "bench/latency.h"
@@ -22,6 +24,9 @@ struct ClientLoadOptions {
     std::chrono::duration<double> duration{2.0};
     std::chrono::seconds grace{30};           // after `duration`, how long to wait for outstanding replies
     pid_t server_pid = 0;                     // when set, its CPU time during the run is reported
+    // When set, each client's last signature is checked with it after the run (outside the
+    // clock); one that fails counts as "signature does not verify" instead of OK.
+    std::function<bool(std::span<const std::uint8_t> digest, std::span<const std::uint8_t> sig)> verify;
 };
 
 // Connects every client (Hello, before the clock starts), then all sign together until

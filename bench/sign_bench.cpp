@@ -310,6 +310,9 @@ DaemonFigures bench_trustkeyd(const Options& o, Report& report, const Token& tok
         load.threads = o.driver_threads;
         load.duration = std::chrono::duration<double>(o.seconds);
         load.server_pid = daemon.pid();
+        load.verify = [&verifier](std::span<const std::uint8_t> digest, std::span<const std::uint8_t> sig) {
+            return verifier.verify(digest, sig);
+        };
         ProcessSampler sampler(daemon.pid());
         Latency latency = run_client_load(load, g_stop);
         const auto peak = sampler.stop();
