@@ -171,7 +171,10 @@ public:
             }
         }
         for (Conn* c : m_conns)
-            if (c->open && c->waiting_id != 0) ++m_tally.unanswered;
+            if (c->open && c->waiting_id != 0) {
+                ++m_tally.unanswered;
+                ++m_tally.failures[stop ? "interrupted" : "no reply within the grace period"];
+            }
     }
 
     Tally& tally() { return m_tally; }
