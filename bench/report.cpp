@@ -59,6 +59,22 @@ void Report::print(std::FILE* out) const {
         for (const auto& [path, l] : m_latencies)
             for (const auto& [what, n] : l.failures)
                 fmt::print(out, "  {} {} clients: {} x{}\n", path, l.clients, what, n);
+        // trustkeyd beside p11-kit server at each client count both ran.
+        bool header = false;
+        for (const auto& [path, t] : m_latencies) {
+            if (path != "trustkeyd") continue;
+            const Latency* p = latency("p11-kit-server", t.clients);
+            if (!p || t.ok == 0 || p->ok == 0) continue;
+            if (!header) {
+                fmt::print(out, "\nSide by side: ok/s trustkeyd / p11-kit-server; p50, p99, max p11-kit-server / trustkeyd "
+                                "(above 1: trustkeyd is better)\n");
+                fmt::print(out, "{:>7} {:>8} {:>8} {:>8} {:>8}\n", "clients", "ok/s", "p50", "p99", "max");
+                header = true;
+            }
+            auto r = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+            fmt::print(out, "{:>7} {:>8.2f} {:>8.2f} {:>8.2f} {:>8.2f}\n", t.clients, r(t.per_second(), p->per_second()),
+                       r(p->p50_ms, t.p50_ms), r(p->p99_ms, t.p99_ms), r(p->max_ms, t.max_ms));
+        }
     }
     if (!m_memory.empty() || !m_figures.empty()) {
         fmt::print(out, "\ntrustkeyd memory and threads\n");
