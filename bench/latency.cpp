@@ -18,6 +18,19 @@ double percentile_ms(const std::vector<std::uint64_t>& sorted_ns, double p) {
 
 } // namespace
 
+std::uint64_t Latency::lost() const noexcept {
+    std::uint64_t n = requests - ok;
+    if (auto it = failures.find("connect failed"); it != failures.end()) n += it->second;
+    return n;
+}
+
+void set_percentiles(Latency& l, std::vector<std::uint64_t>& ns) {
+    std::sort(ns.begin(), ns.end());
+    l.p50_ms = percentile_ms(ns, 0.50);
+    l.p99_ms = percentile_ms(ns, 0.99);
+    l.max_ms = ns.empty() ? 0 : static_cast<double>(ns.back()) / 1e6;
+}
+
 Latency measure_latency(std::size_t clients, std::uint64_t requests_per_client, std::chrono::duration<double> duration,
                         const PrepareRequest& prepare, const std::atomic<bool>& stop) {
     using Clock = std::chrono::steady_clock;
@@ -35,7 +48,7 @@ Latency measure_latency(std::size_t clients, std::uint64_t requests_per_client, 
         Request request;
         try {
             request = prepare(i);
-            samples[i].reserve(requests_per_client);
+            samples[i].reserve(static_cast<std::size_t>(std::min<std::uint64_t>(requests_per_client, 4096)));
         } catch (...) {
             std::lock_guard lock(error_mutex);
             if (!error) error = std::current_exception();
@@ -75,14 +88,12 @@ Latency measure_latency(std::size_t clients, std::uint64_t requests_per_client, 
         all.insert(all.end(), samples[i].begin(), samples[i].end());
         if (ends[i] > last) last = ends[i];
     }
-    std::sort(all.begin(), all.end());
     Latency l;
     l.clients = clients;
     l.requests = all.size();
+    l.ok = all.size();  // a request that fails throws
     l.seconds = std::chrono::duration<double>(last - start).count();
-    l.p50_ms = percentile_ms(all, 0.50);
-    l.p99_ms = percentile_ms(all, 0.99);
-    l.max_ms = all.empty() ? 0 : static_cast<double>(all.back()) / 1e6;
+    set_percentiles(l, all);
     return l;
 }
 

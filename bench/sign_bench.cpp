@@ -1,28 +1,34 @@
 // sign_bench: ECDSA P-256 signatures per second on one SoftHSM2 token, reached
-// (a) in-process through PKCS#11, (b) through trustkeyd, (c) through p11-kit server;
-// plus trustkeyd's latency under 64 clients and its memory. Prints figures; not a test.
+// in-process through PKCS#11, through trustkeyd and through p11-kit server; then the
+// latency of single requests from 1 to 1,000 concurrent clients of trustkeyd and of
+// p11-kit server, with trustkeyd's memory and threads. Prints figures; not a test.
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "bench/child_process.h"
+#include "bench/client_load.h"
 #include "bench/latency.h"
 #include "bench/p11kit_server.h"
 #include "bench/p256_verifier.h"
 #include "bench/pkcs11_module.h"
+#include "bench/process_sampler.h"
 #include "bench/report.h"
-#include "bench/rss_sampler.h"
 #include "bench/socket_round_trip.h"
 #include "bench/temp_dir.h"
 #include "bench/throughput.h"
@@ -60,12 +66,19 @@ struct Options {
     std::string softhsm2_util = "softhsm2-util";
     std::size_t batch = 256;
     std::size_t window = 32;
-    std::size_t clients = 64;
-    std::uint64_t latency_requests = 200;
+    std::vector<std::size_t> clients = {1, 16, 64, 256, 1000};
+    std::size_t driver_threads = 2;
+    std::size_t p11kit_max_clients = 1000;
     std::size_t sessions = 4;
+    std::size_t max_connections = 2000;
     std::string log_level = "warn";
     std::string json;
+    std::string latency_data;
 };
+
+// The client counts the targets are read at.
+constexpr std::size_t kTargetClients = 64;
+constexpr std::size_t kManyClients = 1000;
 
 std::span<const std::uint8_t> bytes_of(const std::string& s) { return as_bytes(s); }
 
@@ -164,6 +177,40 @@ void bench_p11kit(const Options& o, Report& report, const Token& token, const st
     ::setenv("P11_KIT_SERVER_ADDRESS", server.address().c_str(), 1);
     Pkcs11Module client(o.p11kit_client);
     bench_pkcs11(o, report, client, "p11-kit-server", verifier);
+
+    // The same many-clients runs: one thread and one PKCS#11 session per client, all
+    // through the remote module loaded in this process.
+    const CK_SLOT_ID slot = client.find_slot(kTokenLabel);
+    auto prepare = [&client, slot](std::size_t i) -> Request {
+        auto session = std::make_shared<SessionHandle>(client.open_session(slot));
+        client.login(session->get(), kUserPin);
+        const CK_OBJECT_HANDLE key = client.find_object(session->get(), CKO_PRIVATE_KEY, kKeyLabel);
+        auto digest = std::make_shared<Bytes>(digest_for(i, 0));
+        return [&client, session, key, digest] {
+            std::uint8_t out[64];
+            client.sign_ecdsa(session->get(), key, *digest, out);
+        };
+    };
+    std::vector<std::size_t> counts = o.clients;
+    std::sort(counts.begin(), counts.end());
+    for (std::size_t clients : counts) {
+        check_stop();
+        if (clients > o.p11kit_max_clients) {
+            report.add_note(fmt::format("p11-kit-server with {} clients not run (--p11kit-max-clients {})", clients,
+                                        o.p11kit_max_clients));
+            continue;
+        }
+        try {
+            report.add_latency("p11-kit-server",
+                               measure_latency(clients, UINT64_MAX, std::chrono::duration<double>(o.seconds), prepare,
+                                               g_stop));
+        } catch (const std::exception& e) {
+            if (g_stop) throw;
+            report.add_note(fmt::format("p11-kit-server with {} clients failed, larger counts not run: {}", clients,
+                                        e.what()));
+            break;
+        }
+    }
 }
 
 // Finds the benchmark key among trustkeyd's keys and checks it is the token's key.
@@ -217,8 +264,15 @@ PrepareStep daemon_step(const Options& o, const std::string& socket, const std::
     };
 }
 
-void bench_trustkeyd(const Options& o, Report& report, const Token& token, const std::filesystem::path& dir,
-                     const P256Verifier& verifier) {
+// What the target checks need beyond the report's rows, per client count.
+struct DaemonFigures {
+    std::map<std::size_t, std::size_t> threads;
+    std::map<std::size_t, double> hwm_mib;
+};
+
+DaemonFigures bench_trustkeyd(const Options& o, Report& report, const Token& token, const std::filesystem::path& dir,
+                              const P256Verifier& verifier) {
+    DaemonFigures result;
     TrustkeydOptions t;
     t.binary = o.trustkeyd;
     t.dir = dir;
@@ -226,6 +280,7 @@ void bench_trustkeyd(const Options& o, Report& report, const Token& token, const
     t.token_label = kTokenLabel;
     t.pin_file = token.pin_file;
     t.sessions = o.sessions;
+    t.max_connections = o.max_connections;
     t.log_level = o.log_level;
     t.env = token.env;
     TrustkeydProcess daemon(t, g_stop);
@@ -243,26 +298,43 @@ void bench_trustkeyd(const Options& o, Report& report, const Token& token, const
         }
     }
 
-    check_stop();
-    const std::string socket = daemon.socket_path();
-    auto prepare = [&socket, &key](std::size_t i) -> Request {
-        auto client = std::make_shared<proto::Client>(proto::Client::connect(socket));
-        auto digest = std::make_shared<Bytes>(digest_for(i, 0));
-        return [client, digest, key] { client->sign(key, pb::HASH_SHA256, *digest); };
-    };
-    RssSampler sampler(daemon.pid());
-    Latency latency = measure_latency(o.clients, o.latency_requests, std::chrono::duration<double>(o.seconds),
-                                      prepare, g_stop);
-    const double sampled_mib = static_cast<double>(sampler.stop()) / 1024.0;
-    const double hwm_mib = static_cast<double>(read_memory(daemon.pid()).hwm) / 1024.0;
-    report.add_latency("trustkeyd", latency);
-    report.add_memory(fmt::format("VmRSS max sampled during {}-client load", o.clients), sampled_mib);
-    report.add_memory("VmHWM (peak resident) at the end", hwm_mib);
-
-    report.add_ratio(fmt::format("p99 single sign, {} clients", o.clients), latency.p99_ms, 1.0, true, " ms");
+    // Many clients at once, from the fewest to the most.
+    std::vector<std::size_t> counts = o.clients;
+    std::sort(counts.begin(), counts.end());
+    for (std::size_t clients : counts) {
+        check_stop();
+        ClientLoadOptions load;
+        load.socket = daemon.socket_path();
+        load.key = key;
+        load.clients = clients;
+        load.threads = o.driver_threads;
+        load.duration = std::chrono::duration<double>(o.seconds);
+        load.server_pid = daemon.pid();
+        load.verify = [&verifier](std::span<const std::uint8_t> digest, std::span<const std::uint8_t> sig) {
+            return verifier.verify(digest, sig);
+        };
+        ProcessSampler sampler(daemon.pid());
+        Latency latency = run_client_load(load, g_stop);
+        const auto peak = sampler.stop();
+        report.add_figure(fmt::format("CPU s while timed, {} clients: trustkeyd / bench / wall", clients),
+                          fmt::format("{:.2f} / {:.2f} / {:.2f}", latency.server_cpu_seconds,
+                                      latency.client_cpu_seconds, latency.seconds));
+        const auto mem = read_memory(daemon.pid());
+        report.add_latency("trustkeyd", latency);
+        report.add_memory(fmt::format("VmRSS max sampled, {} clients", clients),
+                          static_cast<double>(peak.rss_kib) / 1024.0);
+        report.add_memory(fmt::format("VmHWM (peak resident so far) after {} clients", clients),
+                          static_cast<double>(mem.hwm) / 1024.0);
+        report.add_figure(fmt::format("threads (/proc/PID/task, most seen), {} clients", clients),
+                          std::to_string(peak.threads));
+        result.threads[clients] = peak.threads;
+        result.hwm_mib[clients] = static_cast<double>(mem.hwm) / 1024.0;
+    }
     report.add_ratio("trustkeyd VmRSS idle", idle_mib, 16.0, true, " MiB");
+    return result;
 }
 
+// The ratios to the raw token and to p11-kit server, per mode and thread count.
 void add_ratios(Report& report) {
     for (const char* mode : {"single", "pipelined", "batch"}) {
         for (std::size_t threads : kThreadCounts) {
@@ -278,6 +350,64 @@ void add_ratios(Report& report) {
     }
 }
 
+// (a) one request at a time against what one bare socket round trip per signature allows.
+void add_ceiling_check(Report& report, double rt_us) {
+    const auto base = report.rate("in-process", "single", 1);
+    const auto d = report.rate("trustkeyd", "single", 1);
+    if (!base || *base <= 0) return;
+    const double ceiling = 1.0 / (1.0 / *base + rt_us * 1e-6);
+    report.add_note(fmt::format("(a) ceiling = 1 / (1 / in-process 1 thr + socket round trip) = 1 / (1 / {:.0f} + "
+                                "{:.1f} us) = {:.0f} sig/s ({:.2f} of in-process)",
+                                *base, rt_us, ceiling, ceiling / *base));
+    if (d) report.add_ratio("(a) trustkeyd single, 1 client / ceiling", *d / ceiling, 0.90, false);
+}
+
+// (b) 64 clients: throughput against the raw token at 2 threads; p99 against Little's law.
+void add_many_clients_checks(Report& report) {
+    const Latency* l = report.latency("trustkeyd", kTargetClients);
+    if (!l) {
+        report.add_note(fmt::format("(b) not checked: no {}-client run (--clients)", kTargetClients));
+        return;
+    }
+    if (auto base = report.rate("in-process", "single", 2); base && *base > 0)
+        report.add_ratio(fmt::format("(b) {} clients: throughput / in-process, 2 thr", kTargetClients),
+                         l->per_second() / *base, 0.90, false);
+    if (l->per_second() > 0) {
+        const double mean_ms = static_cast<double>(kTargetClients) / l->per_second() * 1e3;
+        report.add_note(fmt::format("(b) {} clients: {:.0f} ok/s, so Little's-law mean latency {} / {:.0f} = {:.3f} "
+                                    "ms; p50 {:.3f}, p99 {:.3f}, max {:.3f} ms",
+                                    kTargetClients, l->per_second(), kTargetClients, l->per_second(), mean_ms,
+                                    l->p50_ms, l->p99_ms, l->max_ms));
+        report.add_check(fmt::format("(b) {} clients: p99 / Little's-law mean", kTargetClients), l->p99_ms / mean_ms,
+                         "<=", 2.0);
+    }
+}
+
+// (c) a thousand clients: memory, threads, nothing lost.
+void add_thousand_clients_checks(Report& report, const DaemonFigures& f) {
+    const Latency* l = report.latency("trustkeyd", kManyClients);
+    if (!l) {
+        report.add_note(fmt::format("(c) not checked: no {}-client run (--clients)", kManyClients));
+        return;
+    }
+    if (auto it = f.hwm_mib.find(kManyClients); it != f.hwm_mib.end())
+        report.add_check(fmt::format("(c) {} clients: trustkeyd peak RSS (VmHWM)", kManyClients), it->second, "<",
+                         64.0, " MiB", 2);
+    const auto one = f.threads.find(1);
+    const auto many = f.threads.find(kManyClients);
+    if (one != f.threads.end() && many != f.threads.end())
+        report.add_check(fmt::format("(c) trustkeyd threads at {} clients (fixed: <= at 1)", kManyClients),
+                         static_cast<double>(many->second), "<=", static_cast<double>(one->second), "", 0);
+    else
+        report.add_note("(c) thread count not compared: no 1-client run (--clients)");
+    report.add_note(fmt::format("(c) {} clients: {} requests sent, {} answered OK, {} answered otherwise, {} "
+                                "unanswered; {} clients could not connect",
+                                kManyClients, l->requests, l->ok, l->requests - l->ok - l->unanswered, l->unanswered,
+                                l->failures.count("connect failed") ? l->failures.at("connect failed") : 0));
+    report.add_check(fmt::format("(c) {} clients: requests lost (not answered OK)", kManyClients),
+                     static_cast<double>(l->lost()), "==", 0.0, "", 0);
+}
+
 // The first three fields of /proc/loadavg: other work on the machine skews every figure.
 std::string load_average() {
     std::ifstream in("/proc/loadavg");
@@ -286,20 +416,60 @@ std::string load_average() {
     return in ? a + " " + b + " " + c : std::string("unknown");
 }
 
+std::string cpu_model() {
+    std::ifstream in("/proc/cpuinfo");
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind("model name", 0) == 0) {
+            const auto colon = line.find(':');
+            if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
+        }
+    return "unknown";
+}
+
+// The p50/p99/max of each client count, trustkeyd beside p11-kit server, for gnuplot
+// (bench/plot_latency.sh). NaN where a run did not happen.
+void write_latency_data(const Options& o, const Report& report, const std::string& machine) {
+    std::ofstream out(o.latency_data);
+    out << "# sign_bench: single ECDSA P-256 Sign latency (ms), each client one connection or session with one "
+           "request outstanding\n"
+        << "# " << machine << "\n"
+        << "# clients trustkeyd_p50 trustkeyd_p99 trustkeyd_max p11kit_p50 p11kit_p99 p11kit_max\n";
+    std::vector<std::size_t> counts = o.clients;
+    std::sort(counts.begin(), counts.end());
+    for (std::size_t c : counts) {
+        out << c;
+        for (const char* path : {"trustkeyd", "p11-kit-server"}) {
+            const Latency* l = report.latency(path, c);
+            if (l && l->ok > 0)
+                out << fmt::format(" {:.4f} {:.4f} {:.4f}", l->p50_ms, l->p99_ms, l->max_ms);
+            else
+                out << " NaN NaN NaN";
+        }
+        out << "\n";
+    }
+    if (!out) throw Error(Errc::io, "cannot write the latency data", 0, {}, o.latency_data);
+}
+
 int run(const Options& o) {
     TempDir dir("trustkey-bench-");
     const std::string load_before = load_average();
+    const std::string machine =
+        fmt::format("{} CPUs ({}), load average at start {}", std::thread::hardware_concurrency(), cpu_model(),
+                    load_before);
     Report report;
     const Token token = make_token(o, dir.path());
     fmt::print("sign_bench: token \"{}\" in {}, {} s per measurement\n", kTokenLabel, dir.path().string(), o.seconds);
+    fmt::print("machine: {} CPUs, {}; load average (1/5/15 min) at start: {}\n", std::thread::hardware_concurrency(),
+               cpu_model(), load_before);
     std::fflush(stdout);
 
     P256Verifier verifier = create_key_and_bench_in_process(o, report);
     check_stop();
 
     std::string failed;
+    DaemonFigures figures;
     try {
-        bench_trustkeyd(o, report, token, dir.path(), verifier);
+        figures = bench_trustkeyd(o, report, token, dir.path(), verifier);
     } catch (const std::exception& e) {
         if (g_stop) throw;
         failed = e.what();
@@ -308,20 +478,24 @@ int run(const Options& o) {
     check_stop();
     bench_p11kit(o, report, token, dir.path(), verifier);
 
-    add_ratios(report);
     // What a client that waits for each reply can reach at best, whatever the server does.
     const double rt_us = socket_round_trip_us(std::min(o.seconds, 1.0));
-    if (const auto base = report.rate("in-process", "single", 1)) {
-        const double ceiling = 1.0 / (1.0 / *base + rt_us * 1e-6);
-        report.add_note(fmt::format("Unix socket round trip between two processes here: {:.1f} us; so one request at a "
-                                    "time can reach at most {:.0f} sig/s = {:.2f} of in-process (1 thread)",
-                                    rt_us, ceiling, ceiling / *base));
-    }
-    report.add_note(fmt::format("load average (1/5/15 min) at start: {}; at end: {}; CPUs: {}", load_before,
-                                load_average(), std::thread::hardware_concurrency()));
-    report.add_note(fmt::format("trustkeyd config: sessions = {}, log_level = \"{}\"; batch = {}, window = {}",
-                                o.sessions, o.log_level, o.batch, o.window));
+    report.add_note(fmt::format("Unix socket round trip between two processes here: {:.1f} us", rt_us));
+    add_ceiling_check(report, rt_us);
+    add_many_clients_checks(report);
+    add_thousand_clients_checks(report, figures);
+    add_ratios(report);
+
+    report.add_note(fmt::format("load average (1/5/15 min) at start: {}; at end: {}; CPUs: {}; CPU: {}", load_before,
+                                load_average(), std::thread::hardware_concurrency(), cpu_model()));
+    report.add_note(fmt::format("trustkeyd config: sessions = {}, max_connections = {}, log_level = \"{}\"; batch = "
+                                "{}, window = {}; many-clients runs driven by {} threads (epoll)",
+                                o.sessions, o.max_connections, o.log_level, o.batch, o.window, o.driver_threads));
     report.print(stdout);
+    if (!o.latency_data.empty()) {
+        write_latency_data(o, report, machine);
+        fmt::print("\nlatency data written to {} (draw it with bench/plot_latency.sh)\n", o.latency_data);
+    }
     if (!o.json.empty()) {
         auto j = report.to_json();
         j["seconds_per_measurement"] = o.seconds;
@@ -334,6 +508,15 @@ int run(const Options& o) {
         }
     }
     return failed.empty() ? 0 : 2;
+}
+
+// Many clients need many descriptors: the bench's own, and trustkeyd's, which inherits them.
+void raise_open_files_limit() {
+    rlimit r{};
+    if (::getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+        r.rlim_cur = r.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &r);
+    }
 }
 
 } // namespace
@@ -353,11 +536,21 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(1, static_cast<int>(trustkey::proto::kBatchLimitEcdsaP256)))
         ->capture_default_str();
     app.add_option("--window", o.window, "Pipelining window")->check(CLI::Range(1, 1024))->capture_default_str();
-    app.add_option("--clients", o.clients, "Concurrent clients for the latency run")
-        ->check(CLI::Range(1, 200))
+    app.add_option("--clients", o.clients, "Concurrent clients of the latency runs, a comma-separated list")
+        ->delimiter(',')
+        ->check(CLI::Range(1, 10000))
         ->capture_default_str();
-    app.add_option("--latency-requests", o.latency_requests, "Requests per client in the latency run")
-        ->check(CLI::Range(1, 100000))
+    app.add_option("--driver-threads", o.driver_threads, "Threads driving trustkeyd's clients in the latency runs")
+        ->check(CLI::Range(1, 64))
+        ->capture_default_str();
+    app.add_option("--p11kit-max-clients", o.p11kit_max_clients,
+                   "Largest client count run against p11-kit server (one thread per client)")
+        ->capture_default_str();
+    bool quick = false;
+    app.add_flag("--quick", quick, "Short run: 0.5 s per measurement, clients 1,64,1000 (overrides those options)");
+    app.add_option("--latency-data", o.latency_data, "Write the latency percentiles per client count to this file");
+    app.add_option("--max-connections", o.max_connections, "trustkeyd's max_connections")
+        ->check(CLI::Range(1, 65536))
         ->capture_default_str();
     app.add_option("--sessions", o.sessions, "trustkeyd PKCS#11 session pool size")
         ->check(CLI::Range(1, 64))
@@ -365,6 +558,15 @@ int main(int argc, char** argv) {
     app.add_option("--log-level", o.log_level, "trustkeyd log level")->capture_default_str();
     app.add_option("--json", o.json, "Also write the figures as JSON to this file ('-': stdout)");
     CLI11_PARSE(app, argc, argv);
+    if (quick) {
+        o.seconds = 0.5;
+        o.clients = {1, 64, 1000};
+    }
+    if (o.clients.empty()) {
+        std::fprintf(stderr, "sign_bench: --clients needs at least one count\n");
+        return 1;
+    }
+    trustkey::bench::raise_open_files_limit();
 
     struct sigaction sa {};
     sa.sa_handler = trustkey::bench::on_signal;

@@ -37,7 +37,7 @@ TrustkeydProcess::TrustkeydProcess(const TrustkeydOptions& o, const std::atomic<
     {
         std::ofstream out(config);
         out << "log_level = " << toml_string(o.log_level) << "\n"
-            << "max_connections = 256\n\n"
+            << "max_connections = " << o.max_connections << "\n\n"
             << "[[pkcs11]]\n"
             << "name = \"bench\"\n"
             << "module = " << toml_string(o.module) << "\n"

@@ -19,6 +19,7 @@ struct TrustkeydOptions {
     std::string token_label;
     std::filesystem::path pin_file;
     std::size_t sessions = 4;
+    std::size_t max_connections = 2000;  // room for the many-clients runs
     std::string log_level = "warn";
     std::vector<std::string> env;   // "NAME=value" (SOFTHSM2_CONF …)
 };

@@ -11,6 +11,8 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # bench/plot_latency.sh draws sign_bench's latency figure
+  gnuplot-nox
   # tokens and tools used at run time and in tests
   softhsm2 opensc p11-kit p11-kit-modules openssl
   # TPM 2.0: tpm2-tss (ESYS, TCTIs), a software TPM for tests and benchmarks, and tpm2-tools
