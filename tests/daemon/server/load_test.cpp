@@ -137,8 +137,8 @@ protected:
 
 TEST_F(LoadTest, TwoHundredClientsTwentySignaturesEach) {
     constexpr std::size_t kClients = 200;
-    start_for(kClients);
-    make_keys();
+    ASSERT_NO_FATAL_FAILURE(start_for(kClients));
+    ASSERT_NO_FATAL_FAILURE(make_keys());
     run_and_check(plan(kClients, 20, 2, std::chrono::seconds(180)));
 }
 
@@ -146,8 +146,8 @@ using LoadLarge = LoadTest;
 
 TEST_F(LoadLarge, ThousandClientsHundredSignaturesEach) {
     constexpr std::size_t kClients = 1000;
-    start_for(kClients);
-    make_keys();
+    ASSERT_NO_FATAL_FAILURE(start_for(kClients));
+    ASSERT_NO_FATAL_FAILURE(make_keys());
     run_and_check(plan(kClients, 100, 1, std::chrono::seconds(1200)));
 }
 
