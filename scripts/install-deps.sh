@@ -28,6 +28,8 @@ packages=(
   python3 python3-cryptography faketime
   # clang and its sanitizer runtimes for the libFuzzer targets (scripts/fuzz.sh)
   clang libclang-rt-14-dev
+  # gcc's ThreadSanitizer runtime (scripts/test-tsan.sh)
+  libtsan2
 )
 
 SUDO=""

@@ -165,7 +165,13 @@ void expect_valid_signature(const pb::KeyInfo& key, pb::HashAlgorithm hash, cons
 #endif
 
 void TrustkeydTest::TearDown() {
-    if (m_daemon && m_daemon->running()) stop_and_check();
+    if (!m_daemon) return;
+    if (m_daemon->running()) {
+        stop_and_check();
+    } else if (const auto code = m_daemon->unexpected_exit(); code && *code != 0) {
+        ADD_FAILURE() << "trustkeyd ended during the test with exit code " << *code << "; its log:\n"
+                      << m_daemon->log();
+    }
 }
 
 TrustkeydInstance::Options TrustkeydTest::options(std::vector<std::string> args) const {
