@@ -28,7 +28,7 @@
 #include "bench/child_process.h"
 #include "bench/socket_round_trip.h"
 #include "bench/temp_dir.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/backend/tpm2/esys_context.h"
 #include "lib/backend/tpm2/esys_ptr.h"
 #include "lib/backend/tpm2/key_templates.h"

@@ -27,7 +27,8 @@ using namespace client_io;
 
 // Frames `request` with `version`, refusing one the server could not take.
 std::vector<std::uint8_t> frame_request(const pb::Request& request, std::uint8_t version, std::size_t max_frame) {
-    const std::size_t size = request.ByteSizeLong() + 1;
+    const std::size_t message_size = request.ByteSizeLong();
+    const std::size_t size = message_size + 1;
     if (size > max_frame) {
         throw ClientError(Kind::status, pb::STATUS_INVALID_ARGUMENT,
                           "request too large: " + std::to_string(size) + " bytes, the frame limit is " +
@@ -35,7 +36,7 @@ std::vector<std::uint8_t> frame_request(const pb::Request& request, std::uint8_t
     }
     std::vector<std::uint8_t> frame;
     frame.reserve(kFrameHeaderSize + size);
-    append_frame(frame, version, request);
+    append_frame(frame, version, request, message_size);
     return frame;
 }
 

@@ -98,19 +98,165 @@ bool check_nested(const gp::Message& msg, const gp::FieldDescriptor* f, std::str
     return !refl->HasField(msg, f) || has_no_unknown_fields(refl->GetMessage(msg, f), why);
 }
 
-// True when serializing `msg` again gives exactly `wire`: proto3 writes known fields in
-// field-number order, without defaults, with the shortest varints.
-bool is_canonical(const gp::Message& msg, std::span<const std::uint8_t> wire) {
-    if (msg.ByteSizeLong() != wire.size()) return false;
-    std::array<std::uint8_t, 1024> small;
-    std::vector<std::uint8_t> large;
-    std::uint8_t* out = small.data();
-    if (wire.size() > small.size()) {
-        large.resize(wire.size());
-        out = large.data();
+// The canonical-form check, made on the wire bytes themselves (no second encoding): the
+// form a proto3 encoder writes. Fields in ascending field-number order, each singular
+// field at most once and at most one member of a oneof; varints (tags, values, lengths)
+// in their fewest bytes; no singular field without presence carrying its default value;
+// repeated scalars packed into one non-empty record; values the parser would change
+// (a bool above 1, an int32 or uint32 out of range) refused. Nested messages are walked
+// the same way. Unknown fields and wrong wire types are rule 2's (has_no_unknown_fields).
+class CanonicalWalker {
+public:
+    explicit CanonicalWalker(std::span<const std::uint8_t> wire) : m_p(wire.data()), m_end(wire.data() + wire.size()) {}
+
+    bool message(const gp::Descriptor* d, int depth = 0) {
+        if (depth > kMaxDepth) return false;
+        int last = 0;
+        std::array<const gp::OneofDescriptor*, 8> oneofs_seen{};
+        std::size_t oneof_count = 0;
+        while (m_p != m_end) {
+            std::uint64_t tag = 0;
+            if (!varint(tag) || tag > 0xffffffffu) return false;
+            const int number = static_cast<int>(tag >> 3);
+            const int wire_type = static_cast<int>(tag & 7);
+            const gp::FieldDescriptor* f = d->FindFieldByNumber(number);
+            if (f == nullptr || wire_type != expected_wire_type(f)) return false;
+            if (number < last) return false;
+            // The same field again: only the elements of a repeated field not packed.
+            if (number == last && !(f->is_repeated() && wire_type == kLen && !f->is_packable())) return false;
+            if (number != last) {
+                if (const gp::OneofDescriptor* o = f->real_containing_oneof()) {
+                    for (std::size_t i = 0; i < oneof_count; ++i)
+                        if (oneofs_seen[i] == o) return false;
+                    if (oneof_count == oneofs_seen.size()) return false;
+                    oneofs_seen[oneof_count++] = o;
+                }
+            }
+            last = number;
+            if (!value(f, wire_type, depth)) return false;
+        }
+        return true;
     }
-    msg.SerializeWithCachedSizesToArray(out);
-    return std::memcmp(out, wire.data(), wire.size()) == 0;
+
+private:
+    static constexpr int kLen = 2;
+    static constexpr int kMaxDepth = 32;
+
+    static int expected_wire_type(const gp::FieldDescriptor* f) {
+        if (f->is_packed()) return kLen;
+        switch (f->type()) {
+        case gp::FieldDescriptor::TYPE_FIXED64:
+        case gp::FieldDescriptor::TYPE_SFIXED64:
+        case gp::FieldDescriptor::TYPE_DOUBLE: return 1;
+        case gp::FieldDescriptor::TYPE_FIXED32:
+        case gp::FieldDescriptor::TYPE_SFIXED32:
+        case gp::FieldDescriptor::TYPE_FLOAT: return 5;
+        case gp::FieldDescriptor::TYPE_STRING:
+        case gp::FieldDescriptor::TYPE_BYTES:
+        case gp::FieldDescriptor::TYPE_MESSAGE: return kLen;
+        case gp::FieldDescriptor::TYPE_GROUP: return 3;
+        default: return 0;
+        }
+    }
+
+    // A field's default value may be written only where the field has presence.
+    static bool default_allowed(const gp::FieldDescriptor* f) { return f->is_repeated() || f->has_presence(); }
+
+    // The parser keeps a varint of these types unchanged only within their range.
+    static bool scalar_in_range(const gp::FieldDescriptor* f, std::uint64_t v) {
+        switch (f->type()) {
+        case gp::FieldDescriptor::TYPE_BOOL: return v <= 1;
+        case gp::FieldDescriptor::TYPE_UINT32: return v <= 0xffffffffu;
+        case gp::FieldDescriptor::TYPE_INT32:
+        case gp::FieldDescriptor::TYPE_ENUM:
+            return v <= 0x7fffffffu || v >= 0xffffffff80000000u;  // negatives are sign-extended
+        case gp::FieldDescriptor::TYPE_SINT32: return v <= 0xffffffffu;
+        default: return true;
+        }
+    }
+
+    bool value(const gp::FieldDescriptor* f, int wire_type, int depth) {
+        switch (wire_type) {
+        case 0: {
+            std::uint64_t v = 0;
+            if (!varint(v) || !scalar_in_range(f, v)) return false;
+            return v != 0 || default_allowed(f);
+        }
+        case 1:
+        case 5: {
+            const std::size_t n = wire_type == 1 ? 8 : 4;
+            if (static_cast<std::size_t>(m_end - m_p) < n) return false;
+            const bool zero = std::all_of(m_p, m_p + n, [](std::uint8_t b) { return b == 0; });
+            m_p += n;
+            return !zero || default_allowed(f);
+        }
+        case kLen: {
+            std::uint64_t len = 0;
+            if (!varint(len) || len > static_cast<std::uint64_t>(m_end - m_p)) return false;
+            const std::uint8_t* body = m_p;
+            m_p += len;
+            if (f->is_packed()) return len > 0 && packed(f, {body, static_cast<std::size_t>(len)});
+            if (f->type() == gp::FieldDescriptor::TYPE_MESSAGE) {
+                CanonicalWalker inner({body, static_cast<std::size_t>(len)});
+                return inner.message(f->message_type(), depth + 1);
+            }
+            return len != 0 || default_allowed(f);
+        }
+        default: return false;
+        }
+    }
+
+    bool packed(const gp::FieldDescriptor* f, std::span<const std::uint8_t> body) {
+        const int element = expected_wire_type_unpacked(f);
+        CanonicalWalker inner(body);
+        while (inner.m_p != inner.m_end) {
+            if (element == 0) {
+                std::uint64_t v = 0;
+                if (!inner.varint(v) || !scalar_in_range(f, v)) return false;
+            } else {
+                const std::size_t n = element == 1 ? 8 : 4;
+                if (static_cast<std::size_t>(inner.m_end - inner.m_p) < n) return false;
+                inner.m_p += n;
+            }
+        }
+        return true;
+    }
+
+    static int expected_wire_type_unpacked(const gp::FieldDescriptor* f) {
+        switch (f->type()) {
+        case gp::FieldDescriptor::TYPE_FIXED64:
+        case gp::FieldDescriptor::TYPE_SFIXED64:
+        case gp::FieldDescriptor::TYPE_DOUBLE: return 1;
+        case gp::FieldDescriptor::TYPE_FIXED32:
+        case gp::FieldDescriptor::TYPE_SFIXED32:
+        case gp::FieldDescriptor::TYPE_FLOAT: return 5;
+        default: return 0;
+        }
+    }
+
+    // A varint in its fewest bytes: no final 0x00 byte after the first, at most 10 bytes.
+    bool varint(std::uint64_t& out) {
+        std::uint64_t v = 0;
+        for (int i = 0; i < 10; ++i) {
+            if (m_p == m_end) return false;
+            const std::uint8_t b = *m_p++;
+            if (i == 9 && b > 1) return false;
+            v |= static_cast<std::uint64_t>(b & 0x7f) << (7 * i);
+            if ((b & 0x80) == 0) {
+                if (i > 0 && b == 0) return false;
+                out = v;
+                return true;
+            }
+        }
+        return false;
+    }
+
+    const std::uint8_t* m_p;
+    const std::uint8_t* m_end;
+};
+
+bool is_canonical(const gp::Descriptor* d, std::span<const std::uint8_t> wire) {
+    return CanonicalWalker(wire).message(d);
 }
 
 bool no_unknown_here(const gp::Message& m) { return m.GetReflection()->GetUnknownFields(m).empty(); }
@@ -156,7 +302,7 @@ bool decode_strict(std::span<const std::uint8_t> message, Message& out, std::str
         out.Clear();
         return false;
     }
-    if (!message.empty() && !is_canonical(out, message)) {
+    if (!message.empty() && !is_canonical(out.GetDescriptor(), message)) {
         why = "non-canonical " + out.GetDescriptor()->name() +
               " encoding (trailing bytes, repeated or out-of-order fields, explicit default values or "
               "over-long varints)";
@@ -175,7 +321,11 @@ std::vector<std::uint8_t> encode_message(const google::protobuf::MessageLite& ms
 }
 
 void append_frame(std::vector<std::uint8_t>& out, std::uint8_t version, const google::protobuf::MessageLite& msg) {
-    const std::size_t size = msg.ByteSizeLong();
+    append_frame(out, version, msg, msg.ByteSizeLong());
+}
+
+void append_frame(std::vector<std::uint8_t>& out, std::uint8_t version, const google::protobuf::MessageLite& msg,
+                  std::size_t size) {
     const std::size_t body = size + 1;
     const std::size_t at = out.size();
     out.resize(at + kFrameHeaderSize + body);

@@ -83,14 +83,15 @@ pb::Response Dispatcher::handle_frame(std::span<const std::uint8_t> body, const 
     try {
         const auto frame = proto::split_frame_body(body);
         if (!frame) {
-            fail(response, Error(Errc::malformed, "empty frame"), caller, ctx);
+            fail(response, Error(Errc::malformed, "empty frame").with_domain(ErrorDomain::protocol), caller, ctx);
             return response;
         }
         if (session.negotiated && frame->version != session.version) {
             fail(response,
                  Error(Errc::unsupported_version, fmt::format("frame of protocol version {} on a connection "
                                                               "that negotiated version {}",
-                                                              frame->version, session.version)),
+                                                              frame->version, session.version))
+                     .with_domain(ErrorDomain::protocol),
                  caller, ctx);
             return response;
         }
@@ -99,14 +100,17 @@ pb::Response Dispatcher::handle_frame(std::span<const std::uint8_t> body, const 
             fail(response,
                  Error(Errc::unsupported_version,
                        fmt::format("frame of protocol version {}; this server speaks {} to {}", frame->version,
-                                   proto::kMinProtocolVersion, proto::kProtocolVersion)),
+                                   proto::kMinProtocolVersion, proto::kProtocolVersion))
+                     .with_domain(ErrorDomain::protocol),
                  caller, ctx);
             return response;
         }
         pb::Request request;
         std::string why;
         if (!proto::decode_request(frame->message, request, why)) {
-            fail(response, Error(Errc::malformed, "the request cannot be decoded: " + why), caller, ctx);
+            fail(response,
+                 Error(Errc::malformed, "the request cannot be decoded: " + why).with_domain(ErrorDomain::protocol),
+                 caller, ctx);
             return response;
         }
         response = handle(request, caller, session);
@@ -205,7 +209,8 @@ void Dispatcher::fail(pb::Response& response, const Error& error, pb::Status sta
         if (!error.subject().empty()) msg += " [" + error.subject() + "]";
         response.set_message(one_line(std::move(msg)));
         if (ctx.backend) response.set_backend(ctx.backend->name());
-        if (status == pb::STATUS_AMBIGUOUS_KEY) add_candidates(response, ctx.key_ref);
+        if (status == pb::STATUS_AMBIGUOUS_KEY)
+            for (const auto& c : ctx.candidates) response.add_candidates(c);
         if (status == pb::STATUS_PIN_INCORRECT || status == pb::STATUS_PIN_LOCKED ||
             status == pb::STATUS_PIN_REQUIRED)
             add_pin_info(response, ctx);
@@ -215,6 +220,7 @@ void Dispatcher::fail(pb::Response& response, const Error& error, pb::Status sta
         if (!ctx.key_ref.empty()) line += " key=" + log::quoted(ctx.key_ref);
         if (!ctx.key_id.empty()) line += " key_id=" + ctx.key_id;
         if (ctx.backend) line += " backend=" + log::quoted(ctx.backend->name());
+        if (error.domain() != ErrorDomain::none) line += fmt::format(" domain={}", error_domain_name(error.domain()));
         if (!error.call().empty()) line += " call=" + error.call();
         if (!error.code_name().empty())
             line += " rv=" + error.code_name();
@@ -229,14 +235,6 @@ void Dispatcher::fail(pb::Response& response, const Error& error, pb::Status sta
             spdlog::error("{}", line);
     } catch (...) {
         response.set_status(pb::STATUS_INTERNAL);
-    }
-}
-
-void Dispatcher::add_candidates(pb::Response& response, const std::string& ref) noexcept {
-    try {
-        for (const auto& entry : m_ring.matching(ref)) response.add_candidates(entry.info.id + " " + entry.info.name);
-    } catch (...) {
-        // The reply still says the reference is ambiguous; the list is a convenience.
     }
 }
 

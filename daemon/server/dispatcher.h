@@ -50,6 +50,7 @@ private:
         std::string key_ref;
         std::string key_id;
         backend::Backend* backend = nullptr;
+        std::vector<std::string> candidates;  // "<id> <name>" of each key an ambiguous reference names
     };
 
     void dispatch(const pb::Request& request, const Caller& caller, Session& session, Context& ctx,
@@ -74,7 +75,6 @@ private:
     void fail(pb::Response& response, const Error& error, const Caller& caller, const Context& ctx) noexcept;
     void fail(pb::Response& response, const Error& error, pb::Status status, const Caller& caller,
               const Context& ctx) noexcept;
-    void add_candidates(pb::Response& response, const std::string& ref) noexcept;
     void add_pin_info(pb::Response& response, const Context& ctx) noexcept;
     static void fill_pin_info(backend::Backend& b, pb::PinInfo& pin) noexcept;
     // One line, no control characters: what the client shows its user.

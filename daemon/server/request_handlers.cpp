@@ -4,7 +4,7 @@
 #include <fmt/format.h>
 
 #include "lib/backend/private_key.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/log.h"
 #include "lib/core/secure_bytes.h"
 #include "daemon/server/dispatcher.h"
@@ -46,7 +46,11 @@ backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx
     if (ref.size() > kMaxKeyRef) throw Error(Errc::invalid_argument, "the key reference is too long");
     backend::KeyRing::Entry entry;
     try {
-        entry = m_ring.resolve(ref);
+        // One look at the keys: what resolves the reference is what an ambiguity reply lists.
+        std::vector<backend::KeyRing::Entry> matches = m_ring.matching(ref);
+        if (matches.size() > 1)
+            for (const auto& m : matches) ctx.candidates.push_back(m.info->id + " " + m.info->name);
+        entry = backend::KeyRing::only(ref, std::move(matches));
     } catch (const Error& e) {
         if (e.errc() != Errc::not_found) throw;
         // The key may be on a token that cannot be read now (wrong PIN, removed):
@@ -56,9 +60,12 @@ backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx
                 b->list_keys();
             } catch (const Error& token_error) {
                 ctx.backend = b;
-                throw Error(token_error.errc(),
-                            "no readable key matches; backend " + b->name() + ": " + token_error.message(),
-                            token_error.code(), token_error.call(), token_error.subject());
+                Error e(token_error.errc(),
+                        "no readable key matches; backend " + b->name() + ": " + token_error.message(),
+                        token_error.code(), token_error.call(), token_error.subject());
+                e.set_code_name(token_error.code_name());
+                e.set_domain(token_error.domain());
+                throw e;
             }
         }
         // Or a key whose stored form the backend cannot read: say so rather than "not found".
@@ -70,16 +77,16 @@ backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx
         }
         throw;
     }
-    ctx.key_id = entry.info.id;
+    ctx.key_id = entry.info->id;
     ctx.backend = entry.backend;
-    if (!entry.backend) throw Error(Errc::internal, "the key has no backend", 0, {}, entry.info.id);
+    if (!entry.backend) throw Error(Errc::internal, "the key has no backend", 0, {}, entry.info->id);
     return entry;
 }
 
 void Dispatcher::on_list_keys(const Caller& caller, pb::Response& response) {
     auto* reply = response.mutable_list_keys();
     std::vector<backend::KeyRing::Unreadable> unreadable;
-    for (const auto& entry : m_ring.list(&unreadable)) to_proto(entry.info, *reply->add_keys());
+    for (const auto& entry : m_ring.list(&unreadable)) to_proto(*entry.info, *reply->add_keys());
     // A token that cannot be read is not a token without keys: the reply says which and why.
     for (const auto& u : unreadable) {
         const pb::Status status = to_status(u.error.errc());
@@ -98,7 +105,7 @@ void Dispatcher::on_list_keys(const Caller& caller, pb::Response& response) {
 
 void Dispatcher::on_get_public_key(const pb::GetPublicKey& req, Context& ctx, pb::Response& response) {
     const auto entry = resolve(req.key(), ctx);
-    to_proto(entry.info, *response.mutable_get_public_key()->mutable_key());
+    to_proto(*entry.info, *response.mutable_get_public_key()->mutable_key());
 }
 
 void Dispatcher::on_generate_key(const pb::GenerateKey& req, Context& ctx, pb::Response& response) {
@@ -143,18 +150,18 @@ void Dispatcher::check_new_key(backend::Backend& b, const std::string& name, con
     };
     if (!id.empty()) {
         for (const auto& entry : m_ring.list())
-            if (entry.info.id == id)
-                throw Error(Errc::already_exists, "trustkeyd already holds this key: " + held(entry.info));
+            if (entry.info->id == id)
+                throw Error(Errc::already_exists, "trustkeyd already holds this key: " + held(*entry.info));
     }
-    std::vector<backend::KeyInfo> keys;
+    std::vector<backend::KeyPtr> keys;
     try {
         keys = b.known_keys();
     } catch (const Error&) {
         return;  // the backend's own operation reports why it cannot be used
     }
     for (const auto& k : keys)
-        if (k.name == name)
-            throw Error(Errc::already_exists, fmt::format("the name '{}' is taken by {}", name, held(k)));
+        if (k->name == name)
+            throw Error(Errc::already_exists, fmt::format("the name '{}' is taken by {}", name, held(*k)));
 }
 
 void Dispatcher::on_annotate_key(const pb::AnnotateKey& req, Context& ctx, pb::Response& response) {
@@ -174,10 +181,10 @@ void Dispatcher::on_annotate_key(const pb::AnnotateKey& req, Context& ctx, pb::R
     }
     for (const auto& c : req.certificates()) {
         Bytes der = backend::certificate_der(bytes_of(c));
-        backend::check_certificate_of(der, entry.info.spki_der);
+        backend::check_certificate_of(der, entry.info->spki_der);
         more.certificates.push_back(std::move(der));
     }
-    const auto info = entry.backend->annotate(entry.info, more);
+    const auto info = entry.backend->annotate(*entry.info, more);
     to_proto(info, *response.mutable_annotate_key()->mutable_key());
     spdlog::info("op=annotate_key key_id={} uses={} certificates={} backend={}", info.id, info.meta.uses.size(),
                  info.meta.certificates.size(), log::quoted(entry.backend->name()));
@@ -186,48 +193,45 @@ void Dispatcher::on_annotate_key(const pb::AnnotateKey& req, Context& ctx, pb::R
 void Dispatcher::on_sign(const pb::Sign& req, Context& ctx, pb::Response& response) {
     const auto entry = resolve(req.key(), ctx);
     const auto hash = hash_of(req.hash());
-    backend::check_sign_input(entry.info, hash, bytes_of(req.data()));
-    const Bytes sig = entry.backend->sign(entry.info, hash, bytes_of(req.data()));
+    // The backend checks hash and data against the key (backend.h): once per request.
+    const Bytes sig = entry.backend->sign(*entry.info, hash, bytes_of(req.data()));
     auto* reply = response.mutable_sign();
     reply->set_signature(sig.data(), sig.size());
-    reply->set_key_id(entry.info.id);
-    reply->set_method(std::string(backend::tuf_sig_method(entry.info.type)));
+    reply->set_key_id(entry.info->id);
+    reply->set_method(std::string(backend::tuf_sig_method(entry.info->type)));
     if (spdlog::should_log(spdlog::level::info))
-        spdlog::info("op=sign key_id={} backend={} status=ok", entry.info.id, log::quoted(entry.backend->name()));
+        spdlog::info("op=sign key_id={} backend={} status=ok", entry.info->id, log::quoted(entry.backend->name()));
 }
 
 void Dispatcher::on_sign_batch(const pb::SignBatch& req, Context& ctx, pb::Response& response) {
     const auto entry = resolve(req.key(), ctx);
     const auto hash = hash_of(req.hash());
-    if (req.items_size() == 0) throw Error(Errc::batch_empty, "the batch holds no items", 0, {}, entry.info.id);
-    const std::uint32_t limit = batch_limit(entry.info.type);
+    if (req.items_size() == 0) throw Error(Errc::batch_empty, "the batch holds no items", 0, {}, entry.info->id);
+    const std::uint32_t limit = batch_limit(entry.info->type);
     if (static_cast<std::uint32_t>(req.items_size()) > limit)
         throw Error(Errc::batch_too_large,
                     fmt::format("a batch for {} keys holds at most {} items, got {}",
-                                backend::key_type_name(entry.info.type), limit, req.items_size()),
-                    0, {}, entry.info.id);
+                                backend::key_type_name(entry.info->type), limit, req.items_size()),
+                    0, {}, entry.info->id);
     std::vector<Bytes> items;
     items.reserve(static_cast<std::size_t>(req.items_size()));
-    for (const auto& item : req.items()) {
-        backend::check_sign_input(entry.info, hash, bytes_of(item));
-        items.emplace_back(item.begin(), item.end());
-    }
-    const auto sigs = entry.backend->sign_batch(entry.info, hash, items);
+    for (const auto& item : req.items()) items.emplace_back(item.begin(), item.end());  // checked by the backend
+    const auto sigs = entry.backend->sign_batch(*entry.info, hash, items);
     if (sigs.size() != items.size())
-        throw Error(Errc::internal, "the backend returned a wrong number of signatures", 0, {}, entry.info.id);
+        throw Error(Errc::internal, "the backend returned a wrong number of signatures", 0, {}, entry.info->id);
     auto* reply = response.mutable_sign_batch();
     for (const auto& sig : sigs) reply->add_signatures(sig.data(), sig.size());
-    reply->set_key_id(entry.info.id);
-    reply->set_method(std::string(backend::tuf_sig_method(entry.info.type)));
-    spdlog::info("op=sign_batch key_id={} items={} backend={} status=ok", entry.info.id, items.size(),
+    reply->set_key_id(entry.info->id);
+    reply->set_method(std::string(backend::tuf_sig_method(entry.info->type)));
+    spdlog::info("op=sign_batch key_id={} items={} backend={} status=ok", entry.info->id, items.size(),
                  log::quoted(entry.backend->name()));
 }
 
 void Dispatcher::on_delete_key(const pb::DeleteKey& req, Context& ctx, pb::Response& response) {
     const auto entry = resolve(req.key(), ctx);
-    entry.backend->remove(entry.info);
-    response.mutable_delete_key()->set_key_id(entry.info.id);
-    spdlog::info("op=delete_key key_id={} name={} backend={}", entry.info.id, log::quoted(entry.info.name),
+    entry.backend->remove(*entry.info);
+    response.mutable_delete_key()->set_key_id(entry.info->id);
+    spdlog::info("op=delete_key key_id={} name={} backend={}", entry.info->id, log::quoted(entry.info->name),
                  log::quoted(entry.backend->name()));
 }
 
@@ -256,9 +260,9 @@ void Dispatcher::on_login(const pb::Login& req, Context& ctx, pb::Response& resp
             throw Error(Errc::invalid_argument, "a login names a key or a backend, not both");
         const auto entry = resolve(req.key(), ctx);
         if (req.pin().empty()) throw Error(Errc::invalid_argument, "the authorization value is empty");
-        entry.backend->login_key(entry.info, secure_from(req.pin()));
+        entry.backend->login_key(*entry.info, secure_from(req.pin()));
         response.mutable_login();
-        spdlog::info("op=login key_id={} backend={} status=ok", entry.info.id, log::quoted(entry.backend->name()));
+        spdlog::info("op=login key_id={} backend={} status=ok", entry.info->id, log::quoted(entry.backend->name()));
         return;
     }
     backend::Backend& b = m_ring.backend(req.backend());

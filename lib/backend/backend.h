@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -14,26 +15,14 @@
 #include "lib/core/encoding.h"
 #include "lib/core/error.h"
 #include "lib/core/secure_bytes.h"
+#include "lib/keys/key_type.h"
 
 namespace trustkey::backend {
 
 class PrivateKey;
 
-enum class KeyType : std::uint8_t { ecdsa_p256, rsa_2048, rsa_4096, ed25519 };
-
-// CLI names: "ecdsa", "rsa", "rsa4096", "ed25519".
-std::string_view key_type_name(KeyType t) noexcept;
-std::optional<KeyType> parse_key_type(std::string_view name) noexcept;
-// TUF "keytype": "ecdsa", "rsa", "ed25519".
-std::string_view tuf_key_type(KeyType t) noexcept;
-// TUF signature "method": "ecdsa", "rsapss", "eddsa".
-std::string_view tuf_sig_method(KeyType t) noexcept;
-// Length in bytes of a signature made by such a key (64, 256, 512, 64).
-std::size_t signature_size(KeyType t) noexcept;
-
-// What `data` in a sign call is: a pre-computed digest, or the whole message (pure EdDSA).
-enum class HashAlg : std::uint8_t { sha256, none };
-std::size_t digest_size(HashAlg h) noexcept; // 32 for sha256, 0 for none
+// The key forms are lib/keys'; backend code and its users name them as backend:: too.
+using namespace trustkey::keys;
 
 struct KeyInfo {
     std::string id;        // TUF key id: 64 lower-case hex digits
@@ -44,6 +33,10 @@ struct KeyInfo {
     KeyMetadata meta;      // uses and certificates stored with the key
     std::vector<std::string> certificate_ids;  // certificate_key_id() of each certificate that has one
 };
+
+// A key as a backend keeps it: shared, never changed once handed out (a change makes a new
+// one), so resolving a reference and signing pass a pointer instead of copying the key.
+using KeyPtr = std::shared_ptr<const KeyInfo>;
 
 // Which PIN a token refused: the configured source (pin_file, pin_env) or one given to login().
 enum class PinOrigin : std::uint8_t { none, configured, login };
@@ -79,9 +72,9 @@ public:
     // The keys as last seen, from a cache where the backend keeps one; the first call, or
     // one after the token went away, asks the token. Used to resolve references quickly;
     // a reference that matches nothing here is looked up again with list_keys().
-    virtual std::vector<KeyInfo> known_keys() { return list_keys(); }
-    // The key with this full TUF key id among known_keys(), without copying the others.
-    virtual std::optional<KeyInfo> find_known(std::string_view id);
+    virtual std::vector<KeyPtr> known_keys();
+    // The key with this full TUF key id among known_keys(); null when there is none.
+    virtual KeyPtr find_known(std::string_view id);
     // Generates a key on the token. Throws already_exists when the name is taken.
     virtual KeyInfo generate(std::string_view name, KeyType type) = 0;
     // Generates a key that can later be copied to another token without leaving tokens in the
@@ -93,10 +86,13 @@ public:
     virtual KeyInfo import_key(std::string_view name, const PrivateKey& key) = 0;
     // Signs `data` (a digest of `hash`, or the message when hash is none) with the key.
     // Returns the signature in TUF byte form (ECDSA raw r||s, RSA-PSS salt 32, Ed25519 64 bytes).
-    // Throws unsupported_algorithm when `hash` does not fit the key type, bad_digest_length
-    // when the digest has the wrong length.
+    // The backend checks the input (check_sign_input), once per item, before it signs
+    // anything; callers do not check again. Throws unsupported_algorithm when `hash` does not
+    // fit the key type, bad_digest_length when the digest has the wrong length.
     virtual Bytes sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) = 0;
-    // Signs each item in order with one key. The default calls sign() for each.
+    // Signs each item in order with one key, each item checked once as sign() does (the
+    // PKCS#11 and TPM backends check all of them before the first is signed). The default
+    // calls sign() for each.
     virtual std::vector<Bytes> sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items);
     // Removes the key and what is stored with it (its metadata).
     virtual void remove(const KeyInfo& key) = 0;
@@ -125,7 +121,8 @@ public:
 // is how full key ids look). Throws invalid_argument.
 void check_key_name(std::string_view name);
 
-// Checks hash/data against the key type, throwing the errors sign() documents.
+// Checks hash/data against the key type, throwing the errors sign() documents. Backends
+// call it in sign() and sign_batch(); nothing above them needs to.
 void check_sign_input(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data);
 
 } // namespace trustkey::backend

@@ -9,9 +9,9 @@
 #include <openssl/x509.h>
 
 #include "lib/backend/backend.h"
-#include "lib/backend/evp_key.h"
-#include "lib/backend/openssl_ptr.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/evp_key.h"
+#include "lib/keys/openssl_ptr.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/error.h"
 
 namespace trustkey::backend {

@@ -1,6 +1,6 @@
-// The set of active backends, and resolution of a key reference (full TUF key
-// id, a unique hex prefix of at least 7 digits, a name, or one of the key's
-// certificate ids, full or a prefix of at least 7 digits) to one key.
+// The set of active backends, and resolution of a key reference to one key by the rule
+// of key_reference.h (full TUF key id, a unique hex prefix of at least 7 digits, a name,
+// or one of the key's certificate ids, full or a prefix of at least 7 digits).
 #pragma once
 
 #include <memory>
@@ -9,15 +9,14 @@
 #include <vector>
 
 #include "lib/backend/backend.h"
+#include "lib/backend/key_reference.h"
 
 namespace trustkey::backend {
-
-inline constexpr std::size_t kMinKeyIdPrefix = 7;
 
 class KeyRing {
 public:
     struct Entry {
-        KeyInfo info;
+        KeyPtr info;  // never null in what KeyRing returns
         Backend* backend = nullptr;
     };
 
@@ -37,12 +36,17 @@ public:
     // All keys of all backends. A backend that fails is skipped (its status says why);
     // with `unreadable`, it is also added there.
     std::vector<Entry> list(std::vector<Unreadable>* unreadable = nullptr) const;
-    // Resolves a reference. Throws not_found, invalid_argument for a hex prefix shorter
-    // than kMinKeyIdPrefix that names no key, or ambiguous with the candidates
-    // ("<id> <name>", separated by ", ") in the message.
-    Entry resolve(std::string_view ref) const;
-    // Every key the reference matches (a fresh listing), each once.
+    // Every key the reference names, each key once (a key on two backends is the first
+    // backend's): a full key id is looked up by id, then the backends' cached keys are
+    // searched, then, when nothing matched, fresh listings. What resolve() decides on and
+    // what an ambiguity reply lists. Throws invalid_argument for an empty reference.
     std::vector<Entry> matching(std::string_view ref) const;
+    // The one key of `matches` (what matching(ref) returned). Throws not_found,
+    // invalid_argument for a hex prefix shorter than kMinKeyIdPrefix that names no key, or
+    // ambiguous with the candidates ("<id> <name>", separated by ", ") in the message.
+    static Entry only(std::string_view ref, std::vector<Entry> matches);
+    // only(ref, matching(ref)).
+    Entry resolve(std::string_view ref) const;
 
 private:
     std::vector<Entry> collect(bool cached, std::vector<Unreadable>* unreadable = nullptr) const;

@@ -5,8 +5,8 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "lib/backend/evp_key.h"
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/evp_key.h"
+#include "lib/keys/openssl_ptr.h"
 
 namespace trustkey::backend {
 

@@ -9,13 +9,9 @@
 
 #include "lib/backend/backend.h"
 #include "lib/core/secure_bytes.h"
+#include "lib/keys/openssl_ptr.h"
 
 namespace trustkey::backend {
-
-struct EvpPkeyFree {
-    void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, EvpPkeyFree>;
 
 class PrivateKey {
 public:

@@ -67,7 +67,11 @@ void fsync_directory(const std::filesystem::path& dir) {
 
 std::string read_file(const std::filesystem::path& path) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(Errc::io, "cannot read " + path.string(), static_cast<std::uint64_t>(errno));
+    if (!in) {
+        Error e(Errc::io, "cannot read " + path.string(), static_cast<std::uint64_t>(errno));
+        e.set_domain(ErrorDomain::os);
+        throw e;
+    }
     std::ostringstream s;
     s << in.rdbuf();
     return s.str();

@@ -32,6 +32,19 @@ std::string_view errc_name(Errc e) noexcept {
     return "unknown";
 }
 
+std::string_view error_domain_name(ErrorDomain d) noexcept {
+    switch (d) {
+    case ErrorDomain::none: return "none";
+    case ErrorDomain::os: return "os";
+    case ErrorDomain::pkcs11: return "pkcs11";
+    case ErrorDomain::tpm: return "tpm";
+    case ErrorDomain::openssl: return "openssl";
+    case ErrorDomain::protocol: return "protocol";
+    case ErrorDomain::other: return "other";
+    }
+    return "unknown";
+}
+
 namespace {
 std::string compose(const std::string& message, const std::string& call, const std::string& subject) {
     std::string out = message;
@@ -51,7 +64,9 @@ std::string Error::user_message() const {
 }
 
 void throw_errno(std::string call, int err, std::string subject) {
-    throw Error(Errc::io, std::strerror(err), static_cast<std::uint64_t>(err), std::move(call), std::move(subject));
+    Error e(Errc::io, std::strerror(err), static_cast<std::uint64_t>(err), std::move(call), std::move(subject));
+    e.set_domain(ErrorDomain::os);
+    throw e;
 }
 
 } // namespace trustkey

@@ -38,6 +38,13 @@ enum class Errc : std::uint8_t {
 
 std::string_view errc_name(Errc e) noexcept;
 
+// Whose code Error::code() is, set where the error is made: a CK_RV (pkcs11), a TSS2_RC
+// (tpm), an errno (os), an OpenSSL error (openssl), a wire decoding failure (protocol);
+// none when the error carries no foreign code.
+enum class ErrorDomain : std::uint8_t { none, os, pkcs11, tpm, openssl, protocol, other };
+
+std::string_view error_domain_name(ErrorDomain d) noexcept;
+
 class Error : public std::runtime_error {
 public:
     // `code` is the backend's code unchanged (CK_RV, errno, OpenSSL error …), 0 if none.
@@ -56,9 +63,18 @@ public:
     // Symbolic name of code() ("CKR_PIN_INCORRECT"), empty when the backend gave none.
     const std::string& code_name() const noexcept { return m_code_name; }
     void set_code_name(std::string name) { m_code_name = std::move(name); }
+    // Whose code code() is.
+    ErrorDomain domain() const noexcept { return m_domain; }
+    void set_domain(ErrorDomain domain) noexcept { m_domain = domain; }
+    // For `throw Error(...).with_domain(ErrorDomain::tpm)`.
+    Error& with_domain(ErrorDomain domain) noexcept {
+        m_domain = domain;
+        return *this;
+    }
 
 private:
     Errc m_errc;
+    ErrorDomain m_domain = ErrorDomain::none;
     std::string m_message;
     std::uint64_t m_code;
     std::string m_call;
@@ -66,7 +82,7 @@ private:
     std::string m_code_name;
 };
 
-// Throws Errc::io with errno text for `call`.
+// Throws Errc::io with errno text for `call` (domain os).
 [[noreturn]] void throw_errno(std::string call, int err, std::string subject = {});
 
 } // namespace trustkey

@@ -45,8 +45,10 @@ void init_file(std::string_view level, const std::filesystem::path& file) {
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0) {
         const int err = errno;
-        throw Error(Errc::config, std::string("cannot open the log file: ") + std::strerror(err), err, "open",
-                    file.string());
+        Error e(Errc::config, std::string("cannot open the log file: ") + std::strerror(err),
+                static_cast<std::uint64_t>(err), "open", file.string());
+        e.set_domain(ErrorDomain::os);
+        throw e;
     }
     ::close(fd);
     spdlog::drop(kLoggerName);

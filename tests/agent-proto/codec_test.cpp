@@ -237,6 +237,76 @@ TEST(Codec, EveryResponseRoundTrips) {
     EXPECT_EQ(cases.size(), 12u) << "every response body must be covered";
 }
 
+// The canonical form is checked on the wire, without encoding again; it must agree with
+// the definition in PROTOCOL.md: the bytes equal the re-encoding of what they parsed to.
+// Every one-byte change, truncation and extension of every sample message is decoded, and
+// each acceptance or "non-canonical" refusal is held against a parse and re-encode.
+template <typename Message, typename Decode>
+void expect_wire_check_agrees(const std::vector<Message>& samples, Decode decode) {
+    int accepted = 0, non_canonical = 0;
+    const auto check = [&](const Bytes& bytes) {
+        Message out;
+        std::string why;
+        const bool ok = decode(bytes, out, why);
+        Message reference;
+        const bool parses = reference.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+        const bool canonical = parses && reference.SerializeAsString() ==
+                                             std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        if (ok) {
+            ++accepted;
+            EXPECT_TRUE(canonical) << "accepted a non-canonical encoding of " << reference.ShortDebugString();
+        } else if (why.find("non-canonical") != std::string::npos) {
+            ++non_canonical;
+            EXPECT_FALSE(canonical) << "refused a canonical encoding of " << reference.ShortDebugString();
+        }
+    };
+    for (const auto& sample : samples) {
+        const Bytes wire = encode_message(sample);
+        check(wire);
+        for (std::size_t i = 0; i < wire.size(); ++i) {
+            for (const std::uint8_t v : {0x00, 0x01, 0x02, 0x7f, 0x80, 0x81, 0xff, wire[i] ^ 0x01, wire[i] ^ 0x08}) {
+                Bytes changed = wire;
+                changed[i] = v;
+                check(changed);
+            }
+            check(Bytes(wire.begin(), wire.begin() + static_cast<std::ptrdiff_t>(i)));
+        }
+        for (const Bytes& tail : {Bytes{0x00}, Bytes{0x08, 0x01}, Bytes{0x08, 0x00}, Bytes{0x5A, 0x00}}) {
+            Bytes longer = wire;
+            longer.insert(longer.end(), tail.begin(), tail.end());
+            check(longer);
+        }
+    }
+    EXPECT_GT(accepted, static_cast<int>(samples.size()));
+    EXPECT_GT(non_canonical, 0);
+}
+
+TEST(Codec, WireCheckAgreesWithReencodingForRequests) {
+    expect_wire_check_agrees(every_request(), [](const Bytes& b, pb::Request& r, std::string& why) {
+        return decode_request(b, r, why);
+    });
+}
+
+TEST(Codec, WireCheckAgreesWithReencodingForResponses) {
+    expect_wire_check_agrees(every_response(), [](const Bytes& b, pb::Response& r, std::string& why) {
+        return decode_response(b, r, why);
+    });
+}
+
+TEST(Codec, BoolAboveOneIsRefused) {
+    pb::Response r;
+    r.set_id(1);
+    r.set_status(pb::STATUS_PIN_INCORRECT);
+    r.mutable_pin()->set_count_low(true);
+    Bytes wire = encode_message(r);
+    ASSERT_EQ(wire.back(), 0x01);  // pin { count_low: 1 } is last
+    wire.back() = 0x02;
+    pb::Response out;
+    std::string why;
+    EXPECT_FALSE(decode_response(wire, out, why));
+    EXPECT_NE(why.find("non-canonical"), std::string::npos) << why;
+}
+
 TEST(Codec, EmptyMessageDecodesToRequestWithoutBody) {
     // Decoding succeeds; the server answers STATUS_UNKNOWN_REQUEST for a request without a body.
     pb::Request r;

@@ -15,7 +15,7 @@ struct BioFree {
     void operator()(BIO* b) const noexcept { BIO_free(b); }
 };
 
-backend::EvpPkeyPtr generate(backend::KeyType type) {
+keys::EvpPkeyPtr generate(backend::KeyType type) {
     EVP_PKEY* key = nullptr;
     switch (type) {
     case backend::KeyType::ecdsa_p256: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); break;
@@ -24,7 +24,7 @@ backend::EvpPkeyPtr generate(backend::KeyType type) {
     case backend::KeyType::ed25519: key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); break;
     }
     if (!key) throw std::runtime_error("OpenSSL key generation failed");
-    return backend::EvpPkeyPtr(key);
+    return keys::EvpPkeyPtr(key);
 }
 
 } // namespace

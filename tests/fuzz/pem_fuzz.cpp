@@ -8,7 +8,7 @@
 #include <openssl/err.h>
 
 #include "lib/backend/private_key.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/error.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -24,8 +24,8 @@ void parse(std::string_view pem, const SecureBytes* passphrase) {
         const auto key = backend::PrivateKey::from_pem(pem, passphrase);
         const Bytes spki = key.spki_der();
         FUZZ_CHECK(!spki.empty(), "an accepted key has no public key");
-        FUZZ_CHECK(backend::key_type_of_spki(spki) == key.type(), "the public key's type differs from the key's");
-        FUZZ_CHECK(backend::tuf_key_id(key.type(), spki).size() == 64, "a key id is not 64 hex digits");
+        FUZZ_CHECK(keys::key_type_of_spki(spki) == key.type(), "the public key's type differs from the key's");
+        FUZZ_CHECK(keys::tuf_key_id(key.type(), spki).size() == 64, "a key id is not 64 hex digits");
     } catch (const Error& e) {
         FUZZ_CHECK(e.errc() == Errc::bad_key_format || e.errc() == Errc::bad_passphrase ||
                        e.errc() == Errc::unsupported_algorithm,

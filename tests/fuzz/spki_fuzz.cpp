@@ -7,7 +7,7 @@
 
 #include <openssl/err.h>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/encoding.h"
 #include "lib/core/error.h"
 #include "tests/fuzz/fuzz_check.h"
@@ -36,26 +36,26 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     std::optional<backend::KeyType> actual;
     try {
-        actual = backend::key_type_of_spki(in.spki);
+        actual = keys::key_type_of_spki(in.spki);
     } catch (const Error& e) {
         check_error(e);
     }
     if (actual) {
-        const std::string id = backend::tuf_key_id(*actual, in.spki);
+        const std::string id = keys::tuf_key_id(*actual, in.spki);
         FUZZ_CHECK(id.size() == 64 && is_lower_hex(id), "a key id is not 64 lower-case hex digits");
-        const std::string json = backend::tuf_key_json(*actual, in.spki);
+        const std::string json = keys::tuf_key_json(*actual, in.spki);
         const Bytes digest = sha256({reinterpret_cast<const std::uint8_t*>(json.data()), json.size()});
         FUZZ_CHECK(id == to_hex(digest), "the key id is not the SHA-256 of the key JSON");
-        FUZZ_CHECK(!backend::spki_to_pem(in.spki).empty(), "an accepted key has no PEM form");
+        FUZZ_CHECK(!keys::spki_to_pem(in.spki).empty(), "an accepted key has no PEM form");
     }
     // The type named by the input, which may not be the key's.
     try {
-        (void)backend::tuf_key_id(in.type, in.spki);
+        (void)keys::tuf_key_id(in.type, in.spki);
     } catch (const Error& e) {
         check_error(e);
     }
     try {
-        const bool ok = backend::verify_signature(in.type, in.spki, in.hash, in.data, in.signature);
+        const bool ok = keys::verify_signature(in.type, in.spki, in.hash, in.data, in.signature);
         if (ok) {
             FUZZ_CHECK(actual && *actual == in.type, "a signature verified under the wrong key type");
             FUZZ_CHECK(in.signature.size() == backend::signature_size(in.type),

@@ -3,8 +3,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "lib/backend/evp_key.h"
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/evp_key.h"
+#include "lib/keys/openssl_ptr.h"
 #include "lib/backend/private_key.h"
 #include "lib/core/atomic_file.h"
 #include "lib/core/error.h"
@@ -15,11 +15,11 @@ namespace trustkey::ceremony {
 namespace {
 
 tuf::Key from_public_pem(const std::string& text) {
-    backend::BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+    keys::BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
     if (!bio) throw Error(Errc::internal, "out of memory");
-    backend::EvpPkeyPtr pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+    keys::EvpPkeyPtr pkey(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
     if (!pkey) throw Error(Errc::bad_key_format, "not a PEM public key");
-    return tuf::Key::from_spki(backend::spki_of(pkey.get()));
+    return tuf::Key::from_spki(keys::spki_of(pkey.get()));
 }
 
 } // namespace

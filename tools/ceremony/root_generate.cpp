@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/atomic_file.h"
 #include "lib/core/encoding.h"
 #include "lib/core/error.h"

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/error.h"
 #include "tools/trustkey/failure.h"
 #include "tools/trustkey/key_types.h"
@@ -29,8 +29,8 @@ std::span<const std::uint8_t> spki_of(const pb::KeyInfo& key) {
     return {reinterpret_cast<const std::uint8_t*>(key.public_key().data()), key.public_key().size()};
 }
 
-backend::KeyType backend_type_of(const pb::KeyInfo& key) {
-    const auto t = to_backend_type(key.type());
+keys::KeyType backend_type_of(const pb::KeyInfo& key) {
+    const auto t = to_key_type(key.type());
     if (!t) throw Failure::failed(fmt::format("key {} has a key type this tool does not know", key.id()));
     return *t;
 }
@@ -72,7 +72,7 @@ std::string format_table(const std::vector<std::string>& header, const std::vect
 
 std::string public_key_pem(const pb::KeyInfo& key) {
     try {
-        return backend::spki_to_pem(spki_of(key));
+        return keys::spki_to_pem(spki_of(key));
     } catch (const Error& e) {
         throw Failure::failed(fmt::format("key {}: unreadable public key: {}", key.id(), e.message()));
     }
@@ -81,7 +81,7 @@ std::string public_key_pem(const pb::KeyInfo& key) {
 std::string tuf_key_json(const pb::KeyInfo& key) {
     const auto type = backend_type_of(key);
     try {
-        return backend::tuf_key_json(type, spki_of(key));
+        return keys::tuf_key_json(type, spki_of(key));
     } catch (const Error& e) {
         throw Failure::failed(fmt::format("key {}: unreadable public key: {}", key.id(), e.message()));
     }

@@ -98,8 +98,13 @@ std::string rv_name(CK_RV rv) {
 }
 
 Error ck_error(const char* call, CK_RV rv, std::string subject) {
-    Error e(errc_for_rv(rv), rv_text(rv), rv, call, std::move(subject));
+    return ck_error(errc_for_rv(rv), rv_text(rv), call, rv, std::move(subject));
+}
+
+Error ck_error(Errc errc, std::string message, const char* call, CK_RV rv, std::string subject) {
+    Error e(errc, std::move(message), rv, call, std::move(subject));
     e.set_code_name(rv_name(rv));
+    e.set_domain(ErrorDomain::pkcs11);
     return e;
 }
 

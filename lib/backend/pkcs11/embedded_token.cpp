@@ -9,12 +9,12 @@
 #include <cstring>
 
 #include <openssl/rand.h>
-#include <p11-kit/p11-kit.h>
 
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/module.h"
 #include "lib/backend/pkcs11/session.h"
 #include "lib/backend/pkcs11/token_login.h"
+#include "lib/backend/pkcs11/token_uri.h"
 #include "lib/core/encoding.h"
 #include "lib/core/unique_fd.h"
 
@@ -63,12 +63,21 @@ SecureBytes random_pin() {
     return pin;
 }
 
-std::string token_label(const CK_TOKEN_INFO& info) {
-    return std::string(reinterpret_cast<const char*>(info.label), p11_kit_space_strlen(info.label, sizeof info.label));
+std::string embedded_token_uri() { return std::string("pkcs11:token=") + kEmbeddedTokenLabel; }
+
+// The embedded token, found by the URI its backend is configured with; nullopt when there
+// is none yet. Two tokens of that label are refused as any ambiguous URI is.
+std::optional<CK_SLOT_ID> embedded_slot(CK_FUNCTION_LIST* fn) {
+    try {
+        return static_cast<CK_SLOT_ID>(find_token(fn, TokenUri(embedded_token_uri())).id);
+    } catch (const Error& e) {
+        if (e.errc() == Errc::token_absent) return std::nullopt;
+        throw;
+    }
 }
 
-// Slot of the initialized token labelled `label`, or of a free slot when `free_slot`.
-std::optional<CK_SLOT_ID> find_slot(CK_FUNCTION_LIST* fn, bool free_slot) {
+// A slot without an initialized token.
+std::optional<CK_SLOT_ID> free_slot(CK_FUNCTION_LIST* fn) {
     CK_ULONG count = 0;
     check_rv("C_GetSlotList", fn->C_GetSlotList(CK_TRUE, nullptr, &count));
     std::vector<CK_SLOT_ID> slots(count);
@@ -77,24 +86,23 @@ std::optional<CK_SLOT_ID> find_slot(CK_FUNCTION_LIST* fn, bool free_slot) {
     for (CK_SLOT_ID slot : slots) {
         CK_TOKEN_INFO info{};
         if (fn->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
-        bool initialized = (info.flags & CKF_TOKEN_INITIALIZED) != 0;
-        if (free_slot ? !initialized : (initialized && token_label(info) == kEmbeddedTokenLabel)) return slot;
+        if ((info.flags & CKF_TOKEN_INITIALIZED) == 0) return slot;
     }
     return std::nullopt;
 }
 
 void init_token(CK_FUNCTION_LIST* fn, const std::shared_ptr<Module>& module, const SecureBytes& user_pin,
                 const SecureBytes& so_pin) {
-    auto free_slot = find_slot(fn, true);
-    if (!free_slot) throw Error(Errc::token_error, "the module has no free slot for a new token", 0, "C_GetSlotList");
+    const auto empty = free_slot(fn);
+    if (!empty) throw Error(Errc::token_error, "the module has no free slot for a new token", 0, "C_GetSlotList");
     CK_UTF8CHAR label[32];
     std::memset(label, ' ', sizeof label);
     std::memcpy(label, kEmbeddedTokenLabel, std::strlen(kEmbeddedTokenLabel));
     SecureBytes so = so_pin, user = user_pin;
-    check_rv("C_InitToken", fn->C_InitToken(*free_slot, so.data(), static_cast<CK_ULONG>(so.size()), label),
+    check_rv("C_InitToken", fn->C_InitToken(*empty, so.data(), static_cast<CK_ULONG>(so.size()), label),
              kEmbeddedTokenLabel);
     // Slot ids may change once a token is initialized: look it up again.
-    auto slot = find_slot(fn, false);
+    auto slot = embedded_slot(fn);
     if (!slot) throw Error(Errc::token_error, "the new token cannot be found", 0, "C_GetSlotList", kEmbeddedTokenLabel);
     Session session(module, *slot);
     check_rv("C_Login", fn->C_Login(session.get(), CKU_SO, so.data(), static_cast<CK_ULONG>(so.size())),
@@ -126,7 +134,7 @@ Pkcs11Config ensure_embedded_token(const fs::path& data_dir, const fs::path& sof
 
     auto module = Module::open(softhsm_module);
     CK_FUNCTION_LIST* fn = module->fn();
-    bool have_token = find_slot(fn, false).has_value();
+    bool have_token = embedded_slot(fn).has_value();
     if (have_token && !have_pins)
         throw Error(Errc::config, "the embedded token exists but its PIN file is missing", 0, {}, pins.string());
     if (!have_token) {
@@ -165,7 +173,7 @@ Pkcs11Config ensure_embedded_token(const fs::path& data_dir, const fs::path& sof
     Pkcs11Config config;
     config.name = kEmbeddedTokenLabel;
     config.module = softhsm_module;
-    config.token_uri = std::string("pkcs11:token=") + kEmbeddedTokenLabel;
+    config.token_uri = embedded_token_uri();
     config.pin = pin_source;
     return config;
 }

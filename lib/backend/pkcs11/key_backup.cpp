@@ -5,8 +5,7 @@
 #include <vector>
 
 #include <openssl/rand.h>
-#include <p11-kit/p11-kit.h>
-#include <p11-kit/uri.h>
+#include <p11-kit/pkcs11.h>
 
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/key_templates.h"
@@ -16,7 +15,8 @@
 #include "lib/backend/pkcs11/owned_object.h"
 #include "lib/backend/pkcs11/scoped_login.h"
 #include "lib/backend/pkcs11/session.h"
-#include "lib/backend/public_key.h"
+#include "lib/backend/pkcs11/token_uri.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/error.h"
 
 namespace trustkey::backend::pkcs11 {
@@ -26,14 +26,6 @@ namespace {
 constexpr CK_ULONG kTransportRsaBits = 3072;
 constexpr CK_ULONG kTransportAesBytes = 32;
 const std::string kLabel = kBackupTransportLabel;
-
-struct UriFree {
-    void operator()(P11KitUri* u) const noexcept { p11_kit_uri_free(u); }
-};
-
-std::string padded(const CK_UTF8CHAR* text, std::size_t size) {
-    return std::string(reinterpret_cast<const char*>(text), p11_kit_space_strlen(text, size));
-}
 
 std::string describe(const TokenSlot& s) { return "token " + s.label + " (serial " + s.serial + ")"; }
 
@@ -74,12 +66,10 @@ bool is_missing_capability(CK_RV rv) noexcept {
 void check_step(const Side& side, const char* call, CK_RV rv, const std::string& what) {
     if (rv == CKR_OK) return;
     if (is_missing_capability(rv))
-        throw Error(Errc::unsupported_algorithm, side.name + " cannot " + what + " (" + rv_name(rv) + "); refusing", rv,
-                    call);
+        throw ck_error(Errc::unsupported_algorithm, side.name + " cannot " + what + " (" + rv_name(rv) + "); refusing",
+                       call, rv);
     const Error e = ck_error(call, rv, side.name);
-    Error out(e.errc(), side.name + ": cannot " + what + ": " + e.message(), rv, call);
-    out.set_code_name(rv_name(rv));
-    throw out;
+    throw ck_error(e.errc(), side.name + ": cannot " + what + ": " + e.message(), call, rv);
 }
 
 void require_mechanism(const Side& side, CK_MECHANISM_TYPE mechanism, CK_FLAGS flag, const std::string& what,
@@ -91,8 +81,8 @@ void require_mechanism(const Side& side, CK_MECHANISM_TYPE mechanism, CK_FLAGS f
                                                                         (bits < info.ulMinKeySize ||
                                                                          bits > info.ulMaxKeySize))));
     if (missing)
-        throw Error(Errc::unsupported_algorithm, side.name + " cannot " + what + "; refusing", rv,
-                    "C_GetMechanismInfo");
+        throw ck_error(Errc::unsupported_algorithm, side.name + " cannot " + what + "; refusing",
+                       "C_GetMechanismInfo", rv);
     check_rv("C_GetMechanismInfo", rv, side.name);
 }
 
@@ -370,38 +360,6 @@ std::string transport_name(const Wrapped& w) {
 }
 
 } // namespace
-
-TokenSlot find_token(const std::filesystem::path& module, const std::string& uri) {
-    std::unique_ptr<P11KitUri, UriFree> parsed(p11_kit_uri_new());
-    if (!parsed) throw Error(Errc::internal, "out of memory", 0, "p11_kit_uri_new");
-    const int rc = p11_kit_uri_parse(uri.c_str(), P11_KIT_URI_FOR_TOKEN, parsed.get());
-    if (rc != P11_KIT_URI_OK)
-        throw Error(Errc::config, "bad PKCS#11 token URI " + uri + ": " + p11_kit_uri_message(rc),
-                    static_cast<std::uint64_t>(rc), "p11_kit_uri_parse", uri);
-    const std::shared_ptr<Module> m = Module::open(module);
-    CK_FUNCTION_LIST* fn = m->fn();
-    CK_ULONG count = 0;
-    check_rv("C_GetSlotList", fn->C_GetSlotList(CK_TRUE, nullptr, &count), uri);
-    std::vector<CK_SLOT_ID> ids(count);
-    if (count > 0) check_rv("C_GetSlotList", fn->C_GetSlotList(CK_TRUE, ids.data(), &count), uri);
-    ids.resize(count);
-    std::vector<TokenSlot> found;
-    for (CK_SLOT_ID id : ids) {
-        CK_TOKEN_INFO info{};
-        if (fn->C_GetTokenInfo(id, &info) != CKR_OK || !(info.flags & CKF_TOKEN_INITIALIZED)) continue;
-        if (p11_kit_uri_match_token_info(parsed.get(), &info) != 1) continue;
-        found.push_back(TokenSlot{id, true, padded(info.label, sizeof info.label),
-                                  padded(info.serialNumber, sizeof info.serialNumber),
-                                  padded(info.manufacturerID, sizeof info.manufacturerID),
-                                  padded(info.model, sizeof info.model)});
-    }
-    if (found.empty())
-        throw Error(Errc::token_absent, "token " + uri + " is not present", CKR_TOKEN_NOT_PRESENT);
-    if (found.size() > 1)
-        throw Error(Errc::ambiguous, "token URI " + uri + " matches " + std::to_string(found.size()) +
-                                         " tokens; name one (serial=…)", 0, {}, uri);
-    return found.front();
-}
 
 KeyBackupResult backup_key(const KeyBackupRequest& request) {
     const std::optional<Bytes> id = from_hex(request.key_id);

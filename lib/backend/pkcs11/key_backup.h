@@ -32,11 +32,6 @@ namespace trustkey::backend::pkcs11 {
 
 inline constexpr const char* kBackupTransportLabel = "trustkey-backup-transport";
 
-// The one present, initialized token of `module` matching the RFC 7512 `uri`.
-// Error(token_absent) naming the URI when none matches, Error(ambiguous) when several do,
-// Error(config) for a URI that does not parse.
-TokenSlot find_token(const std::filesystem::path& module, const std::string& uri);
-
 struct KeyBackupRequest {
     std::filesystem::path module;
     std::string from_uri;           // the token holding the key

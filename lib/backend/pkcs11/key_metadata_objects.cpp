@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <openssl/x509.h>
 
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/openssl_ptr.h"
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/object_attributes.h"
 #include "lib/backend/pkcs11/object_search.h"
@@ -17,7 +17,7 @@ namespace {
 
 constexpr std::string_view kApplication = "trustkey";
 
-using X509Ptr = std::unique_ptr<X509, OsslDeleter<X509, X509_free>>;
+using X509Ptr = std::unique_ptr<X509, keys::OsslDeleter<X509, X509_free>>;
 
 // The DER encodings PKCS#11 wants beside an X.509 certificate's value.
 struct CertificateFields {
@@ -29,7 +29,7 @@ Bytes der_of(const T* value) {
     unsigned char* out = nullptr;
     const int len = value ? Encode(value, &out) : -1;
     if (len <= 0) throw Error(Errc::invalid_argument, "the certificate cannot be read");
-    std::unique_ptr<unsigned char, OpensslFree> owner(out);
+    std::unique_ptr<unsigned char, keys::OpensslFree> owner(out);
     return Bytes(out, out + len);
 }
 

@@ -2,8 +2,8 @@
 
 #include <openssl/core_names.h>
 
-#include "lib/backend/evp_key.h"
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/evp_key.h"
+#include "lib/keys/openssl_ptr.h"
 #include "lib/backend/pkcs11/object_attributes.h"
 
 namespace trustkey::backend::pkcs11 {

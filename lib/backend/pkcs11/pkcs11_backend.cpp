@@ -4,7 +4,7 @@
 
 #include <p11-kit/p11-kit.h>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/key_metadata_objects.h"
 #include "lib/backend/pkcs11/key_templates.h"
@@ -19,7 +19,7 @@ std::string padded_text(const unsigned char* s, std::size_t max) {
     return std::string(reinterpret_cast<const char*>(s), p11_kit_space_strlen(s, max));
 }
 
-bool is_pkcs11_call(const Error& e) { return e.call().rfind("C_", 0) == 0; }
+bool is_pkcs11_call(const Error& e) { return e.domain() == ErrorDomain::pkcs11; }
 
 } // namespace
 
@@ -53,15 +53,15 @@ auto Pkcs11Backend::run(bool needs_login, Op&& op) {
 }
 
 Pkcs11Backend::Pkcs11Backend(Pkcs11Config config)
-    : m_config(std::move(config)), m_login(m_config.pin, m_config.token_uri) {
-    m_uri.reset(p11_kit_uri_new());
-    if (!m_uri) throw Error(Errc::internal, "out of memory", 0, "p11_kit_uri_new");
-    std::string uri = m_config.token_uri.empty() ? "pkcs11:" : m_config.token_uri;
-    int rc = p11_kit_uri_parse(uri.c_str(), P11_KIT_URI_FOR_TOKEN, m_uri.get());
-    if (rc != P11_KIT_URI_OK)
-        throw Error(Errc::config, std::string("bad PKCS#11 token URI: ") + p11_kit_uri_message(rc),
-                    static_cast<std::uint64_t>(rc), "p11_kit_uri_parse", uri);
+    : m_config(std::move(config)), m_uri(m_config.token_uri), m_login(m_config.pin, m_config.token_uri) {
     m_module = Module::open(m_config.module);
+    // A URI that matches several tokens is a mistake in the configuration: refused now
+    // rather than signing with whichever token the module lists first.
+    try {
+        find_token(m_module->fn(), m_uri);
+    } catch (const Error& e) {
+        if (e.errc() == Errc::config) throw;
+    }
     try {
         if (m_config.pin.kind != PinSource::Kind::none) {
             run(true, [](SessionPool::Lease&) { return 0; });
@@ -81,29 +81,15 @@ Pkcs11Backend::~Pkcs11Backend() {
 std::shared_ptr<SessionPool> Pkcs11Backend::token_pool() {
     std::lock_guard lock(m_token_mutex);
     if (m_pool) return m_pool;
-    CK_FUNCTION_LIST* fn = m_module->fn();
-    CK_ULONG count = 0;
-    CK_RV rv = fn->C_GetSlotList(CK_TRUE, nullptr, &count);
-    std::vector<CK_SLOT_ID> slots(count);
-    if (rv == CKR_OK && count > 0) rv = fn->C_GetSlotList(CK_TRUE, slots.data(), &count);
-    if (rv != CKR_OK) {
-        Error e = ck_error("C_GetSlotList", rv, m_config.token_uri);
+    try {
+        const TokenSlot token = find_token(m_module->fn(), m_uri);
+        m_pool = std::make_shared<SessionPool>(m_module, static_cast<CK_SLOT_ID>(token.id), m_config.sessions);
+    } catch (const Error& e) {
         m_token_error = e.what();
-        throw e;
+        throw;
     }
-    slots.resize(count);
-    for (CK_SLOT_ID slot : slots) {
-        CK_TOKEN_INFO info{};
-        if (fn->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
-        if (p11_kit_uri_match_token_info(m_uri.get(), &info) != 1) continue;
-        if (!(info.flags & CKF_TOKEN_INITIALIZED)) continue;
-        m_pool = std::make_shared<SessionPool>(m_module, slot, m_config.sessions);
-        m_token_error.clear();
-        return m_pool;
-    }
-    m_token_error = "no token matches " + m_config.token_uri;
-    throw Error(Errc::token_absent, "no present token matches the URI", CKR_TOKEN_NOT_PRESENT, "C_GetSlotList",
-                m_config.token_uri);
+    m_token_error.clear();
+    return m_pool;
 }
 
 void Pkcs11Backend::drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept {
@@ -163,10 +149,11 @@ std::vector<Pkcs11Backend::CachedKey> Pkcs11Backend::scan(SessionPool::Lease& le
 std::vector<KeyInfo> Pkcs11Backend::refresh(SessionPool::Lease& lease) {
     std::vector<CachedKey> found = scan(lease);
     std::vector<KeyInfo> infos;
-    std::map<std::string, CachedKey, std::less<>> fresh;
+    std::map<std::string, std::shared_ptr<const CachedKey>, std::less<>> fresh;
     for (auto& k : found) {
         infos.push_back(k.info);
-        fresh.emplace(k.info.id, std::move(k));
+        std::string id = k.info.id;
+        fresh.emplace(std::move(id), std::make_shared<const CachedKey>(std::move(k)));
     }
     std::lock_guard lock(m_cache_mutex);
     m_keys = std::move(fresh);
@@ -178,32 +165,42 @@ std::vector<KeyInfo> Pkcs11Backend::list_keys() {
     return run(true, [&](SessionPool::Lease& lease) { return refresh(lease); });
 }
 
-std::optional<KeyInfo> Pkcs11Backend::find_known(std::string_view id) {
-    {
-        std::lock_guard lock(m_cache_mutex);
-        if (m_keys_scanned) {
-            auto it = m_keys.find(id);
-            if (it == m_keys.end()) return std::nullopt;
-            return it->second.info;
-        }
-    }
-    return Backend::find_known(id);
+namespace {
+
+// The key inside a cached entry, sharing the entry's ownership.
+template <typename Cached>
+KeyPtr info_of(std::shared_ptr<const Cached> k) {
+    const KeyInfo* info = &k->info;
+    return KeyPtr(std::move(k), info);
 }
 
-std::vector<KeyInfo> Pkcs11Backend::known_keys() {
+} // namespace
+
+void Pkcs11Backend::ensure_scanned() {
     {
         std::lock_guard lock(m_cache_mutex);
-        if (m_keys_scanned) {
-            std::vector<KeyInfo> out;
-            out.reserve(m_keys.size());
-            for (const auto& [id, k] : m_keys) out.push_back(k.info);
-            return out;
-        }
+        if (m_keys_scanned) return;
     }
-    return list_keys();
+    list_keys();  // fills the cache
 }
 
-Pkcs11Backend::CachedKey Pkcs11Backend::cached(const KeyInfo& key) {
+KeyPtr Pkcs11Backend::find_known(std::string_view id) {
+    ensure_scanned();
+    std::lock_guard lock(m_cache_mutex);
+    auto it = m_keys.find(id);
+    return it == m_keys.end() ? nullptr : info_of(it->second);
+}
+
+std::vector<KeyPtr> Pkcs11Backend::known_keys() {
+    ensure_scanned();
+    std::lock_guard lock(m_cache_mutex);
+    std::vector<KeyPtr> out;
+    out.reserve(m_keys.size());
+    for (const auto& [id, k] : m_keys) out.push_back(info_of(k));
+    return out;
+}
+
+std::shared_ptr<const Pkcs11Backend::CachedKey> Pkcs11Backend::cached(const KeyInfo& key) {
     for (int pass = 0; pass < 2; ++pass) {
         {
             std::lock_guard lock(m_cache_mutex);
@@ -248,19 +245,29 @@ Bytes Pkcs11Backend::sign_one(SessionPool::Lease& lease, const CachedKey& key, s
 
 Bytes Pkcs11Backend::sign(const KeyInfo& key, HashAlg hash, std::span<const std::uint8_t> data) {
     check_sign_input(key, hash, data);
-    Bytes item(data.begin(), data.end());
-    return sign_batch(key, hash, std::span<const Bytes>(&item, 1)).front();
+    const std::span<const std::uint8_t> one[] = {data};
+    return std::move(sign_checked(key, one).front());
 }
 
 std::vector<Bytes> Pkcs11Backend::sign_batch(const KeyInfo& key, HashAlg hash, std::span<const Bytes> items) {
-    for (const auto& item : items) check_sign_input(key, hash, item);
+    std::vector<std::span<const std::uint8_t>> checked;
+    checked.reserve(items.size());
+    for (const auto& item : items) {
+        check_sign_input(key, hash, item);
+        checked.emplace_back(item);
+    }
+    return sign_checked(key, checked);
+}
+
+std::vector<Bytes> Pkcs11Backend::sign_checked(const KeyInfo& key,
+                                               std::span<const std::span<const std::uint8_t>> items) {
     for (int attempt = 0;; ++attempt) {
-        CachedKey k = cached(key);
+        const std::shared_ptr<const CachedKey> k = cached(key);
         try {
             return run(true, [&](SessionPool::Lease& lease) {
                 std::vector<Bytes> out;
                 out.reserve(items.size());
-                for (const auto& item : items) out.push_back(sign_one(lease, k, item));
+                for (const auto& item : items) out.push_back(sign_one(lease, *k, item));
                 return out;
             });
         } catch (const Error& e) {
@@ -278,14 +285,14 @@ std::vector<Bytes> Pkcs11Backend::sign_batch(const KeyInfo& key, HashAlg hash, s
 
 void Pkcs11Backend::remove(const KeyInfo& key) {
     std::unique_lock write(m_access);
-    CachedKey k = cached(key);
+    const std::shared_ptr<const CachedKey> k = cached(key);
     run(true, [&](SessionPool::Lease& lease) {
-        check_rv("C_DestroyObject", lease.fn()->C_DestroyObject(lease.get(), k.priv), key.id);
-        CK_RV rv = lease.fn()->C_DestroyObject(lease.get(), k.pub);
+        check_rv("C_DestroyObject", lease.fn()->C_DestroyObject(lease.get(), k->priv), key.id);
+        CK_RV rv = lease.fn()->C_DestroyObject(lease.get(), k->pub);
         if (rv != CKR_OK && rv != CKR_OBJECT_HANDLE_INVALID) throw ck_error("C_DestroyObject", rv, key.id);
-        if (!k.ckaid.empty()) {
+        if (!k->ckaid.empty()) {
             try {
-                remove_key_metadata(lease.fn(), lease.get(), k.ckaid);
+                remove_key_metadata(lease.fn(), lease.get(), k->ckaid);
             } catch (const Error& e) {
                 throw Error(e.errc(), "the key is deleted, but not its certificates and uses: " + e.message(), e.code(),
                             e.call(), key.id);
@@ -299,15 +306,16 @@ void Pkcs11Backend::remove(const KeyInfo& key) {
 
 KeyInfo Pkcs11Backend::annotate(const KeyInfo& key, const KeyMetadata& more) {
     std::unique_lock write(m_access);
-    CachedKey k = cached(key);
-    if (k.ckaid.empty())
+    const std::shared_ptr<const CachedKey> old = cached(key);
+    if (old->ckaid.empty())
         throw Error(Errc::invalid_argument, "the key has no CKA_ID to tie certificates and uses to", 0, {}, key.id);
-    KeyMetadata merged =
-        run(true, [&](SessionPool::Lease& lease) { return add_key_metadata(lease.fn(), lease.get(), k.ckaid, more); });
-    attach_metadata(k.info, std::move(merged));
+    KeyMetadata merged = run(
+        true, [&](SessionPool::Lease& lease) { return add_key_metadata(lease.fn(), lease.get(), old->ckaid, more); });
+    auto k = std::make_shared<CachedKey>(*old);
+    attach_metadata(k->info, std::move(merged));
     std::lock_guard lock(m_cache_mutex);
     m_keys[key.id] = k;
-    return k.info;
+    return k->info;
 }
 
 void Pkcs11Backend::login(const SecureBytes& pin) {
@@ -392,7 +400,7 @@ KeyInfo Pkcs11Backend::finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDL
         }
         if (auto ckaid = read_attribute(fn, lease.get(), priv, CKA_ID)) k.ckaid = std::move(*ckaid);
         std::lock_guard lock(m_cache_mutex);
-        m_keys[k.info.id] = k;
+        m_keys[k.info.id] = std::make_shared<const CachedKey>(k);
         return k.info;
     } catch (...) {
         fn->C_DestroyObject(lease.get(), priv);

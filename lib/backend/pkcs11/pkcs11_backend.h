@@ -8,7 +8,6 @@
 #include <mutex>
 
 #include <p11-kit/pkcs11.h>
-#include <p11-kit/uri.h>
 
 #include "lib/backend/backend.h"
 #include "lib/backend/pkcs11/module.h"
@@ -16,6 +15,7 @@
 #include "lib/backend/pkcs11/session_pool.h"
 #include "lib/backend/pkcs11/token_access.h"
 #include "lib/backend/pkcs11/token_login.h"
+#include "lib/backend/pkcs11/token_uri.h"
 
 namespace trustkey::backend::pkcs11 {
 
@@ -28,8 +28,8 @@ public:
 
     const std::string& name() const noexcept override { return m_config.name; }
     std::vector<KeyInfo> list_keys() override;
-    std::vector<KeyInfo> known_keys() override;
-    std::optional<KeyInfo> find_known(std::string_view id) override;
+    std::vector<KeyPtr> known_keys() override;
+    KeyPtr find_known(std::string_view id) override;
     KeyInfo generate(std::string_view name, KeyType type) override;
     KeyInfo generate_wrappable(std::string_view name, KeyType type) override;
     KeyInfo import_key(std::string_view name, const PrivateKey& key) override;
@@ -47,9 +47,6 @@ private:
         Bytes ckaid;  // the key's CKA_ID, which ties its metadata objects to it; empty when it has none
         KeyInfo info;
     };
-    struct UriFree {
-        void operator()(P11KitUri* u) const noexcept { p11_kit_uri_free(u); }
-    };
 
     std::shared_ptr<SessionPool> token_pool();
     void drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept;
@@ -61,7 +58,12 @@ private:
 
     std::vector<CachedKey> scan(SessionPool::Lease& lease);
     std::vector<KeyInfo> refresh(SessionPool::Lease& lease);
-    CachedKey cached(const KeyInfo& key);
+    // Lists the keys once, so the cache answers from then on.
+    void ensure_scanned();
+    // The cached key (shared, never changed once cached: a change caches a new one).
+    std::shared_ptr<const CachedKey> cached(const KeyInfo& key);
+    // Signs items already checked with check_sign_input.
+    std::vector<Bytes> sign_checked(const KeyInfo& key, std::span<const std::span<const std::uint8_t>> items);
     KeyInfo generate_key(std::string_view name, KeyType type, bool wrappable);
     void check_name_free(SessionPool::Lease& lease, std::string_view name);
     KeyInfo finish_new_key(SessionPool::Lease& lease, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
@@ -69,7 +71,7 @@ private:
     Bytes sign_one(SessionPool::Lease& lease, const CachedKey& key, std::span<const std::uint8_t> data);
 
     Pkcs11Config m_config;
-    std::unique_ptr<P11KitUri, UriFree> m_uri;
+    TokenUri m_uri;
     std::shared_ptr<Module> m_module;
     TokenLogin m_login;
 
@@ -79,7 +81,7 @@ private:
 
     TokenAccess m_access;  // shared by every token operation; generate / import / remove hold it alone
     std::mutex m_cache_mutex;  // m_keys
-    std::map<std::string, CachedKey, std::less<>> m_keys;
+    std::map<std::string, std::shared_ptr<const CachedKey>, std::less<>> m_keys;
     bool m_keys_scanned = false;  // m_keys holds a full scan (kept current by generate/import/remove)
 };
 

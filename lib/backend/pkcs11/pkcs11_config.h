@@ -27,7 +27,8 @@ struct Pkcs11Config {
 
 // Opens the module and the token, and logs in when a PIN source is set. A token that is
 // absent or a PIN that fails does not throw here: the backend then reports it in
-// status() and in the errors of each operation.
+// status() and in the errors of each operation. A URI that does not parse, or that matches
+// several tokens (token_uri.h), throws config.
 std::unique_ptr<Backend> make_pkcs11_backend(const Pkcs11Config& config);
 
 } // namespace trustkey::backend::pkcs11

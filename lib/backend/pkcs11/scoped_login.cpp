@@ -32,11 +32,12 @@ ScopedLogin::ScopedLogin(const Session& session, CK_USER_TYPE user, const Secure
     CK_TOKEN_INFO info{};
     const CK_FLAGS flags = session.fn()->C_GetTokenInfo(session.slot(), &info) == CKR_OK ? info.flags : 0;
     if (rv == CKR_PIN_INCORRECT)
-        throw Error(Errc::pin_incorrect, "wrong " + which + " for " + token + "; " + tries_left(flags, so), rv,
-                    "C_Login");
-    if (rv == CKR_PIN_LOCKED) throw Error(Errc::pin_locked, "the " + which + " of " + token + " is locked", rv, "C_Login");
+        throw ck_error(Errc::pin_incorrect, "wrong " + which + " for " + token + "; " + tries_left(flags, so),
+                       "C_Login", rv);
+    if (rv == CKR_PIN_LOCKED)
+        throw ck_error(Errc::pin_locked, "the " + which + " of " + token + " is locked", "C_Login", rv);
     Error e = ck_error("C_Login", rv, token);
-    throw Error(e.errc(), "cannot log in to " + token + " with the " + which + ": " + e.message(), rv, "C_Login");
+    throw ck_error(e.errc(), "cannot log in to " + token + " with the " + which + ": " + e.message(), "C_Login", rv);
 }
 
 void ScopedLogin::end() noexcept {

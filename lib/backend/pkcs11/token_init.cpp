@@ -5,20 +5,15 @@
 #include <optional>
 #include <set>
 
-#include <p11-kit/p11-kit.h>
-
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/module.h"
 #include "lib/backend/pkcs11/session.h"
+#include "lib/backend/pkcs11/token_uri.h"
 #include "lib/core/error.h"
 
 namespace trustkey::backend::pkcs11 {
 
 namespace {
-
-std::string padded(const CK_UTF8CHAR* text, std::size_t size) {
-    return std::string(reinterpret_cast<const char*>(text), p11_kit_space_strlen(text, size));
-}
 
 std::vector<TokenSlot> slots_of(CK_FUNCTION_LIST* fn) {
     CK_ULONG count = 0;
@@ -30,11 +25,7 @@ std::vector<TokenSlot> slots_of(CK_FUNCTION_LIST* fn) {
     for (CK_SLOT_ID id : ids) {
         CK_TOKEN_INFO info{};
         if (fn->C_GetTokenInfo(id, &info) != CKR_OK) continue;
-        out.push_back(TokenSlot{id, (info.flags & CKF_TOKEN_INITIALIZED) != 0,
-                                padded(info.label, sizeof info.label),
-                                padded(info.serialNumber, sizeof info.serialNumber),
-                                padded(info.manufacturerID, sizeof info.manufacturerID),
-                                padded(info.model, sizeof info.model)});
+        out.push_back(token_slot_of(id, info));
     }
     return out;
 }

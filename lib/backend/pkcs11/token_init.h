@@ -24,6 +24,11 @@ struct TokenSlot {
 // The slots of `module` that hold a token.
 std::vector<TokenSlot> list_token_slots(const std::filesystem::path& module);
 
+// The one present, initialized token of `module` matching the RFC 7512 `uri`
+// (token_uri.h): token_absent when none matches; config when the URI does not parse or
+// several tokens match (the message names them and how to narrow the URI).
+TokenSlot find_token(const std::filesystem::path& module, const std::string& uri);
+
 // C_InitToken on `slot` with the SO PIN and `label` (erasing everything on an initialized
 // token), then sets the user PIN as the SO. Returns the token as found afterwards (a
 // module may move it to another slot id). Throws pin_incorrect for a wrong SO PIN,

@@ -123,13 +123,11 @@ bool TokenLogin::check_in_place(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
         return true;
     }
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
-        Error err(Errc::pin_incorrect, "the token refused the PIN; it stays logged in with the PIN it had", rv,
-                  "C_SetPIN", m_subject);
-        err.set_code_name(rv_name(rv));
-        throw err;
+        throw ck_error(Errc::pin_incorrect, "the token refused the PIN; it stays logged in with the PIN it had",
+                       "C_SetPIN", rv, m_subject);
     }
     if (rv == CKR_PIN_LOCKED)
-        throw Error(Errc::pin_locked, "the token's user PIN is locked", rv, "C_SetPIN", m_subject);
+        throw ck_error(Errc::pin_locked, "the token's user PIN is locked", "C_SetPIN", rv, m_subject);
     return false;
 }
 
@@ -148,12 +146,11 @@ void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, c
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
         m_state = State::pin_incorrect;
         m_refused = origin;
-        err = Error(Errc::pin_incorrect,
-                    origin == PinOrigin::configured
-                        ? "the token refused the configured PIN (" + describe(m_source) + ")"
-                        : std::string("the token refused the PIN given to trustkey login"),
-                    rv, "C_Login", m_subject);
-        err.set_code_name(rv_name(rv));
+        err = ck_error(Errc::pin_incorrect,
+                       origin == PinOrigin::configured
+                           ? "the token refused the configured PIN (" + describe(m_source) + ")"
+                           : std::string("the token refused the PIN given to trustkey login"),
+                       "C_Login", rv, m_subject);
     } else if (rv == CKR_PIN_LOCKED) {
         m_state = State::pin_locked;
         m_refused = origin;

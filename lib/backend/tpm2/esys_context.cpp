@@ -11,12 +11,14 @@ std::unique_ptr<EsysContext> EsysContext::open(const std::string& tcti) {
     TSS2_RC rc = Tss2_TctiLdr_Initialize(tcti.c_str(), &ctx->m_tcti);
     if (rc != TSS2_RC_SUCCESS) {
         Error e = tss_error("Tss2_TctiLdr_Initialize", rc, tcti);
-        throw Error(Errc::token_absent, "cannot open the TPM: " + e.message(), rc, e.call(), tcti);
+        throw Error(Errc::token_absent, "cannot open the TPM: " + e.message(), rc, e.call(), tcti)
+            .with_domain(ErrorDomain::tpm);
     }
     rc = Esys_Initialize(&ctx->m_esys, ctx->m_tcti, nullptr);
     if (rc != TSS2_RC_SUCCESS) {
         Error e = tss_error("Esys_Initialize", rc, tcti);
-        throw Error(Errc::token_absent, "cannot open the TPM: " + e.message(), rc, e.call(), tcti);
+        throw Error(Errc::token_absent, "cannot open the TPM: " + e.message(), rc, e.call(), tcti)
+            .with_domain(ErrorDomain::tpm);
     }
     return ctx;
 }

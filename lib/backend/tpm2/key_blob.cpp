@@ -49,7 +49,8 @@ Bytes encode_key_blob(const KeyBlob& blob) {
     std::size_t off = 0;
     TSS2_RC rc = Tss2_MU_TPM2B_PUBLIC_Marshal(&blob.pub, buf.data(), buf.size(), &off);
     if (rc == TSS2_RC_SUCCESS) rc = Tss2_MU_TPM2B_PRIVATE_Marshal(&blob.priv, buf.data(), buf.size(), &off);
-    if (rc != TSS2_RC_SUCCESS) throw Error(Errc::internal, "cannot encode a key blob", rc, "Tss2_MU_Marshal");
+    if (rc != TSS2_RC_SUCCESS) 
+        throw Error(Errc::internal, "cannot encode a key blob", rc, "Tss2_MU_Marshal").with_domain(ErrorDomain::tpm);
     out.insert(out.end(), buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(off));
     return out;
 }

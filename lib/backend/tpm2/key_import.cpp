@@ -9,7 +9,7 @@
 #include <openssl/evp.h>
 #include <tss2/tss2_mu.h>
 
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/openssl_ptr.h"
 #include "lib/core/secure_bytes.h"
 
 namespace trustkey::backend::tpm2 {
@@ -26,7 +26,8 @@ void check_ossl(bool ok, const char* call) {
 }
 
 void check_mu(TSS2_RC rc, const char* call) {
-    if (rc != TSS2_RC_SUCCESS) throw Error(Errc::internal, "cannot encode TPM data", rc, call);
+    if (rc != TSS2_RC_SUCCESS) 
+        throw Error(Errc::internal, "cannot encode TPM data", rc, call).with_domain(ErrorDomain::tpm);
 }
 
 Bytes bn_bytes(EVP_PKEY* pkey, const char* param, std::size_t size) {

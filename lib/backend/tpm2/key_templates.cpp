@@ -4,8 +4,8 @@
 
 #include <openssl/core_names.h>
 
-#include "lib/backend/evp_key.h"
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/evp_key.h"
+#include "lib/keys/openssl_ptr.h"
 
 namespace trustkey::backend::tpm2 {
 

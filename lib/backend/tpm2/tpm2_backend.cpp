@@ -8,8 +8,8 @@
 
 #include <tss2/tss2_esys.h>
 
-#include "lib/backend/key_ring.h"
-#include "lib/backend/public_key.h"
+#include "lib/backend/key_reference.h"
+#include "lib/keys/public_key.h"
 #include "lib/backend/tpm2/esys_ptr.h"
 #include "lib/backend/tpm2/key_import.h"
 #include "lib/backend/tpm2/key_templates.h"
@@ -129,14 +129,14 @@ KeyInfo Tpm2Backend::info_of(const std::string& id, const KeyBlob& blob) const {
 
 std::vector<KeyInfo> Tpm2Backend::list_keys() {
     std::vector<KeyStore::Damaged> damaged;
-    std::map<std::string, KeyInfo, std::less<>> fresh;
+    std::map<std::string, KeyPtr, std::less<>> fresh;
     std::set<std::string> own_auth;
     std::vector<KeyInfo> out;
     for (const auto& entry : m_store.load_all(&damaged)) {
         try {
             KeyInfo k = info_of(entry.id, entry.blob);
             if (entry.blob.own_auth) own_auth.insert(k.id);
-            fresh.emplace(k.id, k);
+            fresh.emplace(k.id, std::make_shared<const KeyInfo>(k));
             out.push_back(std::move(k));
         } catch (const Error& e) {
             damaged.push_back(KeyStore::Damaged{entry.id, entry.blob.name, e.message()});
@@ -154,14 +154,10 @@ std::vector<KeyInfo> Tpm2Backend::list_keys() {
 }
 
 std::optional<Error> Tpm2Backend::unusable_key(std::string_view ref) {
-    std::string lower(ref);
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    const bool id_prefix = lower.size() >= kMinKeyIdPrefix && is_hex(lower);
+    const KeyReference reference(ref);
     std::lock_guard lock(m_cache_mutex);
     for (const auto& d : m_damaged) {
-        if (!(d.id == lower || (id_prefix && d.id.rfind(lower, 0) == 0) || (!d.name.empty() && d.name == ref)))
-            continue;
+        if (!reference.matches(d.id, d.name)) continue;
         const std::string name = d.name.empty() ? std::string("?") : d.name;
         return Error(Errc::key_damaged, d.why, 0, {},
                      "key '" + name + "' " + short_id(d.id) + " on backend '" + m_config.name + "'");
@@ -169,29 +165,28 @@ std::optional<Error> Tpm2Backend::unusable_key(std::string_view ref) {
     return std::nullopt;
 }
 
-std::vector<KeyInfo> Tpm2Backend::known_keys() {
+void Tpm2Backend::ensure_scanned() {
     {
         std::lock_guard lock(m_cache_mutex);
-        if (m_keys_scanned) {
-            std::vector<KeyInfo> out;
-            out.reserve(m_keys.size());
-            for (const auto& [id, k] : m_keys) out.push_back(k);
-            return out;
-        }
+        if (m_keys_scanned) return;
     }
-    return list_keys();
+    list_keys();  // fills the cache
 }
 
-std::optional<KeyInfo> Tpm2Backend::find_known(std::string_view id) {
-    {
-        std::lock_guard lock(m_cache_mutex);
-        if (m_keys_scanned) {
-            auto it = m_keys.find(id);
-            if (it == m_keys.end()) return std::nullopt;
-            return it->second;
-        }
-    }
-    return Backend::find_known(id);
+std::vector<KeyPtr> Tpm2Backend::known_keys() {
+    ensure_scanned();
+    std::lock_guard lock(m_cache_mutex);
+    std::vector<KeyPtr> out;
+    out.reserve(m_keys.size());
+    for (const auto& [id, k] : m_keys) out.push_back(k);
+    return out;
+}
+
+KeyPtr Tpm2Backend::find_known(std::string_view id) {
+    ensure_scanned();
+    std::lock_guard lock(m_cache_mutex);
+    auto it = m_keys.find(id);
+    return it == m_keys.end() ? nullptr : it->second;
 }
 
 void Tpm2Backend::check_name_free(std::string_view name) {
@@ -209,7 +204,7 @@ KeyInfo Tpm2Backend::store_new_key(std::string_view name, const TPM2B_PUBLIC& pu
     m_store.write(id, blob);
     KeyInfo info = info_of(id, blob);
     std::lock_guard lock(m_cache_mutex);
-    m_keys[info.id] = info;
+    m_keys[info.id] = std::make_shared<const KeyInfo>(info);
     if (own_auth) m_own_auth_keys.insert(info.id);
     return info;
 }
@@ -450,7 +445,7 @@ KeyInfo Tpm2Backend::annotate(const KeyInfo& key, const KeyMetadata& more) {
     if (merge_metadata(meta, more)) m_store.write_metadata(key.id, meta);
     attach_metadata(info, std::move(meta));
     std::lock_guard lock(m_cache_mutex);
-    m_keys[info.id] = info;
+    m_keys[info.id] = std::make_shared<const KeyInfo>(info);
     return info;
 }
 

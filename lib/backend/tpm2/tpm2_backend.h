@@ -28,8 +28,8 @@ public:
 
     const std::string& name() const noexcept override { return m_config.name; }
     std::vector<KeyInfo> list_keys() override;
-    std::vector<KeyInfo> known_keys() override;
-    std::optional<KeyInfo> find_known(std::string_view id) override;
+    std::vector<KeyPtr> known_keys() override;
+    KeyPtr find_known(std::string_view id) override;
     std::optional<Error> unusable_key(std::string_view ref) override;
     KeyInfo generate(std::string_view name, KeyType type) override;
     KeyInfo import_key(std::string_view name, const PrivateKey& key) override;
@@ -80,7 +80,9 @@ private:
     // the backend's. Under m_tpm_mutex.
     std::optional<TPM2B_AUTH> use_auth(const KeyInfo& key, const std::string& subject);
     // Names of `keys` that have their own value which trustkeyd has not been given.
-    std::vector<std::string> keys_awaiting_auth(const std::vector<KeyInfo>& keys);
+    std::vector<std::string> keys_awaiting_auth(const std::vector<KeyPtr>& keys);
+    // Lists the keys once, so the cache answers from then on.
+    void ensure_scanned();
     // The value a new key gets: `own` when given, else the backend's.
     std::optional<TPM2B_AUTH> new_key_auth(const SecureBytes* own, const std::string& subject);
     KeyInfo make_key(std::string_view name, KeyType type, const SecureBytes* own_auth);
@@ -104,7 +106,7 @@ private:
 
     std::mutex m_write_mutex;  // generate / import / remove, so name checks hold
     std::mutex m_cache_mutex;  // m_keys
-    std::map<std::string, KeyInfo, std::less<>> m_keys;
+    std::map<std::string, KeyPtr, std::less<>> m_keys;
     std::set<std::string> m_own_auth_keys;     // ids of keys with their own value (m_cache_mutex)
     std::vector<KeyStore::Damaged> m_damaged;  // key files the last scan could not read (m_cache_mutex)
     bool m_keys_scanned = false;

@@ -93,7 +93,7 @@ std::optional<TPM2B_AUTH> Tpm2Backend::use_auth(const KeyInfo& key, const std::s
     return auth_from(it->second, m_config.name, subject);
 }
 
-std::vector<std::string> Tpm2Backend::keys_awaiting_auth(const std::vector<KeyInfo>& keys) {
+std::vector<std::string> Tpm2Backend::keys_awaiting_auth(const std::vector<KeyPtr>& keys) {
     std::set<std::string> own;
     {
         std::lock_guard lock(m_cache_mutex);
@@ -101,8 +101,8 @@ std::vector<std::string> Tpm2Backend::keys_awaiting_auth(const std::vector<KeyIn
     }
     std::vector<std::string> out;
     std::lock_guard lock(m_tpm_mutex);
-    for (const KeyInfo& k : keys)
-        if (own.contains(k.id) && !m_own_auth_values.contains(k.id)) out.push_back(k.name);
+    for (const KeyPtr& k : keys)
+        if (own.contains(k->id) && !m_own_auth_values.contains(k->id)) out.push_back(k->name);
     return out;
 }
 

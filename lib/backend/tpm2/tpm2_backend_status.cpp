@@ -18,7 +18,7 @@ BackendStatus Tpm2Backend::status() {
     st.token_label = "TPM 2.0";
     st.sessions = 1;
     try {
-        const std::vector<KeyInfo> keys = known_keys();
+        const std::vector<KeyPtr> keys = known_keys();
         st.key_count = keys.size();
         st.keys_awaiting_auth = keys_awaiting_auth(keys);
     } catch (const Error& e) {

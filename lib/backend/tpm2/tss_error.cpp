@@ -57,6 +57,7 @@ std::string rc_text(TSS2_RC rc) {
 
 Error tss_error(const char* call, TSS2_RC rc, std::string subject) {
     Error e(errc_for_rc(rc), rc_text(rc), rc, call, std::move(subject));
+    e.set_domain(ErrorDomain::tpm);
     const char* text = Tss2_RC_Decode(rc);
     if (text != nullptr) e.set_code_name(text);
     return e;

@@ -10,7 +10,7 @@
 
 #include "lib/backend/key_ring.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/status_table.h"
 #include "tests/fixtures/command.h"

@@ -9,7 +9,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/encoding.h"
 #include "tests/daemon/server/trustkeyd_fixture.h"
 #include "tests/fixtures/command.h"
@@ -205,7 +205,7 @@ TEST_F(SecretsTest, ImportKeepsPassphrasePemAndScalarOutOfTheLog) {
     pb::KeyInfo key;
     ASSERT_EQ(import(c, "imported", ec.encrypted_pem, kPassphrase, &key, &message), pb::STATUS_OK) << message;
     // The scalar searched for is the one the daemon imported: the public keys agree.
-    EXPECT_EQ(backend::spki_to_pem(Bytes(key.public_key().begin(), key.public_key().end())), ec.public_pem);
+    EXPECT_EQ(keys::spki_to_pem(Bytes(key.public_key().begin(), key.public_key().end())), ec.public_pem);
     const auto digest = digest_of("signed after import");
     expect_valid_signature(key, pb::HASH_SHA256, digest, c.sign("imported", pb::HASH_SHA256, digest).signature());
     stop_and_check();
@@ -338,7 +338,7 @@ TEST_F(SecretsTest, RepliesCarryNoPrivateMaterial) {
         req.mutable_import_key()->set_passphrase(kPassphrase);
         const auto resp = call(req);
         ASSERT_EQ(resp.status(), pb::STATUS_OK) << resp.message();
-        EXPECT_EQ(backend::spki_to_pem(Bytes(resp.import_key().key().public_key().begin(),
+        EXPECT_EQ(keys::spki_to_pem(Bytes(resp.import_key().key().public_key().begin(),
                                              resp.import_key().key().public_key().end())),
                   k->public_pem);
         ids.push_back(resp.import_key().key().id());

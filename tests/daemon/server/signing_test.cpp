@@ -2,7 +2,7 @@
 #include <atomic>
 #include <thread>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "daemon/server/proto_convert.h"
 #include "tests/daemon/server/trustkeyd_fixture.h"
 

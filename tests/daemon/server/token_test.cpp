@@ -50,6 +50,22 @@ TEST_F(TokenTest, WrongPinFileThenLoginWithTheRightPin) {
     }
 }
 
+TEST_F(TokenTest, UriMatchingTwoTokensStopsTheStartNamingBoth) {
+    SoftHsmToken first("first", "1111");
+    const auto r = run_command("softhsm2-util --init-token --free --label second --pin 2222 --so-pin 5678");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto pin = (m_home / "pin").string();
+    std::ofstream(pin) << "1111";
+    auto daemon = launch(options(
+        {"--config", write_config(pkcs11_table("hsm", "pkcs11:manufacturer=SoftHSM%20project", pin))}));
+    EXPECT_EQ(daemon->wait_exit(), 1);
+    const std::string log = daemon->log();
+    EXPECT_NE(log.find("matches 2 tokens"), std::string::npos) << log;
+    EXPECT_NE(log.find("'first' (serial "), std::string::npos) << log;
+    EXPECT_NE(log.find("'second' (serial "), std::string::npos) << log;
+    EXPECT_NE(log.find("add serial= or token="), std::string::npos) << log;
+}
+
 TEST_F(TokenTest, NameOnTwoBackendsIsAmbiguous) {
     SoftHsmToken first("first", "1111");
     // A second token in the same SoftHSM2 token directory.

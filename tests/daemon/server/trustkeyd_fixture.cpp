@@ -12,7 +12,7 @@
 #include <openssl/bn.h>
 #include <openssl/ecdsa.h>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/encoding.h"
 #include "daemon/server/proto_convert.h"
 #include "tests/fixtures/command.h"

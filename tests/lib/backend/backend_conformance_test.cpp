@@ -8,7 +8,7 @@
 
 #include "lib/backend/key_metadata.h"
 #include "lib/backend/private_key.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/error.h"
 #include "tests/lib/backend/backend_targets.h"
 #include "tests/fixtures/command.h"

@@ -15,7 +15,7 @@
 #include "lib/backend/backend.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
 #include "lib/backend/tpm2/tpm2_config.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/swtpm.h"
 #include "tests/fixtures/temp_dir.h"

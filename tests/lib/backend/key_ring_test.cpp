@@ -67,20 +67,20 @@ protected:
 
 TEST_F(KeyRingTest, FullId) {
     auto e = ring.resolve(kC);
-    EXPECT_EQ(e.info.name, "carol");
+    EXPECT_EQ(e.info->name, "carol");
     EXPECT_EQ(e.backend->name(), "two");
 }
 
 TEST_F(KeyRingTest, FullIdUpperCase) {
     std::string upper = kD;
     for (auto& c : upper) c = static_cast<char>(std::toupper(c));
-    EXPECT_EQ(ring.resolve(upper).info.id, kD);
+    EXPECT_EQ(ring.resolve(upper).info->id, kD);
 }
 
 TEST_F(KeyRingTest, UniquePrefixOfSevenOrMore) {
-    EXPECT_EQ(ring.resolve("1234567").info.id, kC);
-    EXPECT_EQ(ring.resolve("abcdef01").info.id, kA);
-    EXPECT_EQ(ring.resolve("deadbee").info.id, kD);
+    EXPECT_EQ(ring.resolve("1234567").info->id, kC);
+    EXPECT_EQ(ring.resolve("abcdef01").info->id, kA);
+    EXPECT_EQ(ring.resolve("deadbee").info->id, kD);
 }
 
 TEST_F(KeyRingTest, ShortPrefixIsRefusedAsTooShort) {
@@ -90,7 +90,7 @@ TEST_F(KeyRingTest, ShortPrefixIsRefusedAsTooShort) {
     // A short hex string that is a key's name is that key.
     KeyRing named;
     named.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "abc")}));
-    EXPECT_EQ(named.resolve("abc").info.id, kA);
+    EXPECT_EQ(named.resolve("abc").info->id, kA);
 }
 
 // A root key notary names by the id of its certificate (an x509 key id).
@@ -102,9 +102,9 @@ TEST(KeyRingCertificateIds, FullIdAndPrefixOfACertificateIdFindTheKey) {
     KeyInfo root = key(kC, "root-key");
     root.certificate_ids = {kCert, kCert2};
     ring.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "alice"), root}));
-    EXPECT_EQ(ring.resolve(kCert).info.id, kC);
-    EXPECT_EQ(ring.resolve("C0FFEE01").info.id, kC);
-    EXPECT_EQ(ring.resolve(kCert2).info.id, kC);
+    EXPECT_EQ(ring.resolve(kCert).info->id, kC);
+    EXPECT_EQ(ring.resolve("C0FFEE01").info->id, kC);
+    EXPECT_EQ(ring.resolve(kCert2).info->id, kC);
     // A prefix that is alice's id and the root key's certificate id matches both.
     try {
         ring.resolve("abcdef0");
@@ -125,7 +125,7 @@ TEST_F(KeyRingTest, AmbiguousPrefixListsCandidates) {
 }
 
 TEST_F(KeyRingTest, Name) {
-    EXPECT_EQ(ring.resolve("bob").info.id, kB);
+    EXPECT_EQ(ring.resolve("bob").info->id, kB);
     EXPECT_EQ(ring.resolve("carol").backend->name(), "two");
 }
 
@@ -133,6 +133,53 @@ TEST_F(KeyRingTest, SameNameInTwoBackendsIsAmbiguous) {
     Error e = error_of("alice");
     EXPECT_EQ(e.errc(), Errc::ambiguous);
     EXPECT_NE(e.message().find(kA + " alice, " + kD + " alice"), std::string::npos) << e.message();
+}
+
+// One key (a copy made by the ceremony's backup) on two tokens. Resolving by full id used to
+// call it ambiguous while the candidate list (and a prefix) named one key; now every form of
+// reference takes the first backend's, and the candidates are what resolution saw.
+TEST(KeyRingRule, SameKeyOnTwoBackendsIsOneKeyByEveryReference) {
+    KeyRing ring;
+    ring.add(std::make_unique<ListBackend>("first", std::vector<KeyInfo>{key(kA, "root")}));
+    ring.add(std::make_unique<ListBackend>("copy", std::vector<KeyInfo>{key(kA, "root")}));
+    for (const std::string& ref : {kA, kA.substr(0, 7), std::string("root")}) {
+        const auto matches = ring.matching(ref);
+        ASSERT_EQ(matches.size(), 1u) << ref;
+        EXPECT_EQ(matches.front().backend->name(), "first") << ref;
+        const KeyRing::Entry entry = ring.resolve(ref);
+        EXPECT_EQ(entry.info->id, kA) << ref;
+        EXPECT_EQ(entry.backend->name(), "first") << ref;
+    }
+}
+
+// A reference the cache finds twice: the ambiguity and its candidate list come from the
+// same look at the keys (the candidates used to come from a fresh listing of their own).
+TEST(KeyRingRule, CandidatesAreWhatResolutionSaw) {
+    KeyRing ring;
+    ring.add(std::make_unique<ListBackend>("one", std::vector<KeyInfo>{key(kA, "dup"), key(kB, "dup")}));
+    const auto matches = ring.matching("dup");
+    ASSERT_EQ(matches.size(), 2u);
+    try {
+        KeyRing::only("dup", matches);
+        ADD_FAILURE() << "dup resolved";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.errc(), Errc::ambiguous);
+        EXPECT_NE(e.message().find(kA + " dup, " + kB + " dup"), std::string::npos) << e.message();
+    }
+}
+
+TEST(KeyReferenceRule, IdsPrefixesNamesAndCertificateIds) {
+    KeyInfo k = key(kA, "alice");
+    k.certificate_ids = {kC};
+    EXPECT_TRUE(KeyReference(kA).matches(k));
+    EXPECT_TRUE(KeyReference("ABCDEF0").matches(k));
+    EXPECT_FALSE(KeyReference("abcdef").matches(k));  // 6 digits: too short for a prefix
+    EXPECT_TRUE(KeyReference("alice").matches(k));
+    EXPECT_FALSE(KeyReference("Alice").matches(k));   // names are exact
+    EXPECT_TRUE(KeyReference("1234567").matches(k));  // certificate id prefix
+    EXPECT_TRUE(KeyReference(kA).is_full_id());
+    EXPECT_TRUE(KeyReference("abc").is_short_hex());
+    EXPECT_FALSE(KeyReference("abcdef0").is_short_hex());
 }
 
 TEST_F(KeyRingTest, NotFound) {
@@ -146,7 +193,7 @@ TEST_F(KeyRingTest, NotFound) {
 TEST_F(KeyRingTest, ListSkipsFailingBackend) {
     auto all = ring.list();
     ASSERT_EQ(all.size(), 4u);
-    EXPECT_EQ(all[0].info.id, kA);
+    EXPECT_EQ(all[0].info->id, kA);
     EXPECT_EQ(all[3].backend->name(), "two");
 }
 
@@ -177,7 +224,12 @@ public:
         m_scanned = true;
         return m_cache;
     }
-    std::vector<KeyInfo> known_keys() override { return m_scanned ? m_cache : list_keys(); }
+    std::vector<KeyPtr> known_keys() override {
+        if (!m_scanned) return Backend::known_keys();
+        std::vector<KeyPtr> out;
+        for (const auto& k : m_cache) out.push_back(std::make_shared<const KeyInfo>(k));
+        return out;
+    }
     KeyInfo generate(std::string_view, KeyType) override { throw Error(Errc::internal, "unused"); }
     KeyInfo import_key(std::string_view, const PrivateKey&) override { throw Error(Errc::internal, "unused"); }
     Bytes sign(const KeyInfo&, HashAlg, std::span<const std::uint8_t>) override {
@@ -202,18 +254,18 @@ TEST(KeyRingCache, HitsDoNotAskTheTokenAndMissesDo) {
     CachingBackend* b = owned.get();
     ring.add(std::move(owned));
 
-    EXPECT_EQ(ring.resolve("alice").info.id, kA);  // first use fills the cache
+    EXPECT_EQ(ring.resolve("alice").info->id, kA);  // first use fills the cache
     const int after_first = b->lists;
     for (int i = 0; i < 5; ++i) {
-        EXPECT_EQ(ring.resolve(kA).info.name, "alice");
-        EXPECT_EQ(ring.resolve(kA.substr(0, 9)).info.name, "alice");
+        EXPECT_EQ(ring.resolve(kA).info->name, "alice");
+        EXPECT_EQ(ring.resolve(kA.substr(0, 9)).info->name, "alice");
     }
     EXPECT_EQ(b->lists, after_first);
 
     // Added by another tool: not in the cache, found by asking the token again.
     b->add_on_token(key(kC, "carol"));
-    EXPECT_EQ(ring.resolve("carol").info.id, kC);
-    EXPECT_EQ(ring.resolve(kC).info.name, "carol");
+    EXPECT_EQ(ring.resolve("carol").info->id, kC);
+    EXPECT_EQ(ring.resolve(kC).info->name, "carol");
     EXPECT_GT(b->lists, after_first);
 
     const int before_unknown = b->lists;

@@ -45,5 +45,25 @@ TEST(Error, ThrowErrnoKeepsErrno) {
     }
 }
 
+TEST(Error, DomainIsNoneUnlessSetWhereTheErrorIsMade) {
+    // A call name that looks like PKCS#11 does not make an error a PKCS#11 one.
+    Error e(Errc::internal, "made by trustkey", 0x101, "C_Sign");
+    EXPECT_EQ(e.domain(), ErrorDomain::none);
+    Error copy = Error(Errc::token_error, "from the TPM", 0x101, "Esys_Sign").with_domain(ErrorDomain::tpm);
+    EXPECT_EQ(copy.domain(), ErrorDomain::tpm);
+    EXPECT_EQ(error_domain_name(ErrorDomain::pkcs11), "pkcs11");
+    EXPECT_EQ(error_domain_name(ErrorDomain::protocol), "protocol");
+}
+
+TEST(Error, ThrowErrnoIsInTheOsDomain) {
+    try {
+        throw_errno("open", ENOENT, "/nowhere");
+        FAIL() << "throw_errno returned";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.domain(), ErrorDomain::os);
+        EXPECT_EQ(e.code(), static_cast<std::uint64_t>(ENOENT));
+    }
+}
+
 } // namespace
 } // namespace trustkey

@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "lib/backend/pkcs11/pkcs11_config.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/encoding.h"
 #include "tests/fixtures/fixture_io.h"
 #include "tests/fixtures/notary_server.h"

@@ -175,6 +175,20 @@ TEST_F(RootGenerateTest, AbsentTokenIsNamed) {
     EXPECT_FALSE(std::filesystem::exists(m_out / "root-keys.json"));
 }
 
+TEST_F(RootGenerateTest, UriMatchingTwoTokensIsRefusedNamingBoth) {
+    auto args = generate_args("1");
+    args[7] = "pkcs11:manufacturer=SoftHSM%20project";
+    args.erase(args.begin() + 8, args.begin() + 10);
+    const ProcessResult r = run_ceremony(args, m_pins);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.err_lines(), 1u) << r.err;
+    EXPECT_NE(r.err.find("matches 2 tokens"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("'root-a' (serial "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("'root-b' (serial "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("add serial= or token="), std::string::npos) << r.err;
+    EXPECT_FALSE(std::filesystem::exists(m_out / "root-keys.json"));
+}
+
 TEST_F(RootGenerateTest, RefusedWhileTheNetworkIsUp) {
     if (!host_network_is_up()) GTEST_SKIP() << "no network interface is up on this machine";
     CeremonyRun run = m_pins;

@@ -11,7 +11,7 @@
 
 #include "lib/backend/key_ring.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/encoding.h"
 #include "lib/core/error.h"
 #include "tests/fixtures/fixture_io.h"

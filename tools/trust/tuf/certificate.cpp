@@ -3,18 +3,18 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-#include "lib/backend/evp_key.h"
+#include "lib/keys/evp_key.h"
 #include "lib/core/error.h"
 #include "tools/trust/tuf/x509_ptr.h"
 
 namespace trustkey::tuf {
 
-using backend::throw_openssl;
+using keys::throw_openssl;
 
 namespace {
 
 constexpr std::size_t kSerialBytes = 16;
-using X509AlgorPtr = std::unique_ptr<X509_ALGOR, backend::OsslDeleter<X509_ALGOR, X509_ALGOR_free>>;
+using X509AlgorPtr = std::unique_ptr<X509_ALGOR, keys::OsslDeleter<X509_ALGOR, X509_ALGOR_free>>;
 
 void append_der_length(Bytes& out, std::size_t len) {
     if (len < 0x80) {
@@ -42,7 +42,7 @@ void add_extension(X509* cert, int nid, const char* value) {
 void set_serial(X509* cert) {
     std::uint8_t raw[kSerialBytes];
     if (RAND_bytes(raw, sizeof raw) != 1) throw_openssl(Errc::internal, "no random bytes", "RAND_bytes");
-    backend::BignumPtr bn(BN_bin2bn(raw, sizeof raw, nullptr));
+    keys::BignumPtr bn(BN_bin2bn(raw, sizeof raw, nullptr));
     if (!bn) throw_openssl(Errc::internal, "out of memory", "BN_bin2bn");
     Asn1IntegerPtr serial(BN_to_ASN1_INTEGER(bn.get(), nullptr));
     if (!serial || X509_set_serialNumber(cert, serial.get()) != 1)
@@ -71,7 +71,7 @@ Bytes ecdsa_der_signature(std::span<const std::uint8_t> raw, int key_bits) {
     if (raw.size() != 2 * half)
         throw Error(Errc::bad_key_format, "the signer returned " + std::to_string(raw.size()) +
                                               " bytes; an ECDSA signature for this key is " + std::to_string(2 * half));
-    return backend::ecdsa_raw_to_der(raw);
+    return keys::ecdsa_raw_to_der(raw);
 }
 
 } // namespace
@@ -81,7 +81,7 @@ std::string make_root_certificate(const CertificateRequest& request, const Diges
     for (char c : request.common_name)
         if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F)
             throw Error(Errc::invalid_argument, "the common name holds a control character");
-    backend::EvpPkeyPtr pkey = backend::pkey_from_spki(request.spki_der);
+    keys::EvpPkeyPtr pkey = keys::pkey_from_spki(request.spki_der);
     if (EVP_PKEY_get_base_id(pkey.get()) != EVP_PKEY_EC)
         throw Error(Errc::unsupported_algorithm, "root certificates are made for ECDSA keys only");
 

@@ -3,8 +3,8 @@
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
-#include "lib/backend/evp_key.h"
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/evp_key.h"
+#include "lib/keys/openssl_ptr.h"
 #include "lib/core/error.h"
 #include "tools/trust/tuf/canonical_json.h"
 #include "tools/trust/tuf/json_fields.h"
@@ -12,7 +12,7 @@
 
 namespace trustkey::tuf {
 
-using backend::EvpPkeyPtr;
+using keys::EvpPkeyPtr;
 
 namespace {
 
@@ -23,7 +23,7 @@ constexpr int kPssSaltLength = 32;
 EvpPkeyPtr ed25519_from_raw(std::span<const std::uint8_t> raw) {
     if (raw.size() != kEd25519KeySize) throw Error(Errc::bad_key_format, "an ed25519 public key must be 32 bytes");
     EvpPkeyPtr pkey(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, raw.data(), raw.size()));
-    if (!pkey) backend::throw_openssl(Errc::bad_key_format, "not an ed25519 public key", "EVP_PKEY_new_raw_public_key");
+    if (!pkey) keys::throw_openssl(Errc::bad_key_format, "not an ed25519 public key", "EVP_PKEY_new_raw_public_key");
     return pkey;
 }
 
@@ -38,12 +38,12 @@ EvpPkeyPtr evp_key(KeyAlgorithm algorithm, const Bytes& public_bytes) {
     switch (algorithm) {
     case KeyAlgorithm::ed25519: return ed25519_from_raw(public_bytes);
     case KeyAlgorithm::ecdsa:
-    case KeyAlgorithm::rsa: pkey = backend::pkey_from_spki(public_bytes); break;
+    case KeyAlgorithm::rsa: pkey = keys::pkey_from_spki(public_bytes); break;
     case KeyAlgorithm::ecdsa_x509:
     case KeyAlgorithm::rsa_x509: {
         X509Ptr leaf = leaf_certificate(public_bytes);
         pkey.reset(X509_get_pubkey(leaf.get()));
-        if (!pkey) backend::throw_openssl(Errc::bad_key_format, "the certificate's key cannot be read", "X509_get_pubkey");
+        if (!pkey) keys::throw_openssl(Errc::bad_key_format, "the certificate's key cannot be read", "X509_get_pubkey");
         break;
     }
     }
@@ -56,7 +56,7 @@ EvpPkeyPtr evp_key(KeyAlgorithm algorithm, const Bytes& public_bytes) {
 
 bool digest_verify(EVP_PKEY* pkey, const EVP_MD* md, int rsa_padding, std::span<const std::uint8_t> message,
                    std::span<const std::uint8_t> signature) {
-    backend::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    keys::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
     if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, pkey) != 1) return false;
     if (rsa_padding != 0) {
@@ -94,18 +94,16 @@ Key::Key(KeyAlgorithm algorithm, Bytes public_bytes) : m_algorithm(algorithm), m
     ERR_clear_error();
 }
 
-Key Key::from_key_info(const backend::KeyInfo& info) { return from_spki(info.spki_der); }
-
 Key Key::from_spki(std::span<const std::uint8_t> spki_der) {
-    EvpPkeyPtr pkey = backend::pkey_from_spki(spki_der);
+    EvpPkeyPtr pkey = keys::pkey_from_spki(spki_der);
     switch (EVP_PKEY_get_base_id(pkey.get())) {
-    case EVP_PKEY_EC: return Key(KeyAlgorithm::ecdsa, backend::spki_of(pkey.get()));
+    case EVP_PKEY_EC: return Key(KeyAlgorithm::ecdsa, keys::spki_of(pkey.get()));
     case EVP_PKEY_RSA: return Key(KeyAlgorithm::rsa, Bytes(spki_der.begin(), spki_der.end()));
     case EVP_PKEY_ED25519: {
         Bytes raw(kEd25519KeySize);
         std::size_t len = raw.size();
         if (EVP_PKEY_get_raw_public_key(pkey.get(), raw.data(), &len) != 1 || len != kEd25519KeySize)
-            backend::throw_openssl(Errc::bad_key_format, "cannot read the ed25519 key", "EVP_PKEY_get_raw_public_key");
+            keys::throw_openssl(Errc::bad_key_format, "cannot read the ed25519 key", "EVP_PKEY_get_raw_public_key");
         return Key(KeyAlgorithm::ed25519, std::move(raw));
     }
     default: throw Error(Errc::unsupported_algorithm, "TUF keys are ecdsa, rsa or ed25519");
@@ -167,7 +165,7 @@ std::string Key::canonical_id() const { return canonical_key().id(); }
 
 Bytes Key::spki_der() const {
     EvpPkeyPtr pkey = evp_key(m_algorithm, m_public);
-    return backend::spki_of(pkey.get());
+    return keys::spki_of(pkey.get());
 }
 
 std::string_view Key::signing_method() const noexcept {
@@ -192,7 +190,7 @@ bool Key::verify(std::string_view method, std::span<const std::uint8_t> message,
             if (method != "ecdsa") break;
             std::size_t half = static_cast<std::size_t>(EVP_PKEY_get_bits(pkey.get()) + 7) / 8;
             if (signature.size() != 2 * half) break; // DER or padded-wrong signatures are refused
-            Bytes der = backend::ecdsa_raw_to_der(signature);
+            Bytes der = keys::ecdsa_raw_to_der(signature);
             ok = digest_verify(pkey.get(), EVP_sha256(), 0, message, der);
             break;
         }

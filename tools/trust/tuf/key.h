@@ -7,7 +7,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "lib/backend/backend.h"
 #include "lib/core/encoding.h"
 
 namespace trustkey::tuf {
@@ -25,7 +24,6 @@ public:
     Key(KeyAlgorithm algorithm, Bytes public_bytes);
 
     // From a key the agent holds (its DER SPKI).
-    static Key from_key_info(const backend::KeyInfo& info);
     static Key from_spki(std::span<const std::uint8_t> spki_der);
     // An *-x509 key from certificate PEM (leaf first, then any intermediates). The PEM is
     // rewritten the way Go writes it, so the id matches the one notary computes.

@@ -3,13 +3,13 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
-#include "lib/backend/evp_key.h"
+#include "lib/keys/evp_key.h"
 
 namespace trustkey::tuf {
 
 std::vector<X509Ptr> parse_certificates_pem(std::string_view pem) {
-    backend::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-    if (!bio) backend::throw_openssl(Errc::internal, "out of memory", "BIO_new_mem_buf");
+    keys::BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    if (!bio) keys::throw_openssl(Errc::internal, "out of memory", "BIO_new_mem_buf");
     std::vector<X509Ptr> certs;
     for (;;) {
         X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
@@ -19,7 +19,7 @@ std::vector<X509Ptr> parse_certificates_pem(std::string_view pem) {
     unsigned long err = ERR_peek_last_error();
     // The loop ends with "no start line" once the text is used up; anything else is a bad block.
     bool clean_end = err == 0 || (ERR_GET_LIB(err) == ERR_LIB_PEM && ERR_GET_REASON(err) == PEM_R_NO_START_LINE);
-    if (!clean_end) backend::throw_openssl(Errc::bad_key_format, "a certificate in the PEM cannot be parsed",
+    if (!clean_end) keys::throw_openssl(Errc::bad_key_format, "a certificate in the PEM cannot be parsed",
                                            "PEM_read_bio_X509");
     ERR_clear_error();
     if (certs.empty()) throw Error(Errc::bad_key_format, "the PEM holds no certificate");
@@ -27,9 +27,9 @@ std::vector<X509Ptr> parse_certificates_pem(std::string_view pem) {
 }
 
 std::string certificate_pem(X509* cert) {
-    backend::BioPtr bio(BIO_new(BIO_s_mem()));
+    keys::BioPtr bio(BIO_new(BIO_s_mem()));
     if (!bio || PEM_write_bio_X509(bio.get(), cert) != 1)
-        backend::throw_openssl(Errc::internal, "cannot write the certificate PEM", "PEM_write_bio_X509");
+        keys::throw_openssl(Errc::internal, "cannot write the certificate PEM", "PEM_write_bio_X509");
     char* data = nullptr;
     long len = BIO_get_mem_data(bio.get(), &data);
     return std::string(data, static_cast<std::size_t>(len));
@@ -37,9 +37,9 @@ std::string certificate_pem(X509* cert) {
 
 Bytes certificate_spki(X509* cert) {
     EVP_PKEY* pkey = X509_get0_pubkey(cert);
-    if (!pkey) backend::throw_openssl(Errc::bad_key_format, "the certificate's public key cannot be read",
+    if (!pkey) keys::throw_openssl(Errc::bad_key_format, "the certificate's public key cannot be read",
                                       "X509_get0_pubkey");
-    return backend::spki_of(pkey);
+    return keys::spki_of(pkey);
 }
 
 } // namespace trustkey::tuf

@@ -9,14 +9,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/openssl_ptr.h"
 #include "lib/core/encoding.h"
 
 namespace trustkey::tuf {
 
-using X509Ptr = std::unique_ptr<X509, backend::OsslDeleter<X509, X509_free>>;
-using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, backend::OsslDeleter<X509_EXTENSION, X509_EXTENSION_free>>;
-using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, backend::OsslDeleter<ASN1_INTEGER, ASN1_INTEGER_free>>;
+using X509Ptr = std::unique_ptr<X509, keys::OsslDeleter<X509, X509_free>>;
+using X509ExtensionPtr = std::unique_ptr<X509_EXTENSION, keys::OsslDeleter<X509_EXTENSION, X509_EXTENSION_free>>;
+using Asn1IntegerPtr = std::unique_ptr<ASN1_INTEGER, keys::OsslDeleter<ASN1_INTEGER, ASN1_INTEGER_free>>;
 
 // Every CERTIFICATE block of a PEM text, in order. Throws bad_key_format when there is none
 // or one cannot be parsed.

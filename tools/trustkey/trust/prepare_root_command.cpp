@@ -15,7 +15,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/atomic_file.h"
 #include "lib/core/encoding.h"
 #include "lib/core/error.h"
@@ -64,7 +64,7 @@ OnlineKey agent_online_key(proto::Client& agent, const std::string& gun, const s
     }
     trustkey::trust::record_key_use(agent, info->id(), gun, role);
     const Bytes spki(info->public_key().begin(), info->public_key().end());
-    return OnlineKey{role + ".pub", backend::spki_to_pem(spki), tuf::Key::from_spki(spki), name, made};
+    return OnlineKey{role + ".pub", keys::spki_to_pem(spki), tuf::Key::from_spki(spki), name, made};
 }
 
 // The notary server's key for `role`, kept as the server answers it.

@@ -1,7 +1,8 @@
 // Message codec: protobuf, decoded strictly. A message is accepted only when it
 // parses, carries no unknown fields, and is byte for byte the canonical
 // encoding of what it parsed to (so trailing bytes, repeated or out-of-order
-// fields and over-long varints are all refused).
+// fields and over-long varints are all refused); the last is checked by walking
+// the received bytes, without encoding the message again.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,10 @@ namespace pb = ::trustkey::agent::v1;
 // serialized in place, with no copy in between). Check the size first: ByteSizeLong() + 1
 // must fit the peer's frame limit.
 void append_frame(std::vector<std::uint8_t>& out, std::uint8_t version, const google::protobuf::MessageLite& msg);
+// The same when the caller has just computed msg.ByteSizeLong() (`size`, unchanged since):
+// the message is sized once.
+void append_frame(std::vector<std::uint8_t>& out, std::uint8_t version, const google::protobuf::MessageLite& msg,
+                  std::size_t size);
 
 std::vector<std::uint8_t> encode_message(const google::protobuf::MessageLite& msg);
 

@@ -6,9 +6,9 @@
 
 #include <gtest/gtest.h>
 
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/core/error.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 #include "tests/fixtures/temp_dir.h"
 
 namespace trustkey::backend::pkcs11 {

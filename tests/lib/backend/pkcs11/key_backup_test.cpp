@@ -15,7 +15,7 @@
 #include "lib/backend/pkcs11/pkcs11_config.h"
 #include "lib/backend/pkcs11/scoped_login.h"
 #include "lib/backend/pkcs11/session.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/expect_error.h"
 #include "tests/fixtures/softhsm_token.h"

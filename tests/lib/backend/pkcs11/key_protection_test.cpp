@@ -6,7 +6,7 @@
 #include "lib/backend/pkcs11/module.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
 #include "lib/backend/private_key.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 #include "tests/fixtures/softhsm_token.h"
 
 namespace trustkey::backend::pkcs11 {

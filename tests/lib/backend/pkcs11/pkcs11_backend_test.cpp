@@ -9,12 +9,13 @@
 
 #include <gtest/gtest.h>
 
+#include "lib/backend/key_ring.h"
 #include "lib/backend/private_key.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/backend/pkcs11/module.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
 #include "lib/core/error.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"
 
@@ -148,6 +149,26 @@ TEST_F(Pkcs11BackendTest, BadUriIsConfigError) {
     c = config();
     c.module = "/nonexistent/module.so";
     EXPECT_EQ(errc_of([&] { make_pkcs11_backend(c); }), Errc::config);
+}
+
+// Resolution and signing pass the cached key, not copies: a key looked up twice is the
+// same object, and a KeyRing entry points at it too.
+TEST_F(Pkcs11BackendTest, CachedKeysAreSharedNotCopied) {
+    auto owned = open();
+    Backend* backend = owned.get();
+    const KeyInfo made = backend->generate("shared", KeyType::ecdsa_p256);
+    const KeyPtr first = backend->find_known(made.id);
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(backend->find_known(made.id).get(), first.get());
+    KeyRing ring;
+    ring.add(std::move(owned));
+    EXPECT_EQ(ring.resolve(made.id).info.get(), first.get());
+    EXPECT_EQ(ring.resolve("shared").info.get(), first.get());
+    const auto [hash, data] = input_for(KeyType::ecdsa_p256, "shared");
+    EXPECT_EQ(backend->sign(*first, hash, data).size(), 64u);
+    // The backend checks what it signs: callers do not.
+    EXPECT_EQ(errc_of([&] { backend->sign(*first, hash, Bytes(31, 0)); }), Errc::bad_digest_length);
+    EXPECT_EQ(errc_of([&] { backend->sign(*first, HashAlg::none, data); }), Errc::unsupported_algorithm);
 }
 
 TEST_F(Pkcs11BackendTest, WrongPinIsNotRetried) {

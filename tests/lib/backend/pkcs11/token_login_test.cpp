@@ -6,7 +6,7 @@
 
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/core/error.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 #include "tests/fixtures/temp_dir.h"
 
 namespace trustkey::backend::pkcs11 {

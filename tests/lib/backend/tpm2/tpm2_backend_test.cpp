@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "lib/backend/private_key.h"
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 #include "lib/backend/tpm2/key_blob.h"
 #include "lib/core/error.h"
 #include "tests/lib/backend/backend_targets.h"

@@ -5,9 +5,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "lib/backend/evp_key.h"
+#include "lib/keys/evp_key.h"
 #include "lib/core/error.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trust/tuf/software_signer.h"
@@ -46,7 +46,7 @@ TEST_F(CertificateTest, SelfSignatureVerifiesWithOpenssl) {
 
     auto certs = parse_certificates_pem(pem);
     ASSERT_EQ(certs.size(), 1u);
-    backend::EvpPkeyPtr pkey = backend::pkey_from_spki(signer.spki_der());
+    keys::EvpPkeyPtr pkey = keys::pkey_from_spki(signer.spki_der());
     EXPECT_EQ(X509_verify(certs[0].get(), pkey.get()), 1);
 }
 

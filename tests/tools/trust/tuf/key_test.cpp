@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "lib/core/error.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_dir.h"
 #include "tests/tools/trust/tuf/software_signer.h"

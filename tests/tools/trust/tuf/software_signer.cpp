@@ -3,23 +3,29 @@
 #include <stdexcept>
 
 #include <openssl/ec.h>
+#include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "lib/backend/openssl_ptr.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "lib/keys/evp_key.h"
+#include "lib/keys/openssl_ptr.h"
+#include "tests/lib/keys/openssl_cli.h"
 
 namespace trustkey::test {
 
 namespace {
 
-backend::PrivateKey load(const std::string& kind, const std::filesystem::path& pem) {
+keys::EvpPkeyPtr load(const std::string& kind, const std::filesystem::path& pem) {
     generate_pem(kind, pem);
-    return backend::PrivateKey::from_pem(read_text(pem), nullptr);
+    const std::string text = read_text(pem);
+    keys::BioPtr bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+    keys::EvpPkeyPtr pkey(bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr);
+    if (!pkey) throw std::runtime_error("cannot read the private key " + pem.string());
+    return pkey;
 }
 
 Bytes der_to_raw(std::span<const std::uint8_t> der) {
     const unsigned char* p = der.data();
-    backend::EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+    keys::EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
     if (!sig) throw std::runtime_error("bad DER ECDSA signature");
     Bytes raw(64);
     if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), raw.data(), 32) != 32 ||
@@ -32,15 +38,17 @@ Bytes der_to_raw(std::span<const std::uint8_t> der) {
 
 SoftwareSigner::SoftwareSigner(const std::string& kind, const std::filesystem::path& dir)
     : m_pem(dir / (kind + "-" + std::to_string(reinterpret_cast<std::uintptr_t>(this)) + ".pem")),
-      m_key(load(kind, m_pem)) {}
+      m_key(load(kind, m_pem)), m_type(keys::key_type_of(m_key.get())) {}
+
+Bytes SoftwareSigner::spki_der() const { return keys::spki_of(m_key.get()); }
 
 Bytes SoftwareSigner::sign(std::span<const std::uint8_t> message) const {
-    backend::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
+    keys::EvpMdCtxPtr ctx(EVP_MD_CTX_new());
     EVP_PKEY_CTX* pctx = nullptr;
-    bool ed = m_key.type() == backend::KeyType::ed25519;
+    bool ed = m_type == keys::KeyType::ed25519;
     if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, ed ? nullptr : EVP_sha256(), nullptr, m_key.get()) != 1)
         throw std::runtime_error("EVP_DigestSignInit failed");
-    bool rsa = m_key.type() == backend::KeyType::rsa_2048 || m_key.type() == backend::KeyType::rsa_4096;
+    bool rsa = m_type == keys::KeyType::rsa_2048 || m_type == keys::KeyType::rsa_4096;
     if (rsa && (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
                 EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, EVP_sha256()) != 1 ||
                 EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, 32) != 1))
@@ -52,11 +60,11 @@ Bytes SoftwareSigner::sign(std::span<const std::uint8_t> message) const {
     if (EVP_DigestSign(ctx.get(), sig.data(), &len, message.data(), message.size()) != 1)
         throw std::runtime_error("EVP_DigestSign failed");
     sig.resize(len);
-    return m_key.type() == backend::KeyType::ecdsa_p256 ? der_to_raw(sig) : sig;
+    return m_type == keys::KeyType::ecdsa_p256 ? der_to_raw(sig) : sig;
 }
 
 Bytes SoftwareSigner::sign_digest(std::span<const std::uint8_t> digest) const {
-    backend::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, m_key.get(), nullptr));
+    keys::EvpPkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, m_key.get(), nullptr));
     std::size_t len = 0;
     if (!ctx || EVP_PKEY_sign_init(ctx.get()) != 1 ||
         EVP_PKEY_sign(ctx.get(), nullptr, &len, digest.data(), digest.size()) != 1)

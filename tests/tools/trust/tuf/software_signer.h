@@ -7,8 +7,9 @@
 #include <span>
 #include <string>
 
-#include "lib/backend/private_key.h"
 #include "lib/core/encoding.h"
+#include "lib/keys/key_type.h"
+#include "lib/keys/openssl_ptr.h"
 #include "tools/trust/tuf/key.h"
 
 namespace trustkey::test {
@@ -19,7 +20,7 @@ public:
     SoftwareSigner(const std::string& kind, const std::filesystem::path& dir);
 
     const std::filesystem::path& pem_path() const noexcept { return m_pem; }
-    Bytes spki_der() const { return m_key.spki_der(); }
+    Bytes spki_der() const;
     tuf::Key key() const { return tuf::Key::from_spki(spki_der()); }
     // A TUF signature over `message`.
     Bytes sign(std::span<const std::uint8_t> message) const;
@@ -28,7 +29,8 @@ public:
 
 private:
     std::filesystem::path m_pem;
-    backend::PrivateKey m_key;
+    keys::EvpPkeyPtr m_key;
+    keys::KeyType m_type;
 };
 
 } // namespace trustkey::test

@@ -1,13 +1,13 @@
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/rsa.h>
 
-#include "lib/backend/evp_key.h"
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/evp_key.h"
+#include "lib/keys/openssl_ptr.h"
 
-namespace trustkey::backend {
+namespace trustkey::keys {
 
 KeyType key_type_of_spki(std::span<const std::uint8_t> spki_der) {
     EvpPkeyPtr pkey = pkey_from_spki(spki_der);
@@ -91,4 +91,4 @@ bool verify_signature(KeyType type, std::span<const std::uint8_t> spki_der, Hash
     return ok;
 }
 
-} // namespace trustkey::backend
+} // namespace trustkey::keys

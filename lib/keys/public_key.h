@@ -6,9 +6,10 @@
 #include <string>
 #include <string_view>
 
-#include "lib/backend/backend.h"
+#include "lib/core/encoding.h"
+#include "lib/keys/key_type.h"
 
-namespace trustkey::backend {
+namespace trustkey::keys {
 
 // Key type of a SubjectPublicKeyInfo; throws bad_key_format / unsupported_algorithm.
 KeyType key_type_of_spki(std::span<const std::uint8_t> spki_der);
@@ -26,4 +27,4 @@ std::string tuf_key_id(KeyType type, std::span<const std::uint8_t> spki_der);
 bool verify_signature(KeyType type, std::span<const std::uint8_t> spki_der, HashAlg hash,
                       std::span<const std::uint8_t> data, std::span<const std::uint8_t> signature);
 
-} // namespace trustkey::backend
+} // namespace trustkey::keys

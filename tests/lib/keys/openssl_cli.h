@@ -15,6 +15,8 @@ std::string read_text(const std::filesystem::path& path);
 void write_bytes(const std::filesystem::path& path, std::span<const std::uint8_t> data);
 // Generates a private key with `openssl genpkey`: "ecdsa", "rsa", "rsa4096" or "ed25519". PKCS#8 PEM.
 void generate_pem(const std::string& kind, const std::filesystem::path& out);
+// DER SubjectPublicKeyInfo of a PEM private key, as `openssl pkey -pubout -outform DER` writes it.
+Bytes cli_spki_der(const std::filesystem::path& private_pem);
 // TUF key id of a PEM public or private key computed by openssl, base64, printf and sha256sum.
 std::string cli_key_id(const std::filesystem::path& pem, bool is_public, const std::string& tuf_keytype);
 

@@ -1,4 +1,4 @@
-// Owners for OpenSSL objects used by the key backends: one deleter per C type.
+// Owners for OpenSSL objects: one deleter per C type.
 #pragma once
 
 #include <memory>
@@ -14,13 +14,14 @@
 
 #include "lib/core/error.h"
 
-namespace trustkey::backend {
+namespace trustkey::keys {
 
 template <typename T, void (*Free)(T*)>
 struct OsslDeleter {
     void operator()(T* p) const noexcept { Free(p); }
 };
 
+using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, OsslDeleter<EVP_PKEY, EVP_PKEY_free>>;
 using BioPtr = std::unique_ptr<BIO, OsslDeleter<BIO, BIO_free_all>>;
 using EvpPkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, OsslDeleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
@@ -47,4 +48,4 @@ std::string openssl_error_text(const std::string& what);
 // Throws `errc` with the OpenSSL error queue's text and code.
 [[noreturn]] void throw_openssl(Errc errc, const std::string& what, const std::string& call);
 
-} // namespace trustkey::backend
+} // namespace trustkey::keys

@@ -1,12 +1,12 @@
-#include "lib/backend/evp_key.h"
+#include "lib/keys/evp_key.h"
 
 #include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
-#include "lib/backend/openssl_ptr.h"
+#include "lib/keys/openssl_ptr.h"
 
-namespace trustkey::backend {
+namespace trustkey::keys {
 
 std::string openssl_error_text(const std::string& what) {
     unsigned long e = ERR_peek_last_error();
@@ -24,7 +24,7 @@ std::string openssl_error_text(const std::string& what) {
 void throw_openssl(Errc errc, const std::string& what, const std::string& call) {
     unsigned long code = ERR_peek_last_error();
     std::string text = openssl_error_text(what);
-    throw Error(errc, text, code, call);
+    throw Error(errc, text, code, call).with_domain(ErrorDomain::openssl);
 }
 
 KeyType key_type_of(EVP_PKEY* pkey) {
@@ -90,4 +90,4 @@ Bytes ecdsa_raw_to_der(std::span<const std::uint8_t> raw) {
     return out;
 }
 
-} // namespace trustkey::backend
+} // namespace trustkey::keys

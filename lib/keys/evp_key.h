@@ -6,10 +6,11 @@
 
 #include <openssl/evp.h>
 
-#include "lib/backend/backend.h"
-#include "lib/backend/private_key.h"
+#include "lib/core/encoding.h"
+#include "lib/keys/key_type.h"
+#include "lib/keys/openssl_ptr.h"
 
-namespace trustkey::backend {
+namespace trustkey::keys {
 
 // The trustkey key type of `pkey`; throws unsupported_algorithm for others.
 KeyType key_type_of(EVP_PKEY* pkey);
@@ -21,4 +22,4 @@ EvpPkeyPtr pkey_from_spki(std::span<const std::uint8_t> spki_der);
 // that OpenSSL and X.509 use.
 Bytes ecdsa_raw_to_der(std::span<const std::uint8_t> raw);
 
-} // namespace trustkey::backend
+} // namespace trustkey::keys

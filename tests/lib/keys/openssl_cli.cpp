@@ -1,4 +1,4 @@
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 
 #include <fstream>
 #include <sstream>
@@ -36,6 +36,14 @@ void generate_pem(const std::string& kind, const std::filesystem::path& out) {
     else if (kind == "ed25519") args = "-algorithm ED25519";
     else throw std::runtime_error("unknown key kind " + kind);
     must_run("openssl genpkey " + args + " -out " + shell_quote(out.string()));
+}
+
+Bytes cli_spki_der(const std::filesystem::path& private_pem) {
+    const std::filesystem::path out = private_pem.string() + ".spki.der";
+    must_run("openssl pkey -in " + shell_quote(private_pem.string()) + " -pubout -outform DER -out " +
+             shell_quote(out.string()));
+    const std::string der = read_text(out);
+    return Bytes(der.begin(), der.end());
 }
 
 std::string cli_key_id(const std::filesystem::path& pem, bool is_public, const std::string& tuf_keytype) {

@@ -1,14 +1,13 @@
-#include "lib/backend/public_key.h"
+#include "lib/keys/public_key.h"
 
 #include <gtest/gtest.h>
 
-#include "lib/backend/private_key.h"
 #include "lib/core/error.h"
-#include "tests/lib/backend/openssl_cli.h"
+#include "tests/lib/keys/openssl_cli.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/temp_dir.h"
 
-namespace trustkey::backend {
+namespace trustkey::keys {
 namespace {
 
 using test::must_run;
@@ -31,9 +30,7 @@ TEST_P(PublicKeyTest, KeyIdMatchesIndependentComputation) {
     const Case& c = GetParam();
     auto pem_path = dir / "key.pem";
     test::generate_pem(c.kind, pem_path);
-    PrivateKey key = PrivateKey::from_pem(test::read_text(pem_path), nullptr);
-    ASSERT_EQ(key.type(), c.type);
-    Bytes spki = key.spki_der();
+    Bytes spki = test::cli_spki_der(pem_path);
     EXPECT_EQ(key_type_of_spki(spki), c.type);
     std::string expected = test::cli_key_id(pem_path, false, c.tuf_type);
     ASSERT_EQ(expected.size(), 64u);
@@ -49,8 +46,7 @@ TEST_P(PublicKeyTest, VerifiesSignaturesMadeByOpensslCli) {
     std::string message = "{\"signed\":\"payload\"}";
     test::write_bytes(msg, as_bytes(message));
     Bytes digest = sha256(as_bytes(message));
-    PrivateKey key = PrivateKey::from_pem(test::read_text(pem), nullptr);
-    Bytes spki = key.spki_der();
+    Bytes spki = test::cli_spki_der(pem);
     std::string k = shell_quote(pem.string()), m = shell_quote(msg.string()), s = shell_quote(sig.string());
     Bytes signature;
     if (c.type == KeyType::ed25519) {
@@ -119,5 +115,17 @@ TEST(PublicKey, RejectsGarbageSpki) {
     }
 }
 
+TEST(PublicKeyErrors, AnSpkiOpensslCannotReadIsAnOpensslError) {
+    const Bytes garbage{0x30, 0x03, 0x02, 0x01, 0x00};
+    try {
+        key_type_of_spki(garbage);
+        FAIL() << "garbage was read as a key";
+    } catch (const Error& e) {
+        EXPECT_EQ(e.errc(), Errc::bad_key_format);
+        EXPECT_EQ(e.domain(), ErrorDomain::openssl);
+        EXPECT_EQ(e.call(), "d2i_PUBKEY");
+    }
+}
+
 } // namespace
-} // namespace trustkey::backend
+} // namespace trustkey::keys
