@@ -10,6 +10,7 @@
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/proto_convert.h"
 #include "daemon/server/status_table.h"
+#include "daemon/server/thread_count.h"
 
 namespace trustkey::server {
 
@@ -238,6 +239,8 @@ void Dispatcher::on_get_status(pb::Response& response) {
     for (backend::Backend* b : m_ring.backends()) to_proto(b->status(), *reply->add_tokens());
     if (m_options.connection_count)
         reply->set_connections(static_cast<std::uint32_t>(m_options.connection_count()));
+    if (m_options.dropped_requests) reply->set_dropped_requests(m_options.dropped_requests());
+    reply->set_threads(static_cast<std::uint32_t>(thread_count()));
     const auto up = std::chrono::steady_clock::now() - m_started;
     reply->set_uptime_seconds(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(up).count()));

@@ -103,6 +103,23 @@ std::vector<KeyRing::Entry> KeyRing::matching(std::string_view ref) const {
     return find(Reference(ref), collect(false));
 }
 
+std::optional<KeyRing::Entry> KeyRing::resolve_cached(std::string_view ref) const noexcept {
+    try {
+        if (ref.empty()) return std::nullopt;
+        const Reference reference(ref);
+        std::vector<Entry> matches;
+        if (ref.size() == 64 && is_hex(ref)) {
+            for (const auto& b : m_backends)
+                if (auto k = b->find_known(reference.wanted())) matches.push_back(Entry{std::move(*k), b.get()});
+        }
+        if (matches.empty()) matches = find(reference, collect(true));
+        if (matches.size() != 1) return std::nullopt;
+        return std::move(matches.front());
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
 KeyRing::Entry KeyRing::resolve(std::string_view ref) const {
     if (ref.empty()) throw Error(Errc::invalid_argument, "empty key reference");
     const Reference reference(ref);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,9 @@ public:
     // than kMinKeyIdPrefix that names no key, or ambiguous with the candidates
     // ("<id> <name>", separated by ", ") in the message.
     Entry resolve(std::string_view ref) const;
+    // The one key the backends' caches match for `ref`, without asking any token when the
+    // caches are filled; nullopt when none or several match or a cache cannot be read.
+    std::optional<Entry> resolve_cached(std::string_view ref) const noexcept;
     // Every key the reference matches (a fresh listing), each once.
     std::vector<Entry> matching(std::string_view ref) const;
 
