@@ -328,7 +328,7 @@ TEST_F(ServingTpmTest, BatchOnTheTpmDoesNotStallAnotherClientsSign) {
     std::sort(times.begin(), times.end());
     const auto one_sig = times[times.size() / 2];
 
-    constexpr std::size_t kItems = 400;
+    constexpr std::size_t kItems = proto::kBatchLimitEcdsaP256;
     std::vector<std::vector<std::uint8_t>> items(kItems, digest);
     std::atomic<bool> batch_done{false};
     Clock::time_point batch_end;
@@ -341,19 +341,20 @@ TEST_F(ServingTpmTest, BatchOnTheTpmDoesNotStallAnotherClientsSign) {
         return reply.signatures_size();
     });
     // Let the batch get going, then time one Sign of another client.
-    std::this_thread::sleep_for(std::max<Clock::duration>(10 * one_sig, 100ms));
+    std::this_thread::sleep_for(std::max<Clock::duration>(10 * one_sig, 50ms));
     auto other = client();
+    const bool overlapped = !batch_done.load();  // the batch still runs as the Sign is sent
     const auto t = Clock::now();
     other.sign("tpm-fair", pb::HASH_SHA256, digest);
     const auto waited = Clock::now() - t;
-    const bool overlapped = !batch_done.load();
     EXPECT_EQ(batch.get(), static_cast<int>(kItems));
     const auto whole_batch = batch_end - batch_start;
 
-    // At most a few chunks (8 signatures each) ahead of it, plus a margin for the machine.
-    const auto allowed = 5 * 8 * one_sig + 250ms;
+    // At most a few chunks (8 signatures each) ahead of it, plus a margin for the machine;
+    // when the batch holds the TPM throughout, the wait is the rest of the batch.
+    const auto allowed = 5 * 8 * one_sig + 100ms;
     const auto ms = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); };
-    ASSERT_TRUE(overlapped) << "the batch ended before the other client signed; one signature " << ms(one_sig)
+    ASSERT_TRUE(overlapped) << "the batch ended before the other client's Sign was sent; one signature " << ms(one_sig)
                             << " ms, batch " << ms(whole_batch) << " ms";
     EXPECT_LE(waited, allowed) << "one signature " << ms(one_sig) << " ms, the other client waited " << ms(waited)
                                << " ms, the whole batch took " << ms(whole_batch) << " ms";
