@@ -360,5 +360,52 @@ TEST_F(ServingTpmTest, BatchOnTheTpmDoesNotStallAnotherClientsSign) {
                                << " ms, the whole batch took " << ms(whole_batch) << " ms";
 }
 
+TEST_F(ServingTpmTest, AFullQueueIsAnsweredBusyAndTheClientLibraryRetries) {
+    start({"--tpm", swtpm().tcti(), "--config", write_config("max_queued_requests = 1\n")});
+    auto c = client();
+    c.generate_key("tpm-queue", pb::KEY_TYPE_ECDSA_P256, "tpm");
+    const auto digest = digest_of("queue");
+
+    // A full batch keeps the TPM's one worker going, chunk after chunk; meanwhile five
+    // clients each send one Sign at once: one may wait in the queue, the others are refused.
+    std::vector<std::vector<std::uint8_t>> items(proto::kBatchLimitEcdsaP256, digest);
+    auto batch = std::async(std::launch::async, [&] {
+        auto bc = client();
+        return bc.sign_batch("tpm-queue", pb::HASH_SHA256, items).signatures_size();
+    });
+    std::this_thread::sleep_for(50ms);
+    std::vector<std::unique_ptr<RawConnection>> raws;
+    for (int i = 0; i < 5; ++i) {
+        raws.push_back(std::make_unique<RawConnection>(socket()));
+        ASSERT_TRUE(raws.back()->hello());
+    }
+    for (std::size_t i = 0; i < raws.size(); ++i)
+        ASSERT_TRUE(raws[i]->send_request(sign_request(100 + i, "tpm-queue", digest)));
+    int busy = 0, ok = 0;
+    for (std::size_t i = 0; i < raws.size(); ++i) {
+        const auto resp = raws[i]->read_response(30s);
+        ASSERT_TRUE(resp);
+        EXPECT_EQ(resp->id(), 100 + i);
+        if (resp->status() == pb::STATUS_BUSY) {
+            ++busy;
+            EXPECT_NE(resp->message().find("queue"), std::string::npos) << resp->message();
+        } else {
+            EXPECT_EQ(resp->status(), pb::STATUS_OK) << resp->message();
+            ++ok;
+        }
+    }
+    EXPECT_GE(busy, 1);
+    EXPECT_GE(ok, 1);
+    // A refused connection stays usable.
+    ASSERT_TRUE(raws.front()->send_request(sign_request(200, "tpm-queue", digest)));
+    // The client library waits and tries again rather than report BUSY at once.
+    auto other = client();
+    EXPECT_EQ(other.sign("tpm-queue", pb::HASH_SHA256, digest).signature().size(), 64u);
+    EXPECT_EQ(batch.get(), static_cast<int>(proto::kBatchLimitEcdsaP256));
+    const auto last = raws.front()->read_response(30s);
+    ASSERT_TRUE(last);
+    EXPECT_TRUE(last->status() == pb::STATUS_OK || last->status() == pb::STATUS_BUSY) << last->message();
+}
+
 } // namespace
 } // namespace trustkey::test
