@@ -183,6 +183,44 @@ TEST_F(ServingTest, StalledAndSilentClientsAreDroppedAtTheirDeadlines) {
     expect_serves();
 }
 
+TEST_F(ServingTest, AClientThatStopsReadingIsClosedAndBlocksNoOne) {
+    start({"--config", write_config("frame_timeout_seconds = 1\n")});
+    auto signer = client();
+    signer.generate_key("reader-key", pb::KEY_TYPE_ECDSA_P256);
+
+    // Eight full batches (about 63 KiB of reply each), never read: the replies fill the
+    // socket and the daemon's bounded output buffer.
+    RawConnection raw(socket());
+    ASSERT_TRUE(raw.hello());
+    const auto digest = digest_of("unread");
+    std::vector<std::uint8_t> bytes;
+    for (std::uint64_t id = 2; id < 10; ++id) {
+        pb::Request batch;
+        batch.set_id(id);
+        batch.mutable_sign_batch()->set_key("reader-key");
+        batch.mutable_sign_batch()->set_hash(pb::HASH_SHA256);
+        for (std::uint32_t i = 0; i < proto::kBatchLimitEcdsaP256; ++i)
+            batch.mutable_sign_batch()->add_items(digest.data(), digest.size());
+        const auto frame = frame_of(batch);
+        bytes.insert(bytes.end(), frame.begin(), frame.end());
+    }
+    auto sent = std::async(std::launch::async, [&] { return raw.send_bytes(bytes); });
+
+    // Meanwhile another client signs, and the reader is closed once its replies stop moving.
+    const auto deadline = Clock::now() + 20s;
+    int signed_count = 0;
+    while (m_daemon->log().find("event=reply_timeout") == std::string::npos && Clock::now() < deadline) {
+        EXPECT_NO_THROW(signer.sign("reader-key", pb::HASH_SHA256, digest_of(std::to_string(signed_count))));
+        ++signed_count;
+        std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_NE(m_daemon->log().find("event=reply_timeout"), std::string::npos) << m_daemon->log();
+    EXPECT_GT(signed_count, 0);
+    EXPECT_TRUE(raw.closed_by_peer(10s));
+    sent.get();
+    expect_serves();
+}
+
 TEST_F(ServingTest, OutOfDescriptorsTheDaemonNeitherSpinsNorFloodsItsLog) {
     start();
     const pid_t pid = m_daemon->pid();
