@@ -72,14 +72,14 @@ int Connection::on_io(sd_event_source*, int, std::uint32_t revents, void* self) 
             // The client closed its socket: nobody reads the replies of what it asked. What it
             // sent last is read only to count the requests dropped.
             if (revents & EPOLLIN) c->read_some();
-            c->close(true, nullptr);
+            c->close(true);
             return 0;
         }
         if (revents & EPOLLIN) c->read_some();
         if (c->m_fd) c->advance();
     } catch (const std::exception& e) {
         spdlog::error("event=connection_error {} error={}", c->who(), log::quoted(e.what()));
-        c->close(true, nullptr);
+        c->close(true);
     }
     return 0;
 }
@@ -92,27 +92,27 @@ int Connection::on_timer(sd_event_source*, std::uint64_t, void* self) noexcept {
             log_limited(c->m_warnings.reply_timeout, spdlog::level::warn,
                         fmt::format("event=reply_timeout {} unread={} closing=true", c->who(),
                                     c->m_out.size() - c->m_out_pos));
-            c->close(true, nullptr);
+            c->close(true);
             return 0;
         }
         if (c->m_in_len > 0 && c->buffered_requests() == 0 &&
             now >= c->m_frame_started + c->m_options.frame_timeout) {
             log_limited(c->m_warnings.frame_timeout, spdlog::level::warn,
                         fmt::format("event=frame_timeout buffered={} {} closing=true", c->m_in_len, c->who()));
-            c->close(true, nullptr);
+            c->close(true);
             return 0;
         }
         if (c->m_options.idle_timeout.count() > 0 && c->m_in_len == 0 && !c->m_in_flight &&
             c->m_out_pos == c->m_out.size() && now >= c->m_last_activity + c->m_options.idle_timeout) {
             log_limited(c->m_warnings.idle, spdlog::level::info,
                         fmt::format("event=idle_timeout {} closing=true", c->who()));
-            c->close(false, nullptr);
+            c->close(false);
             return 0;
         }
         c->rearm();
     } catch (const std::exception& e) {
         spdlog::error("event=connection_error {} error={}", c->who(), log::quoted(e.what()));
-        c->close(true, nullptr);
+        c->close(true);
     }
     return 0;
 }
@@ -134,7 +134,7 @@ void Connection::read_some() {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;
         spdlog::debug("event=client_gone {} errno={}", who(), errno);
-        close(true, nullptr);  // ECONNRESET: the client is gone
+        close(true);  // ECONNRESET: the client is gone
         return;
     }
 }
@@ -153,7 +153,7 @@ void Connection::advance() {
                 log_limited(m_warnings.bad_frame, spdlog::level::warn,
                             fmt::format("event=bad_frame_length length={} max={} {} closing=true", raw_length(h),
                                         m_options.max_frame, who()));
-                close(false, nullptr);
+                close(false);
                 return;
             }
             const std::size_t total = proto::kFrameHeaderSize + *len;
@@ -173,7 +173,7 @@ void Connection::advance() {
     if (m_session.stop_requested && m_out_pos == m_out.size()) {
         // The reply to Stop is out: now the daemon stops.
         const Caller caller = m_caller;
-        close(false, nullptr);
+        close(false);
         m_dispatcher.stop_after_reply(caller);
         return;
     }
@@ -181,7 +181,7 @@ void Connection::advance() {
         if (m_in_len > 0)
             log_limited(m_warnings.bad_frame, spdlog::level::warn,
                         fmt::format("event=truncated_frame buffered={} {} closing=true", m_in_len, who()));
-        close(false, nullptr);
+        close(false);
         return;
     }
     rearm();
@@ -257,7 +257,7 @@ void Connection::write_some() {
         if (k < 0 && errno == EINTR) continue;
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         spdlog::debug("event=client_gone {} errno={}", who(), errno);
-        close(true, nullptr);  // EPIPE, ECONNRESET
+        close(true);  // EPIPE, ECONNRESET
         return;
     }
     if (m_out_pos == m_out.size()) {
@@ -317,7 +317,7 @@ void Connection::compact(std::size_t consumed) noexcept {
     m_in_len = rest;
 }
 
-void Connection::close(bool client_gone, const char* reason) {
+void Connection::close(bool client_gone) {
     if (!m_fd) return;
     std::size_t dropped = 0;
     if (m_in_flight || client_gone) dropped += m_scheduler.forget(m_id);
@@ -327,7 +327,6 @@ void Connection::close(bool client_gone, const char* reason) {
     if (dropped > 0)
         log_limited(m_warnings.dropped, spdlog::level::info,
                     fmt::format("event=requests_dropped {} count={} total={}", who(), dropped, m_scheduler.dropped()));
-    if (reason) spdlog::debug("event=connection_close {} reason={}", who(), reason);
     m_io.reset();
     m_timer.reset();
     ::shutdown(m_fd.get(), SHUT_RDWR);

@@ -56,7 +56,7 @@ public:
     // The reply of the request handed to the Scheduler.
     void complete(Completion completion);
     // Ends the connection now (the daemon stops).
-    void shut_down() { close(false, nullptr); }
+    void shut_down() { close(false); }
 
 private:
     static int on_io(sd_event_source* source, int fd, std::uint32_t revents, void* self) noexcept;
@@ -75,7 +75,7 @@ private:
     void compact(std::size_t consumed) noexcept;
     void grow(std::size_t size);
     // `client_gone`: what was queued or buffered for it is dropped and counted.
-    void close(bool client_gone, const char* reason);
+    void close(bool client_gone);
     std::string who() const;
 
     using Clock = std::chrono::steady_clock;

@@ -246,7 +246,7 @@ void Daemon::accept_pending() {
                                         log::quoted(std::strerror(error)), m_connections.size()));
                 // Out of descriptors or memory: the pending connection stays in the backlog, so
                 // watching the listener now would only spin.
-                pause_accepting(error);
+                pause_accepting();
             }
             return;
         }
@@ -294,10 +294,8 @@ void Daemon::refuse_busy(UniqueFd fd, const Caller& caller) {
     ::shutdown(fd.get(), SHUT_WR);
 }
 
-void Daemon::pause_accepting(int error) {
-    if (error != EMFILE && error != ENFILE && error != ENOBUFS && error != ENOMEM) {
-        // Something else (the listener broke?): rest a moment all the same rather than spin.
-    }
+void Daemon::pause_accepting() {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything else that would fail again at once.
     m_accept_paused = true;
     sd_event_source_set_enabled(m_accept_source.get(), SD_EVENT_OFF);
     std::uint64_t now = 0;

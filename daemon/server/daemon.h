@@ -69,7 +69,7 @@ private:
     void accept_pending();
     void refuse_busy(UniqueFd fd, const Caller& caller);
     // Out of descriptors: stop watching the listener until a connection closes or a short timer.
-    void pause_accepting(int error);
+    void pause_accepting();
     void resume_accepting();
     void connection_closed(Connection& connection);
     void stop_loop(const std::string& cause);
