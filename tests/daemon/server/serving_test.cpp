@@ -221,6 +221,37 @@ TEST_F(ServingTest, AClientThatStopsReadingIsClosedAndBlocksNoOne) {
     expect_serves();
 }
 
+// "Max open files" of a process: soft and hard, from /proc/<pid>/limits.
+std::pair<std::string, std::string> open_files_limit(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind("Max open files", 0) != 0) continue;
+        std::istringstream fields(line.substr(std::string("Max open files").size()));
+        std::string soft, hard;
+        fields >> soft >> hard;
+        return {soft, hard};
+    }
+    return {};
+}
+
+TEST_F(ServingTest, RaisesItsOpenFilesLimitToTheHardLimit) {
+    // Started with a low soft limit under a higher hard one.
+    const fs::path wrapper = m_home.root() / "low-nofile.sh";
+    {
+        std::ofstream out(wrapper);
+        out << "#!/bin/sh\nexec prlimit --nofile=64:2048 -- " << TRUSTKEYD_PATH << " \"$@\"\n";
+    }
+    fs::permissions(wrapper, fs::perms::owner_all);
+    auto opts = options();
+    m_daemon = std::make_unique<TrustkeydInstance>(wrapper, m_home, opts);
+    ASSERT_TRUE(m_daemon->wait_ready()) << m_daemon->log();
+    EXPECT_EQ(open_files_limit(m_daemon->pid()), (std::pair<std::string, std::string>{"2048", "2048"}));
+    EXPECT_NE(m_daemon->log().find("event=open_files_limit soft_before=64 soft=2048 hard=2048"), std::string::npos)
+        << m_daemon->log();
+    expect_serves();
+}
+
 TEST_F(ServingTest, OutOfDescriptorsTheDaemonNeitherSpinsNorFloodsItsLog) {
     start();
     const pid_t pid = m_daemon->pid();
