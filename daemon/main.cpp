@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
         if (!foreground) ready_fd = daemonize();
         init_logging(level, log_path, foreground);
         Daemon::block_stop_signals();
+        Daemon::raise_open_files_limit();
         Daemon daemon(config, socket_path);
         report(ready_fd, "ready");
         ready_fd = -1;

@@ -9,6 +9,8 @@ packages=(
   # libraries
   libssl-dev libp11-kit-dev libprotobuf-dev protobuf-compiler
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  # sd-event (trustkeyd's event loop)
+  libsystemd-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # bench/plot_latency.sh draws sign_bench's latency figure

@@ -14,11 +14,14 @@
 #include <cstring>
 #include <deque>
 #include <optional>
+#include <random>
+#include <thread>
 #include <utility>
 
 #include "lib/core/secure_bytes.h"
 #include "lib/core/unique_fd.h"
 #include "client_io.h"
+#include "trustkey/proto/busy_retry.h"
 
 namespace trustkey::proto {
 namespace {
@@ -62,12 +65,25 @@ void check_response(const pb::Response& resp, std::uint64_t id, int body) {
     }
 }
 
+bool is_busy(const ClientError& e) noexcept {
+    return e.kind() == Kind::status && e.status() == pb::STATUS_BUSY;
+}
+
 std::string env_or_empty(const char* name) {
     const char* v = std::getenv(name);
     return v ? std::string(v) : std::string();
 }
 
 } // namespace
+
+std::chrono::milliseconds BusyRetry::delay(std::size_t retry) const {
+    auto d = first_delay;
+    for (std::size_t i = 1; i < retry && d < max_delay; ++i) d *= 2;
+    d = std::min(d, max_delay);
+    thread_local std::minstd_rand rng{std::random_device{}()};
+    std::uniform_int_distribution<std::int64_t> jitter(d.count() / 2, d.count());
+    return std::chrono::milliseconds(jitter(rng));
+}
 
 ClientError::ClientError(Kind kind, pb::Status status, std::string message, std::vector<std::string> candidates,
                          pb::PinInfo pin, std::string backend)
@@ -90,7 +106,7 @@ std::string Client::default_socket_path() {
     return "/tmp/trustkey-" + uid + "/agent.sock";
 }
 
-Client Client::connect(const std::string& socket_path, std::chrono::milliseconds timeout) {
+Client Client::connect_once(const std::string& socket_path, std::chrono::milliseconds timeout) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
@@ -135,7 +151,24 @@ Client Client::connect(const std::string& socket_path, std::chrono::milliseconds
     hello->set_min_version(kMinProtocolVersion);
     hello->set_max_version(kProtocolVersion);
     hello->set_client("trustkey-client");
-    pb::Response resp = c.call(req);
+    req.set_id(c.m_next_id++);
+    // Over its connection cap the daemon answers STATUS_BUSY at once and closes: that answer
+    // may already wait to be read when sending the Hello fails.
+    std::optional<ClientError> send_failed;
+    try {
+        c.send(req);
+    } catch (const ClientError& e) {
+        if (e.kind() != Kind::io) throw;
+        send_failed = e;
+    }
+    pb::Response resp;
+    try {
+        resp = c.receive();
+    } catch (const ClientError&) {
+        if (send_failed) throw *send_failed;
+        throw;
+    }
+    check_response(resp, req.id(), static_cast<int>(pb::Request::kHello));
     const std::uint32_t v = resp.hello().version();
     if (v < kMinProtocolVersion || v > kProtocolVersion) {
         fail(Kind::protocol, "trustkeyd chose protocol version " + std::to_string(v) + ", which this client does not speak");
@@ -146,6 +179,18 @@ Client Client::connect(const std::string& socket_path, std::chrono::milliseconds
     c.m_version = static_cast<std::uint8_t>(v);
     c.m_hello = resp.hello();
     return c;
+}
+
+Client Client::connect(const std::string& socket_path, std::chrono::milliseconds timeout) {
+    const BusyRetry retry;
+    for (std::size_t attempt = 1;; ++attempt) {
+        try {
+            return connect_once(socket_path, timeout);
+        } catch (const ClientError& e) {
+            if (!is_busy(e) || attempt >= retry.attempts) throw;
+        }
+        std::this_thread::sleep_for(retry.delay(attempt));
+    }
 }
 
 Client::Client(Client&& o) noexcept
@@ -213,6 +258,18 @@ pb::Response Client::receive() {
 }
 
 pb::Response Client::call(pb::Request& request) {
+    const BusyRetry retry;
+    for (std::size_t attempt = 1;; ++attempt) {
+        try {
+            return call_once(request);
+        } catch (const ClientError& e) {
+            if (!is_busy(e) || attempt >= retry.attempts) throw;
+        }
+        std::this_thread::sleep_for(retry.delay(attempt));
+    }
+}
+
+pb::Response Client::call_once(pb::Request& request) {
     request.set_id(m_next_id++);
     try {
         send(request);
@@ -367,7 +424,8 @@ std::vector<std::vector<std::uint8_t>> Client::sign_pipelined(std::string_view k
 
     std::vector<std::vector<std::uint8_t>> signatures;
     signatures.reserve(items.size());
-    std::deque<std::uint64_t> in_flight;  // ids sent (or being sent) and not yet answered
+    std::deque<std::pair<std::uint64_t, std::size_t>> in_flight;  // (id, item) sent and not yet answered
+    std::vector<std::size_t> busy;        // items the daemon had no room for: signed again below
     std::vector<std::uint8_t> out;        // the frame being written
     std::size_t out_off = 0;
     std::size_t next = 0;                 // next item to send
@@ -387,7 +445,7 @@ std::vector<std::vector<std::uint8_t>> Client::sign_pipelined(std::string_view k
                 try {
                     out = frame_request(req, m_version, max_frame);
                     out_off = 0;
-                    in_flight.push_back(req.id());
+                    in_flight.emplace_back(req.id(), next);
                     ++next;
                 } catch (const ClientError& e) {
                     first_error = e;
@@ -407,14 +465,19 @@ std::vector<std::vector<std::uint8_t>> Client::sign_pipelined(std::string_view k
                 if (!reader.step(m_fd, false)) continue;
             }
             pb::Response resp = reader.take(m_version);
-            const std::uint64_t id = in_flight.front();
+            const auto [id, item] = in_flight.front();
             in_flight.pop_front();
             try {
                 check_response(resp, id, sign_body);
                 signatures.emplace_back(resp.sign().signature().begin(), resp.sign().signature().end());
             } catch (const ClientError& e) {
                 if (e.kind() != Kind::status) throw;
-                if (!first_error) first_error = e;
+                if (is_busy(e)) {
+                    busy.push_back(item);
+                    signatures.emplace_back();
+                } else if (!first_error) {
+                    first_error = e;
+                }
             }
         }
     } catch (const ClientError&) {
@@ -423,6 +486,11 @@ std::vector<std::vector<std::uint8_t>> Client::sign_pipelined(std::string_view k
         throw;
     }
     if (first_error) throw *first_error;
+    // One at a time now, each with the backoff of call().
+    for (std::size_t item : busy) {
+        const pb::SignReply reply = sign(key_ref, hash, items[item]);
+        signatures[item].assign(reply.signature().begin(), reply.signature().end());
+    }
     return signatures;
 }
 

@@ -371,6 +371,7 @@ const char* status_name(pb::Status s) noexcept {
     case pb::STATUS_DENIED: return "denied";
     case pb::STATUS_INTERNAL: return "internal";
     case pb::STATUS_KEY_DAMAGED: return "key_damaged";
+    case pb::STATUS_BUSY: return "busy";
     default: return "unknown_status";
     }
 }

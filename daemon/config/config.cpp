@@ -30,6 +30,8 @@ namespace {
 constexpr std::int64_t kMaxConnectionsLimit = 65536;
 constexpr std::int64_t kMaxSessions = 256;
 constexpr std::int64_t kMaxFrameTimeout = 3600;
+constexpr std::int64_t kMaxIdleTimeout = 7 * 24 * 3600;
+constexpr std::int64_t kMaxQueuedLimit = 1 << 20;
 
 [[noreturn]] void fail(const fs::path& origin, const std::string& what) {
     throw Error(Errc::config, what, 0, {}, origin.string());
@@ -164,6 +166,10 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
             cfg.allow_root = get_bool(v, key, origin);
         } else if (key == "frame_timeout_seconds") {
             cfg.frame_timeout_seconds = static_cast<unsigned>(get_int(v, key, 1, kMaxFrameTimeout, origin));
+        } else if (key == "idle_timeout_seconds") {
+            cfg.idle_timeout_seconds = static_cast<unsigned>(get_int(v, key, 0, kMaxIdleTimeout, origin));
+        } else if (key == "max_queued_requests") {
+            cfg.max_queued_requests = static_cast<std::size_t>(get_int(v, key, 1, kMaxQueuedLimit, origin));
         } else if (key == "pkcs11") {
             const auto* arr = v.as_array();
             if (!arr || !arr->is_array_of_tables())

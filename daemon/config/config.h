@@ -16,6 +16,8 @@ namespace trustkey::config {
 
 inline constexpr std::size_t kDefaultMaxConnections = 128;
 inline constexpr unsigned kDefaultFrameTimeoutSeconds = 30;
+inline constexpr unsigned kDefaultIdleTimeoutSeconds = 600;
+inline constexpr std::size_t kDefaultMaxQueuedRequests = 1024;
 
 struct Config {
     std::optional<std::filesystem::path> socket;  // from the file; see resolve_socket_path()
@@ -23,7 +25,9 @@ struct Config {
     std::optional<std::filesystem::path> log_file;  // append the log here (else stderr, or syslog when daemonized)
     std::size_t max_connections = kDefaultMaxConnections;
     bool allow_root = true;                       // uid 0 may connect, as ssh-agent allows
-    unsigned frame_timeout_seconds = kDefaultFrameTimeoutSeconds;  // a partial frame may stall this long
+    unsigned frame_timeout_seconds = kDefaultFrameTimeoutSeconds;  // a partial frame (or unread reply) may stall this long
+    unsigned idle_timeout_seconds = kDefaultIdleTimeoutSeconds;    // a connection doing nothing is closed; 0: never
+    std::size_t max_queued_requests = kDefaultMaxQueuedRequests;   // per backend queue; past it: STATUS_BUSY
     std::vector<backend::pkcs11::Pkcs11Config> pkcs11;  // empty: the embedded default token
     std::vector<backend::tpm2::Tpm2Config> tpm;         // TPM 2.0 backends, opened after the PKCS#11 ones
     std::filesystem::path source;                 // the file it was read from, empty for defaults

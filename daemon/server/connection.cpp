@@ -1,113 +1,240 @@
 #include "daemon/server/connection.h"
 
-#include <poll.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
-#include <array>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
+#include <fmt/format.h>
 #include <openssl/crypto.h>
 
+#include "lib/core/error.h"
 #include "lib/core/log.h"
-#include "lib/core/secure_bytes.h"
 
 namespace trustkey::server {
 
-Connection::Connection(int fd, Caller caller, Dispatcher& dispatcher, Options options) noexcept
-    : m_fd(fd), m_caller(caller), m_dispatcher(dispatcher), m_options(options) {}
-
-void Connection::run() noexcept {
-    try {
-        // A client that stops reading its replies must not hold this thread for ever.
-        timeval tv{};
-        tv.tv_sec = static_cast<time_t>(
-            std::chrono::duration_cast<std::chrono::seconds>(m_options.frame_timeout).count());
-        tv.tv_usec = 0;
-        if (tv.tv_sec == 0) tv.tv_usec = 100000;
-        ::setsockopt(m_fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-
-        spdlog::debug("event=connection_open caller_uid={} caller_pid={}", m_caller.uid, m_caller.pid);
-        serve();
-        // The peer sees the end now; the daemon closes the descriptor when it joins this thread.
-        ::shutdown(m_fd, SHUT_RDWR);
-        spdlog::debug("event=connection_close caller_uid={} caller_pid={} requests={}", m_caller.uid, m_caller.pid,
-                      m_session.requests);
-    } catch (const std::exception& e) {
-        spdlog::error("event=connection_error caller_uid={} error={}", m_caller.uid, log::quoted(e.what()));
-    } catch (...) {
-        spdlog::error("event=connection_error caller_uid={} error=\"unknown\"", m_caller.uid);
-    }
-}
-
 namespace {
+
 std::uint32_t raw_length(const std::uint8_t* h) noexcept {
     return (std::uint32_t{h[0]} << 24) | (std::uint32_t{h[1]} << 16) | (std::uint32_t{h[2]} << 8) | std::uint32_t{h[3]};
 }
+
+std::uint64_t usec_of(std::chrono::steady_clock::time_point t) noexcept {
+    // steady_clock is CLOCK_MONOTONIC, the clock of the loop's timers.
+    return static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
+}
+
 } // namespace
 
-void Connection::serve() {
-    // Small to start with; grown (up to two whole frames) when a larger frame arrives.
-    m_in.assign(kInitialBuffer, 0);
-    for (;;) {
-        std::size_t processed = 0;
-        const bool framing_ok = process_buffered(processed);
-        const bool flushed = flush();
-        if (m_session.stop_requested) {
-            // The reply to Stop is out (or its client is gone): now the daemon stops.
-            m_dispatcher.stop_after_reply(m_caller);
-            return;
+Connection::Connection(sd_event* loop, UniqueFd fd, std::uint64_t id, Caller caller, Dispatcher& dispatcher,
+                       Scheduler& scheduler, Options options, Warnings& warnings, Closed closed)
+    : m_loop(loop),
+      m_fd(std::move(fd)),
+      m_id(id),
+      m_caller(caller),
+      m_dispatcher(dispatcher),
+      m_scheduler(scheduler),
+      m_options(options),
+      m_warnings(warnings),
+      m_closed(std::move(closed)),
+      m_in(kInitialBuffer, 0) {
+    m_last_activity = Clock::now();
+    sd_event_source* io = nullptr;
+    if (const int rc = sd_event_add_io(m_loop, &io, m_fd.get(), EPOLLIN, &Connection::on_io, this); rc < 0)
+        throw_errno("sd_event_add_io", -rc);
+    m_io.reset(io);
+    sd_event_source* timer = nullptr;
+    if (const int rc = sd_event_add_time(m_loop, &timer, CLOCK_MONOTONIC, usec_of(Clock::now()), 10000,
+                                         &Connection::on_timer, this);
+        rc < 0)
+        throw_errno("sd_event_add_time", -rc);
+    m_timer.reset(timer);
+    rearm();
+    spdlog::debug("event=connection_open {}", who());
+}
+
+Connection::~Connection() {
+    if (m_fd && m_in_flight) m_scheduler.forget(m_id);
+}
+
+std::string Connection::who() const {
+    return fmt::format("caller_uid={} caller_pid={}", m_caller.uid, m_caller.pid);
+}
+
+int Connection::on_io(sd_event_source*, int, std::uint32_t revents, void* self) noexcept {
+    auto* c = static_cast<Connection*>(self);
+    try {
+        if (revents & (EPOLLHUP | EPOLLERR)) {
+            // The client closed its socket: nobody reads the replies of what it asked. What it
+            // sent last is read only to count the requests dropped.
+            if (revents & EPOLLIN) c->read_some();
+            c->close(true);
+            return 0;
         }
-        if (!flushed || !framing_ok) return;
-        if (processed == kMaxReadAhead) continue;  // more complete frames may be waiting
-        const ReadResult r = fill();
-        if (r == ReadResult::ok) continue;
-        if (r == ReadResult::timeout)
-            spdlog::warn("event=frame_timeout buffered={} caller_uid={} caller_pid={} closing=true", m_in_len,
-                         m_caller.uid, m_caller.pid);
-        else if (r == ReadResult::eof && m_in_len > 0)
-            spdlog::warn("event=truncated_frame buffered={} caller_uid={} closing=true", m_in_len, m_caller.uid);
+        if (revents & EPOLLIN) c->read_some();
+        if (c->m_fd) c->advance();
+    } catch (const std::exception& e) {
+        spdlog::error("event=connection_error {} error={}", c->who(), log::quoted(e.what()));
+        c->close(true);
+    }
+    return 0;
+}
+
+int Connection::on_timer(sd_event_source*, std::uint64_t, void* self) noexcept {
+    auto* c = static_cast<Connection*>(self);
+    try {
+        const auto now = Clock::now();
+        if (c->m_out_pos < c->m_out.size() && now >= c->m_write_waiting + c->m_options.frame_timeout) {
+            log_limited(c->m_warnings.reply_timeout, spdlog::level::warn,
+                        fmt::format("event=reply_timeout {} unread={} closing=true", c->who(),
+                                    c->m_out.size() - c->m_out_pos));
+            c->close(true);
+            return 0;
+        }
+        if (c->m_in_len > 0 && c->buffered_requests() == 0 &&
+            now >= c->m_frame_started + c->m_options.frame_timeout) {
+            log_limited(c->m_warnings.frame_timeout, spdlog::level::warn,
+                        fmt::format("event=frame_timeout buffered={} {} closing=true", c->m_in_len, c->who()));
+            c->close(true);
+            return 0;
+        }
+        if (c->m_options.idle_timeout.count() > 0 && c->m_in_len == 0 && !c->m_in_flight &&
+            c->m_out_pos == c->m_out.size() && now >= c->m_last_activity + c->m_options.idle_timeout) {
+            log_limited(c->m_warnings.idle, spdlog::level::info,
+                        fmt::format("event=idle_timeout {} closing=true", c->who()));
+            c->close(false);
+            return 0;
+        }
+        c->rearm();
+    } catch (const std::exception& e) {
+        spdlog::error("event=connection_error {} error={}", c->who(), log::quoted(e.what()));
+        c->close(true);
+    }
+    return 0;
+}
+
+void Connection::read_some() {
+    while (m_fd && !m_read_closed && m_in_len < m_in.size()) {
+        const ssize_t k = ::recv(m_fd.get(), m_in.data() + m_in_len, m_in.size() - m_in_len, MSG_DONTWAIT);
+        if (k > 0) {
+            const auto now = Clock::now();
+            if (m_in_len == 0) m_frame_started = now;
+            m_in_len += static_cast<std::size_t>(k);
+            m_last_activity = now;
+            continue;
+        }
+        if (k == 0) {
+            m_read_closed = true;  // the client sends no more; what it sent is still answered
+            break;
+        }
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        spdlog::debug("event=client_gone {} errno={}", who(), errno);
+        close(true);  // ECONNRESET: the client is gone
         return;
     }
 }
 
-bool Connection::process_buffered(std::size_t& processed) {
-    std::size_t pos = 0;
-    bool ok = true;
-    while (processed < kMaxReadAhead && m_in_len - pos >= proto::kFrameHeaderSize) {
-        const std::uint8_t* h = m_in.data() + pos;
-        const auto len = proto::parse_frame_header(std::span<const std::uint8_t, proto::kFrameHeaderSize>(h, 4),
-                                                   m_options.max_frame);
-        if (!len) {
-            spdlog::warn("event=bad_frame_length length={} max={} caller_uid={} caller_pid={} closing=true",
-                         raw_length(h), m_options.max_frame, m_caller.uid, m_caller.pid);
-            ok = false;
-            break;
+void Connection::advance() {
+    for (;;) {
+        if (!m_fd) return;
+        const std::size_t before = m_in_len;
+        const bool was_in_flight = m_in_flight;
+        while (m_fd && !m_in_flight && !m_session.stop_requested && m_out.size() - m_out_pos < kOutputHigh &&
+               m_in_len >= proto::kFrameHeaderSize) {
+            const std::uint8_t* h = m_in.data();
+            const auto len = proto::parse_frame_header(
+                std::span<const std::uint8_t, proto::kFrameHeaderSize>(h, proto::kFrameHeaderSize), m_options.max_frame);
+            if (!len) {
+                log_limited(m_warnings.bad_frame, spdlog::level::warn,
+                            fmt::format("event=bad_frame_length length={} max={} {} closing=true", raw_length(h),
+                                        m_options.max_frame, who()));
+                close(false);
+                return;
+            }
+            const std::size_t total = proto::kFrameHeaderSize + *len;
+            if (m_in_len < total) {
+                if (total > m_in.size()) grow(total);  // room for the whole frame
+                break;
+            }
+            start(std::span<const std::uint8_t>(h + proto::kFrameHeaderSize, *len));
+            compact(total);
+            if (m_in_len > 0) m_frame_started = Clock::now();
         }
-        if (m_in_len - pos - proto::kFrameHeaderSize < *len) {
-            // The rest has not arrived yet: make room for the whole frame behind what came before it.
-            const std::size_t need = pos + proto::kFrameHeaderSize + *len;
-            if (need > m_in.size()) grow(std::min(need, 2 * (proto::kFrameHeaderSize + m_options.max_frame)));
-            break;
-        }
-        queue_reply(std::span<const std::uint8_t>(h + proto::kFrameHeaderSize, *len));
-        pos += proto::kFrameHeaderSize + *len;
-        ++processed;
+        if (!m_fd) return;
+        write_some();
+        if (!m_fd) return;
+        if (m_in_len == before && m_in_flight == was_in_flight) break;
     }
-    const bool new_partial = pos > 0 || m_in_len == 0;
-    compact(pos);
-    if (new_partial && m_in_len > 0) m_frame_started = std::chrono::steady_clock::now();
-    return ok;
+    if (m_session.stop_requested && m_out_pos == m_out.size()) {
+        // The reply to Stop is out: now the daemon stops.
+        const Caller caller = m_caller;
+        close(false);
+        m_dispatcher.stop_after_reply(caller);
+        return;
+    }
+    if (m_read_closed && !m_in_flight && m_out_pos == m_out.size() && buffered_requests() == 0) {
+        if (m_in_len > 0)
+            log_limited(m_warnings.bad_frame, spdlog::level::warn,
+                        fmt::format("event=truncated_frame buffered={} {} closing=true", m_in_len, who()));
+        close(false);
+        return;
+    }
+    rearm();
 }
 
-void Connection::queue_reply(std::span<const std::uint8_t> body) {
-    pb::Response response = m_dispatcher.handle_frame(body, m_caller, m_session);
+void Connection::start(std::span<const std::uint8_t> body) {
+    pb::Request request;
+    if (auto refused = m_dispatcher.decode_frame(body, m_caller, m_session, request)) {
+        append_reply(*refused);
+        return;
+    }
+    using Body = pb::Request::BodyCase;
+    const Body kind = request.body_case();
+    // What needs no backend is answered here, in order with the rest.
+    if (kind == Body::kHello || kind == Body::kStop || kind == Body::BODY_NOT_SET || !m_session.negotiated) {
+        const pb::Response response = m_dispatcher.handle(request, m_caller, m_session);
+        Dispatcher::wipe_secrets(request);
+        append_reply(response);
+        return;
+    }
+    const std::uint64_t request_id = request.id();
+    if (m_scheduler.submit(m_id, m_caller, m_session, std::move(request))) {
+        m_in_flight = true;
+        return;
+    }
+    pb::Response busy;
+    busy.set_id(request_id);
+    busy.set_status(pb::STATUS_BUSY);
+    busy.set_message("trustkeyd's queue for this key is full; retry later");
+    log_limited(m_warnings.dropped, spdlog::level::warn, fmt::format("event=queue_full {} status=busy", who()));
+    append_reply(busy);
+}
+
+void Connection::complete(Completion completion) {
+    if (!m_fd || !m_in_flight) return;
+    m_in_flight = false;
+    m_session = completion.session;
+    m_last_activity = Clock::now();
+    append_reply(completion.response);
+    advance();
+}
+
+void Connection::append_reply(const pb::Response& response) {
     const std::uint8_t version =
         m_session.negotiated ? static_cast<std::uint8_t>(m_session.version) : proto::kProtocolVersion;
+    if (m_out_pos == m_out.size()) {
+        m_out.clear();
+        m_out_pos = 0;
+        m_write_waiting = Clock::now();
+    }
     const std::size_t size = response.ByteSizeLong();
     if (size + 1 > m_options.max_frame) {
-        spdlog::error("event=reply_too_large size={} caller_uid={}", size, m_caller.uid);
+        spdlog::error("event=reply_too_large size={} {}", size, who());
         pb::Response small;
         small.set_id(response.id());
         small.set_status(pb::STATUS_INTERNAL);
@@ -116,6 +243,64 @@ void Connection::queue_reply(std::span<const std::uint8_t> body) {
         return;
     }
     proto::append_frame(m_out, version, response);
+}
+
+void Connection::write_some() {
+    while (m_fd && m_out_pos < m_out.size()) {
+        const ssize_t k =
+            ::send(m_fd.get(), m_out.data() + m_out_pos, m_out.size() - m_out_pos, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (k > 0) {
+            m_out_pos += static_cast<std::size_t>(k);
+            m_write_waiting = m_last_activity = Clock::now();
+            continue;
+        }
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        spdlog::debug("event=client_gone {} errno={}", who(), errno);
+        close(true);  // EPIPE, ECONNRESET
+        return;
+    }
+    if (m_out_pos == m_out.size()) {
+        m_out.clear();
+        m_out_pos = 0;
+    }
+}
+
+void Connection::rearm() {
+    if (!m_fd) return;
+    std::uint32_t events = 0;
+    if (!m_read_closed && m_in_len < m_in.size()) events |= EPOLLIN;
+    if (m_out_pos < m_out.size()) events |= EPOLLOUT;
+    sd_event_source_set_io_events(m_io.get(), events);
+
+    std::optional<Clock::time_point> deadline;
+    const auto earliest = [&deadline](Clock::time_point t) {
+        if (!deadline || t < *deadline) deadline = t;
+    };
+    if (m_out_pos < m_out.size()) earliest(m_write_waiting + m_options.frame_timeout);
+    if (m_in_len > 0 && buffered_requests() == 0) earliest(m_frame_started + m_options.frame_timeout);
+    if (m_options.idle_timeout.count() > 0 && m_in_len == 0 && !m_in_flight && m_out_pos == m_out.size())
+        earliest(m_last_activity + m_options.idle_timeout);
+    if (deadline) {
+        sd_event_source_set_time(m_timer.get(), usec_of(*deadline));
+        sd_event_source_set_enabled(m_timer.get(), SD_EVENT_ONESHOT);
+    } else {
+        sd_event_source_set_enabled(m_timer.get(), SD_EVENT_OFF);
+    }
+}
+
+std::size_t Connection::buffered_requests() const noexcept {
+    std::size_t n = 0;
+    std::size_t pos = 0;
+    while (m_in_len - pos >= proto::kFrameHeaderSize) {
+        const auto len = proto::parse_frame_header(
+            std::span<const std::uint8_t, proto::kFrameHeaderSize>(m_in.data() + pos, proto::kFrameHeaderSize),
+            m_options.max_frame);
+        if (!len || m_in_len - pos - proto::kFrameHeaderSize < *len) break;
+        pos += proto::kFrameHeaderSize + *len;
+        ++n;
+    }
+    return n;
 }
 
 void Connection::grow(std::size_t size) {
@@ -132,51 +317,25 @@ void Connection::compact(std::size_t consumed) noexcept {
     m_in_len = rest;
 }
 
-Connection::ReadResult Connection::fill() {
-    for (;;) {
-        // A started frame must complete in time; between frames the client may take as long as
-        // it likes, so there the read simply blocks (one system call per request; the daemon's
-        // shutdown(2) of the socket wakes it).
-        const int flags = m_in_len > 0 ? MSG_DONTWAIT : 0;
-        const ssize_t k = ::recv(m_fd, m_in.data() + m_in_len, m_in.size() - m_in_len, flags);
-        if (k > 0) {
-            if (m_in_len == 0) m_frame_started = std::chrono::steady_clock::now();
-            m_in_len += static_cast<std::size_t>(k);
-            return ReadResult::ok;
-        }
-        if (k == 0) return ReadResult::eof;
-        if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) return ReadResult::error;  // ECONNRESET: the client is gone
-        int timeout_ms = -1;
-        if (m_in_len > 0) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                m_frame_started + m_options.frame_timeout - std::chrono::steady_clock::now());
-            if (left.count() <= 0) return ReadResult::timeout;
-            timeout_ms = static_cast<int>(left.count());
-        }
-        pollfd pfd{m_fd, POLLIN, 0};
-        const int pr = ::poll(&pfd, 1, timeout_ms);
-        if (pr < 0 && errno != EINTR) return ReadResult::error;
-        if (pr == 0) return ReadResult::timeout;
-    }
-}
-
-bool Connection::flush() {
-    std::size_t sent = 0;
-    while (sent < m_out.size()) {
-        const ssize_t k = ::send(m_fd, m_out.data() + sent, m_out.size() - sent, MSG_NOSIGNAL);
-        if (k < 0) {
-            if (errno == EINTR) continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                spdlog::warn("event=reply_timeout caller_uid={} closing=true", m_caller.uid);
-            else
-                spdlog::debug("event=client_gone caller_uid={} errno={}", m_caller.uid, errno);
-            return false;
-        }
-        sent += static_cast<std::size_t>(k);
-    }
-    m_out.clear();
-    return true;
+void Connection::close(bool client_gone) {
+    if (!m_fd) return;
+    std::size_t dropped = 0;
+    if (m_in_flight || client_gone) dropped += m_scheduler.forget(m_id);
+    const std::size_t unstarted = buffered_requests();
+    m_scheduler.count_dropped(unstarted);
+    dropped += unstarted;
+    if (dropped > 0)
+        log_limited(m_warnings.dropped, spdlog::level::info,
+                    fmt::format("event=requests_dropped {} count={} total={}", who(), dropped, m_scheduler.dropped()));
+    m_io.reset();
+    m_timer.reset();
+    ::shutdown(m_fd.get(), SHUT_RDWR);
+    m_fd.reset();
+    m_in_flight = false;
+    OPENSSL_cleanse(m_in.data(), m_in_len);
+    m_in_len = 0;
+    spdlog::debug("event=connection_close {} requests={}", who(), m_session.requests);
+    if (m_closed) m_closed(*this);
 }
 
 } // namespace trustkey::server

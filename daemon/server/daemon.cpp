@@ -1,15 +1,15 @@
 #include "daemon/server/daemon.h"
 
-#include <poll.h>
 #include <signal.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
-#include <system_error>
+#include <cstring>
 
 #include <fmt/format.h>
 
@@ -23,14 +23,9 @@ namespace trustkey::server {
 
 namespace {
 
-sigset_t stop_signals() {
-    sigset_t set;
-    ::sigemptyset(&set);
-    ::sigaddset(&set, SIGTERM);
-    ::sigaddset(&set, SIGINT);
-    ::sigaddset(&set, SIGHUP);
-    return set;
-}
+constexpr int kStopSignals[] = {SIGTERM, SIGINT, SIGHUP};
+// Out of descriptors: how long the listener rests before it is tried again.
+constexpr std::uint64_t kAcceptRetryUsec = 250 * 1000;
 
 const char* signal_name(std::uint32_t signo) noexcept {
     switch (signo) {
@@ -41,21 +36,44 @@ const char* signal_name(std::uint32_t signo) noexcept {
     }
 }
 
+void check(int rc, const char* call) {
+    if (rc < 0) throw_errno(call, -rc);
+}
+
+void drain_eventfd(int fd) noexcept {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(fd, &count, sizeof count);
+}
+
 } // namespace
 
 void Daemon::block_stop_signals() {
-    const sigset_t set = stop_signals();
+    sigset_t set;
+    ::sigemptyset(&set);
+    for (int s : kStopSignals) ::sigaddset(&set, s);
     if (const int rc = ::pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) throw_errno("pthread_sigmask", rc);
     ::signal(SIGPIPE, SIG_IGN);
+}
+
+void Daemon::raise_open_files_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+    const rlim_t before = lim.rlim_cur;
+    if (lim.rlim_cur < lim.rlim_max) {
+        lim.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &lim) != 0) lim.rlim_cur = before;
+    }
+    spdlog::info("event=open_files_limit soft_before={} soft={} hard={}", before, lim.rlim_cur, lim.rlim_max);
 }
 
 Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket_path)
     : m_socket_path(socket_path), m_max_connections(config.max_connections), m_allow_root(config.allow_root) {
     m_connection_options.frame_timeout = std::chrono::seconds(config.frame_timeout_seconds);
+    m_connection_options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
     m_wake = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!m_wake) throw_errno("eventfd", errno);
-    m_finished = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!m_finished) throw_errno("eventfd", errno);
+    m_completions = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!m_completions) throw_errno("eventfd", errno);
 
     // The socket first: a second daemon must stop before it touches any token.
     m_listener.emplace(Listener::open(m_socket_path));
@@ -77,12 +95,44 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     Dispatcher::Options dopt;
     dopt.max_frame = m_connection_options.max_frame;
     dopt.connection_count = [this] { return m_active.load(); };
+    dopt.dropped_requests = [this] { return m_scheduler ? m_scheduler->dropped() : 0; };
     dopt.stop = [this](const Caller& caller) { request_stop(caller); };
     m_dispatcher = std::make_unique<Dispatcher>(m_ring, std::move(dopt));
+    Scheduler::Options sopt;
+    sopt.max_queued = config.max_queued_requests;
+    const int completions_fd = m_completions.get();
+    m_scheduler = std::make_unique<Scheduler>(m_ring, *m_dispatcher, sopt, [completions_fd] {
+        const std::uint64_t one = 1;
+        [[maybe_unused]] const ssize_t n = ::write(completions_fd, &one, sizeof one);
+    });
+
+    sd_event* event = nullptr;
+    check(sd_event_new(&event), "sd_event_new");
+    m_event.reset(event);
+    sd_event_source* s = nullptr;
+    for (int signo : kStopSignals) {
+        check(sd_event_add_signal(event, &s, signo, &Daemon::on_signal, this), "sd_event_add_signal");
+        m_sources.emplace_back(s);
+    }
+    check(sd_event_add_io(event, &s, m_wake.get(), EPOLLIN, &Daemon::on_wake, this), "sd_event_add_io");
+    m_sources.emplace_back(s);
+    check(sd_event_add_io(event, &s, m_completions.get(), EPOLLIN, &Daemon::on_completions, this), "sd_event_add_io");
+    m_sources.emplace_back(s);
+    // Completions first, so a finished request frees its connection before new ones are read.
+    sd_event_source_set_priority(m_sources.back().get(), SD_EVENT_PRIORITY_IMPORTANT);
+    check(sd_event_add_io(event, &s, m_listener->fd(), EPOLLIN, &Daemon::on_accept, this), "sd_event_add_io");
+    m_accept_source.reset(s);
+    check(sd_event_add_time(event, &s, CLOCK_MONOTONIC, 0, 0, &Daemon::on_accept_retry, this), "sd_event_add_time");
+    m_accept_retry.reset(s);
+    sd_event_source_set_enabled(s, SD_EVENT_OFF);
+    check(sd_event_add_defer(event, &s, &Daemon::on_reap, this), "sd_event_add_defer");
+    m_reap.reset(s);
+    sd_event_source_set_enabled(s, SD_EVENT_OFF);
 }
 
 Daemon::~Daemon() {
     shut_down_connections();
+    m_scheduler.reset();
     m_listener.reset();
 }
 
@@ -101,115 +151,184 @@ void Daemon::request_stop(const Caller& caller) {
 }
 
 void Daemon::run() {
-    const sigset_t set = stop_signals();
-    UniqueFd sigfd(::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!sigfd) throw_errno("signalfd", errno);
-    spdlog::info("event=listening socket={} max_connections={} allow_root={}", log::quoted(m_socket_path.string()),
-                 m_max_connections, m_allow_root);
-
-    bool stop = false;
-    while (!stop) {
-        std::array<pollfd, 4> fds{{{m_listener->fd(), POLLIN, 0},
-                                   {sigfd.get(), POLLIN, 0},
-                                   {m_wake.get(), POLLIN, 0},
-                                   {m_finished.get(), POLLIN, 0}}};
-        if (::poll(fds.data(), fds.size(), -1) < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("poll", errno);
-        }
-        if (fds[1].revents & POLLIN) {
-            signalfd_siginfo info{};
-            if (::read(sigfd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info))
-                spdlog::info("event=stop reason=signal signal={}", signal_name(info.ssi_signo));
-            else
-                spdlog::info("event=stop reason=signal");
-            stop = true;
-        }
-        if ((fds[2].revents & POLLIN) && !stop) {
-            std::lock_guard lock(m_stop_mutex);
-            spdlog::info("event=stop {}", m_stop_reason.empty() ? "reason=request" : m_stop_reason);
-            stop = true;
-        }
-        if (fds[3].revents & POLLIN) {
-            std::uint64_t count = 0;
-            [[maybe_unused]] const ssize_t n = ::read(m_finished.get(), &count, sizeof count);
-        }
-        if (!stop && (fds[0].revents & POLLIN)) accept_one();
-        reap_finished();
-    }
+    spdlog::info("event=listening socket={} max_connections={} allow_root={} idle_timeout={}s frame_timeout={}s",
+                 log::quoted(m_socket_path.string()), m_max_connections, m_allow_root,
+                 std::chrono::duration_cast<std::chrono::seconds>(m_connection_options.idle_timeout).count(),
+                 std::chrono::duration_cast<std::chrono::seconds>(m_connection_options.frame_timeout).count());
+    check(sd_event_loop(m_event.get()), "sd_event_loop");
+    m_accept_source.reset();
     m_listener.reset();  // stop accepting and remove the socket
     shut_down_connections();
+    m_scheduler.reset();  // joins the workers once their current requests end
     spdlog::info("event=stopped");
 }
 
-void Daemon::accept_one() {
-    UniqueFd fd;
-    try {
-        fd = m_listener->accept();
-    } catch (const Error& e) {
-        // EMFILE and the like: the daemon carries on with the connections it has.
-        spdlog::warn("event=accept_failed error={}, ignoring", log::quoted(e.what()));
-        return;
-    }
-    if (!fd) return;
-
-    Caller caller;
-    try {
-        caller = read_peer_credentials(fd.get());
-    } catch (const Error& e) {
-        spdlog::warn("event=peer_refused reason={}", log::quoted(e.what()));
-        return;
-    }
-    if (!caller_allowed(caller, ::geteuid(), m_allow_root)) {
-        spdlog::warn("event=peer_refused caller_uid={} caller_pid={} reason=\"uid not allowed\"", caller.uid,
-                     caller.pid);
-        return;  // closed before any byte is read
-    }
-    reap_finished();
-    if (m_active.load() >= m_max_connections) {
-        spdlog::warn("event=connection_refused caller_uid={} caller_pid={} reason=\"max_connections {} reached\"",
-                     caller.uid, caller.pid, m_max_connections);
-        return;
-    }
-
-    auto slot = std::make_unique<Slot>();
-    slot->fd = std::move(fd);
-    Slot* raw = slot.get();
-    ++m_active;
-    try {
-        raw->thread = std::thread([this, raw, caller] {
-            Connection conn(raw->fd.get(), caller, *m_dispatcher, m_connection_options);
-            conn.run();
-            --m_active;
-            raw->done = true;
-            const std::uint64_t one = 1;
-            [[maybe_unused]] const ssize_t n = ::write(m_finished.get(), &one, sizeof one);
-        });
-    } catch (const std::system_error& e) {
-        --m_active;
-        spdlog::error("event=thread_failed caller_uid={} error={}", caller.uid, log::quoted(e.what()));
-        return;
-    }
-    m_slots.push_back(std::move(slot));
+void Daemon::stop_loop(const std::string& cause) {
+    if (m_stopping) return;
+    m_stopping = true;
+    spdlog::info("event=stop {}", cause);
+    sd_event_exit(m_event.get(), 0);
 }
 
-void Daemon::reap_finished() {
-    for (auto it = m_slots.begin(); it != m_slots.end();) {
-        if ((*it)->done.load()) {
-            if ((*it)->thread.joinable()) (*it)->thread.join();
-            it = m_slots.erase(it);
-        } else {
-            ++it;
+int Daemon::on_signal(sd_event_source*, const struct signalfd_siginfo* info, void* self) noexcept {
+    auto* d = static_cast<Daemon*>(self);
+    try {
+        d->stop_loop(fmt::format("reason=signal signal={}", signal_name(info->ssi_signo)));
+    } catch (...) {
+        sd_event_exit(d->m_event.get(), 0);
+    }
+    return 0;
+}
+
+int Daemon::on_wake(sd_event_source*, int fd, std::uint32_t, void* self) noexcept {
+    auto* d = static_cast<Daemon*>(self);
+    drain_eventfd(fd);
+    try {
+        std::string reason;
+        {
+            std::lock_guard lock(d->m_stop_mutex);
+            reason = d->m_stop_reason.empty() ? "reason=request" : d->m_stop_reason;
+        }
+        d->stop_loop(reason);
+    } catch (...) {
+        sd_event_exit(d->m_event.get(), 0);
+    }
+    return 0;
+}
+
+int Daemon::on_completions(sd_event_source*, int fd, std::uint32_t, void* self) noexcept {
+    auto* d = static_cast<Daemon*>(self);
+    drain_eventfd(fd);
+    for (auto& c : d->m_scheduler->take_completions()) {
+        auto it = d->m_connections.find(c.connection);
+        if (it == d->m_connections.end()) continue;  // its client went away meanwhile
+        try {
+            it->second->complete(std::move(c));
+        } catch (const std::exception& e) {
+            spdlog::error("event=connection_error error={}", log::quoted(e.what()));
+            it->second->shut_down();
         }
     }
+    return 0;
+}
+
+int Daemon::on_accept(sd_event_source*, int, std::uint32_t, void* self) noexcept {
+    auto* d = static_cast<Daemon*>(self);
+    try {
+        d->accept_pending();
+    } catch (const std::exception& e) {
+        spdlog::error("event=accept_error error={}", log::quoted(e.what()));
+    }
+    return 0;
+}
+
+int Daemon::on_accept_retry(sd_event_source*, std::uint64_t, void* self) noexcept {
+    static_cast<Daemon*>(self)->resume_accepting();
+    return 0;
+}
+
+int Daemon::on_reap(sd_event_source*, void* self) noexcept {
+    auto* d = static_cast<Daemon*>(self);
+    d->m_closed.clear();
+    sd_event_source_set_enabled(d->m_reap.get(), SD_EVENT_OFF);
+    return 0;
+}
+
+void Daemon::accept_pending() {
+    // A bounded number per wake-up, so the connections already open get their turn.
+    for (int n = 0; n < 64 && !m_accept_paused && m_listener; ++n) {
+        int error = 0;
+        UniqueFd fd = m_listener->accept(error);
+        if (!fd) {
+            if (error != 0) {
+                log_limited(m_accept_warnings, spdlog::level::warn,
+                            fmt::format("event=accept_failed error={} connections={}",
+                                        log::quoted(std::strerror(error)), m_connections.size()));
+                // Out of descriptors or memory: the pending connection stays in the backlog, so
+                // watching the listener now would only spin.
+                pause_accepting();
+            }
+            return;
+        }
+        Caller caller;
+        try {
+            caller = read_peer_credentials(fd.get());
+        } catch (const Error& e) {
+            log_limited(m_refused_warnings, spdlog::level::warn,
+                        fmt::format("event=peer_refused reason={}", log::quoted(e.what())));
+            continue;
+        }
+        if (!caller_allowed(caller, ::geteuid(), m_allow_root)) {
+            log_limited(m_refused_warnings, spdlog::level::warn,
+                        fmt::format("event=peer_refused caller_uid={} caller_pid={} reason=\"uid not allowed\"",
+                                    caller.uid, caller.pid));
+            continue;  // closed before any byte is read
+        }
+        if (m_connections.size() >= m_max_connections) {
+            refuse_busy(std::move(fd), caller);
+            continue;
+        }
+        const std::uint64_t id = m_next_id++;
+        auto conn = std::make_unique<Connection>(m_event.get(), std::move(fd), id, caller, *m_dispatcher, *m_scheduler,
+                                                 m_connection_options, m_warnings,
+                                                 [this](Connection& c) { connection_closed(c); });
+        m_connections.emplace(id, std::move(conn));
+        ++m_active;
+    }
+}
+
+void Daemon::refuse_busy(UniqueFd fd, const Caller& caller) {
+    log_limited(m_refused_warnings, spdlog::level::warn,
+                fmt::format("event=connection_refused caller_uid={} caller_pid={} reason=\"max_connections {} "
+                            "reached\" status=busy",
+                            caller.uid, caller.pid, m_max_connections));
+    pb::Response busy;
+    busy.set_id(0);
+    busy.set_status(pb::STATUS_BUSY);
+    busy.set_message(fmt::format("trustkeyd is at its connection cap ({} connections); retry later",
+                                 m_max_connections));
+    std::vector<std::uint8_t> frame;
+    proto::append_frame(frame, static_cast<std::uint8_t>(proto::kMinProtocolVersion), busy);
+    // A new socket's buffer takes this small frame whole; a client that is gone is not waited for.
+    [[maybe_unused]] const ssize_t n = ::send(fd.get(), frame.data(), frame.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    ::shutdown(fd.get(), SHUT_WR);
+}
+
+void Daemon::pause_accepting() {
+    // EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything else that would fail again at once.
+    m_accept_paused = true;
+    sd_event_source_set_enabled(m_accept_source.get(), SD_EVENT_OFF);
+    std::uint64_t now = 0;
+    sd_event_now(m_event.get(), CLOCK_MONOTONIC, &now);
+    sd_event_source_set_time(m_accept_retry.get(), now + kAcceptRetryUsec);
+    sd_event_source_set_enabled(m_accept_retry.get(), SD_EVENT_ONESHOT);
+}
+
+void Daemon::resume_accepting() {
+    if (!m_accept_paused || !m_accept_source) return;
+    m_accept_paused = false;
+    sd_event_source_set_enabled(m_accept_retry.get(), SD_EVENT_OFF);
+    sd_event_source_set_enabled(m_accept_source.get(), SD_EVENT_ON);
+}
+
+void Daemon::connection_closed(Connection& connection) {
+    if (m_stopping) return;  // shut_down_connections() frees them
+    auto it = m_connections.find(connection.id());
+    if (it == m_connections.end()) return;
+    // Freed once the loop has left the callback that closed it.
+    m_closed.push_back(std::move(it->second));
+    m_connections.erase(it);
+    --m_active;
+    sd_event_source_set_enabled(m_reap.get(), SD_EVENT_ONESHOT);
+    resume_accepting();  // a descriptor is free again
 }
 
 void Daemon::shut_down_connections() {
-    for (auto& slot : m_slots)
-        if (slot->fd) ::shutdown(slot->fd.get(), SHUT_RDWR);
-    for (auto& slot : m_slots)
-        if (slot->thread.joinable()) slot->thread.join();
-    m_slots.clear();
+    m_stopping = true;
+    for (auto& [id, conn] : m_connections) conn->shut_down();
+    m_connections.clear();
+    m_closed.clear();
+    m_active = 0;
 }
 
 } // namespace trustkey::server

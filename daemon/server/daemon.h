@@ -1,24 +1,32 @@
-// The trustkey daemon: built from a Config, it owns the key ring, the
-// listening socket and one thread per connection. run() serves until SIGTERM,
-// SIGINT, SIGHUP (as ssh-agent: stop cleanly), a Stop request or request_stop().
+// The trustkey daemon: built from a Config, it owns the key ring, the listening
+// socket, one sd-event loop and the work queues (daemon/server/scheduler.h).
+// The loop holds the listener, the stop signals, the eventfd of request_stop(),
+// every connection (daemon/server/connection.h) with its deadlines, and the
+// completions the workers post. Thread count is fixed: the loop and the workers.
+// run() serves until SIGTERM, SIGINT, SIGHUP (as ssh-agent: stop cleanly), a Stop
+// request or request_stop().
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
-#include <list>
 #include <memory>
 #include <mutex>
-#include <string>
 #include <optional>
-#include <thread>
+#include <string>
+#include <unordered_map>
+#include <vector>
 
 #include "lib/backend/key_ring.h"
-#include "daemon/config/config.h"
+#include "lib/core/rate_limited_log.h"
+#include "lib/core/sd_event_handle.h"
 #include "lib/core/unique_fd.h"
+#include "daemon/config/config.h"
 #include "daemon/server/connection.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/listener.h"
+#include "daemon/server/scheduler.h"
 
 namespace trustkey::server {
 
@@ -34,8 +42,8 @@ public:
     const std::filesystem::path& socket_path() const noexcept { return m_socket_path; }
 
     // Serves until SIGTERM, SIGINT or SIGHUP (the caller blocks them in every thread first, see
-    // block_stop_signals()), a Stop request or request_stop(). Then stops accepting, shuts
-    // down every connection, joins the threads and removes the socket. Logs the cause.
+    // block_stop_signals()), a Stop request or request_stop(). Then stops accepting, closes
+    // every connection, joins the workers and removes the socket. Logs the cause.
     void run();
     // Thread-safe and async-signal-safe.
     void request_stop() noexcept;
@@ -45,30 +53,52 @@ public:
     std::size_t active_connections() const noexcept { return m_active.load(); }
 
     // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and threads it starts later) so they
-    // reach run()'s signalfd; ignores SIGPIPE.
+    // reach run()'s loop; ignores SIGPIPE.
     static void block_stop_signals();
+    // Raises the soft limit of open files to the hard limit (logged).
+    static void raise_open_files_limit();
 
 private:
-    struct Slot {
-        UniqueFd fd;
-        std::thread thread;
-        std::atomic<bool> done{false};
-    };
+    static int on_accept(sd_event_source* s, int fd, std::uint32_t revents, void* self) noexcept;
+    static int on_signal(sd_event_source* s, const struct signalfd_siginfo* info, void* self) noexcept;
+    static int on_wake(sd_event_source* s, int fd, std::uint32_t revents, void* self) noexcept;
+    static int on_completions(sd_event_source* s, int fd, std::uint32_t revents, void* self) noexcept;
+    static int on_accept_retry(sd_event_source* s, std::uint64_t usec, void* self) noexcept;
+    static int on_reap(sd_event_source* s, void* self) noexcept;
 
-    void accept_one();
-    void reap_finished();
+    void accept_pending();
+    void refuse_busy(UniqueFd fd, const Caller& caller);
+    // Out of descriptors: stop watching the listener until a connection closes or a short timer.
+    void pause_accepting();
+    void resume_accepting();
+    void connection_closed(Connection& connection);
+    void stop_loop(const std::string& cause);
     void shut_down_connections();
 
     std::filesystem::path m_socket_path;
     std::size_t m_max_connections;
     bool m_allow_root;
     Connection::Options m_connection_options;
+    Connection::Warnings m_warnings;
+    RateLimit m_accept_warnings{std::chrono::seconds(1)};
+    RateLimit m_refused_warnings{std::chrono::seconds(1)};
     std::optional<Listener> m_listener;
     backend::KeyRing m_ring;
     std::unique_ptr<Dispatcher> m_dispatcher;
-    UniqueFd m_wake;      // eventfd for request_stop()
-    UniqueFd m_finished;  // eventfd a connection thread signals when it ends, so the loop reaps it
-    std::list<std::unique_ptr<Slot>> m_slots;
+    UniqueFd m_wake;         // eventfd for request_stop()
+    UniqueFd m_completions;  // eventfd the workers signal after posting a completion
+    std::unique_ptr<Scheduler> m_scheduler;
+
+    UniqueSdEvent m_event;
+    std::vector<UniqueSdEventSource> m_sources;  // signals, wake, completions
+    UniqueSdEventSource m_accept_source;
+    UniqueSdEventSource m_accept_retry;
+    UniqueSdEventSource m_reap;
+    bool m_accept_paused = false;
+    bool m_stopping = false;
+    std::uint64_t m_next_id = 1;
+    std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> m_connections;
+    std::vector<std::unique_ptr<Connection>> m_closed;  // freed once the loop is out of their callbacks
     std::atomic<std::size_t> m_active{0};
     std::mutex m_stop_mutex;  // m_stop_reason
     std::string m_stop_reason;

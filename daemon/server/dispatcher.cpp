@@ -41,8 +41,10 @@ private:
     pb::Status m_status;
 };
 
+} // namespace
+
 // Requests carrying secrets: wipe them from the decoded message once handled.
-void wipe_secrets(pb::Request& request) noexcept {
+void Dispatcher::wipe_secrets(pb::Request& request) noexcept {
     if (request.has_login()) wipe(*request.mutable_login()->mutable_pin());
     if (request.has_generate_key()) wipe(*request.mutable_generate_key()->mutable_auth());
     if (request.has_import_key()) {
@@ -51,8 +53,6 @@ void wipe_secrets(pb::Request& request) noexcept {
         wipe(*request.mutable_import_key()->mutable_auth());
     }
 }
-
-} // namespace
 
 std::string Dispatcher::one_line(std::string s) {
     for (char& c : s)
@@ -77,6 +77,15 @@ std::uint32_t Dispatcher::batch_limit(backend::KeyType type) noexcept {
 
 pb::Response Dispatcher::handle_frame(std::span<const std::uint8_t> body, const Caller& caller,
                                       Session& session) noexcept {
+    pb::Request request;
+    if (auto refused = decode_frame(body, caller, session, request)) return std::move(*refused);
+    pb::Response response = handle(request, caller, session);
+    wipe_secrets(request);
+    return response;
+}
+
+std::optional<pb::Response> Dispatcher::decode_frame(std::span<const std::uint8_t> body, const Caller& caller,
+                                                     const Session& session, pb::Request& request) noexcept {
     pb::Response response;
     Context ctx;
     ctx.op = "frame";
@@ -105,27 +114,29 @@ pb::Response Dispatcher::handle_frame(std::span<const std::uint8_t> body, const 
                  caller, ctx);
             return response;
         }
-        pb::Request request;
         std::string why;
         if (!proto::decode_request(frame->message, request, why)) {
+            wipe_secrets(request);
             fail(response,
                  Error(Errc::malformed, "the request cannot be decoded: " + why).with_domain(ErrorDomain::protocol),
                  caller, ctx);
             return response;
         }
-        response = handle(request, caller, session);
-        wipe_secrets(request);
+        return std::nullopt;
     } catch (...) {
+        wipe_secrets(request);
         response.Clear();
         response.set_status(pb::STATUS_INTERNAL);
         response.set_message("internal error");
+        return response;
     }
-    return response;
 }
 
-pb::Response Dispatcher::handle(const pb::Request& request, const Caller& caller, Session& session) noexcept {
+pb::Response Dispatcher::handle(const pb::Request& request, const Caller& caller, Session& session,
+                                const backend::KeyRing::Entry* resolved) noexcept {
     pb::Response response;
     Context ctx;
+    ctx.resolved = resolved;
     try {
         response.set_id(request.id());
         ctx.op = proto::request_name(request);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -25,6 +26,7 @@ public:
     struct Options {
         std::size_t max_frame = proto::kDefaultMaxFrame;
         std::function<std::size_t()> connection_count;  // for GetStatus; may be empty
+        std::function<std::uint64_t()> dropped_requests;  // for GetStatus; may be empty
         // Stops the daemon for a Stop request, called once its reply was sent; empty: Stop is refused.
         std::function<void(const Caller&)> stop;
     };
@@ -33,8 +35,17 @@ public:
 
     // A frame body (version byte and message): checks the version byte, decodes, handles.
     pb::Response handle_frame(std::span<const std::uint8_t> body, const Caller& caller, Session& session) noexcept;
+    // The first half of handle_frame(): checks the version byte and decodes into `request`.
+    // Returns the error reply when the frame cannot be handled; nullopt when `request` is ready.
+    std::optional<pb::Response> decode_frame(std::span<const std::uint8_t> body, const Caller& caller,
+                                             const Session& session, pb::Request& request) noexcept;
+    // Wipes the secrets (PINs, private keys) a handled request carried.
+    static void wipe_secrets(pb::Request& request) noexcept;
     // One decoded request. Never throws.
-    pb::Response handle(const pb::Request& request, const Caller& caller, Session& session) noexcept;
+    // `resolved`: the key the request's reference names, already resolved by the same rule
+    // (the scheduler's cache lookup), so it is not resolved again; null resolves it here.
+    pb::Response handle(const pb::Request& request, const Caller& caller, Session& session,
+                        const backend::KeyRing::Entry* resolved = nullptr) noexcept;
 
     // Largest SignBatch for a key type (agent-proto/include/trustkey/proto/frame.h).
     static std::uint32_t batch_limit(backend::KeyType type) noexcept;
@@ -51,6 +62,7 @@ private:
         std::string key_id;
         backend::Backend* backend = nullptr;
         std::vector<std::string> candidates;  // "<id> <name>" of each key an ambiguous reference names
+        const backend::KeyRing::Entry* resolved = nullptr;  // see handle()
     };
 
     void dispatch(const pb::Request& request, const Caller& caller, Session& session, Context& ctx,

@@ -118,14 +118,16 @@ Listener::~Listener() {
     if (::lstat(m_path.c_str(), &st) == 0 && st.st_dev == m_dev && st.st_ino == m_ino) ::unlink(m_path.c_str());
 }
 
-UniqueFd Listener::accept() const {
+UniqueFd Listener::accept(int& error) const noexcept {
+    error = 0;
     for (int attempt = 0; attempt < 8; ++attempt) {
-        const int fd = ::accept4(m_fd.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        const int fd = ::accept4(m_fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd >= 0) return UniqueFd(fd);
         const int err = errno;
         if (err == EAGAIN || err == EWOULDBLOCK) return {};
         if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
-        throw_errno("accept4", err, m_path.string());
+        error = err;
+        return {};
     }
     return {};
 }

@@ -25,9 +25,10 @@ public:
 
     int fd() const noexcept { return m_fd.get(); }
     const std::filesystem::path& path() const noexcept { return m_path; }
-    // Accepts one connection (close-on-exec, blocking). Returns an empty fd when none is
-    // pending. Throws Errc::io on errors other than those of an aborted peer.
-    UniqueFd accept() const;
+    // Accepts one connection (close-on-exec, non-blocking). Returns an empty fd when none is
+    // pending (`error` 0) or accept4 failed (`error` its errno: EMFILE, ENFILE, ENOBUFS …);
+    // errors of an aborted peer are skipped.
+    UniqueFd accept(int& error) const noexcept;
 
 private:
     Listener(UniqueFd fd, std::filesystem::path path, dev_t dev, ino_t ino)

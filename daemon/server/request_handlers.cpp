@@ -10,6 +10,7 @@
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/proto_convert.h"
 #include "daemon/server/status_table.h"
+#include "daemon/server/thread_count.h"
 
 namespace trustkey::server {
 
@@ -44,6 +45,11 @@ backend::KeyRing::Entry Dispatcher::resolve(const std::string& ref, Context& ctx
     ctx.key_ref = ref;
     if (ref.empty()) throw Error(Errc::invalid_argument, "the key reference is empty");
     if (ref.size() > kMaxKeyRef) throw Error(Errc::invalid_argument, "the key reference is too long");
+    if (ctx.resolved && ctx.resolved->info) {
+        ctx.key_id = ctx.resolved->info->id;
+        ctx.backend = ctx.resolved->backend;
+        return *ctx.resolved;
+    }
     backend::KeyRing::Entry entry;
     try {
         // One look at the keys: what resolves the reference is what an ambiguity reply lists.
@@ -242,6 +248,8 @@ void Dispatcher::on_get_status(pb::Response& response) {
     for (backend::Backend* b : m_ring.backends()) to_proto(b->status(), *reply->add_tokens());
     if (m_options.connection_count)
         reply->set_connections(static_cast<std::uint32_t>(m_options.connection_count()));
+    if (m_options.dropped_requests) reply->set_dropped_requests(m_options.dropped_requests());
+    reply->set_threads(static_cast<std::uint32_t>(thread_count()));
     const auto up = std::chrono::steady_clock::now() - m_started;
     reply->set_uptime_seconds(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(up).count()));

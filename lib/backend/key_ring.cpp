@@ -72,6 +72,12 @@ std::vector<KeyRing::Entry> KeyRing::matching(std::string_view ref) const {
     // The backends' caches first (a sign must not rescan the token); a miss asks the tokens,
     // so keys added by other tools are found. A full key id is looked up without listing:
     // a name cannot look like one (check_key_name).
+    std::vector<Entry> matches = cached_matches(reference);
+    if (matches.empty()) matches = find(reference, collect(false));
+    return matches;
+}
+
+std::vector<KeyRing::Entry> KeyRing::cached_matches(const KeyReference& reference) const {
     std::vector<Entry> matches;
     if (reference.is_full_id()) {
         for (const auto& b : m_backends) {
@@ -83,8 +89,18 @@ std::vector<KeyRing::Entry> KeyRing::matching(std::string_view ref) const {
         }
     }
     if (matches.empty()) matches = find(reference, collect(true));
-    if (matches.empty()) matches = find(reference, collect(false));
     return matches;
+}
+
+std::optional<KeyRing::Entry> KeyRing::resolve_cached(std::string_view ref) const noexcept {
+    try {
+        if (ref.empty()) return std::nullopt;
+        std::vector<Entry> matches = cached_matches(KeyReference(ref));
+        if (matches.size() != 1) return std::nullopt;
+        return std::move(matches.front());
+    } catch (...) {
+        return std::nullopt;
+    }
 }
 
 KeyRing::Entry KeyRing::only(std::string_view ref, std::vector<Entry> matches) {

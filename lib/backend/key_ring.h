@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +41,9 @@ public:
     // backend's): a full key id is looked up by id, then the backends' cached keys are
     // searched, then, when nothing matched, fresh listings. What resolve() decides on and
     // what an ambiguity reply lists. Throws invalid_argument for an empty reference.
+    // The one key the backends' caches match for `ref` (the same rule), asking no token once the
+    // caches are filled; nullopt when none or several match or a cache cannot be read.
+    std::optional<Entry> resolve_cached(std::string_view ref) const noexcept;
     std::vector<Entry> matching(std::string_view ref) const;
     // The one key of `matches` (what matching(ref) returned). Throws not_found,
     // invalid_argument for a hex prefix shorter than kMinKeyIdPrefix that names no key, or
@@ -50,6 +54,8 @@ public:
 
 private:
     std::vector<Entry> collect(bool cached, std::vector<Unreadable>* unreadable = nullptr) const;
+    // What the caches match: a full key id by id, else the cached listings.
+    std::vector<Entry> cached_matches(const KeyReference& reference) const;
     std::vector<std::unique_ptr<Backend>> m_backends;
 };
 

@@ -124,6 +124,8 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
     case pb::STATUS_BAD_DIGEST_LENGTH: return failed(fmt::format("bad digest length: {}", detail(e, "")));
     case pb::STATUS_UNSUPPORTED_ALGORITHM: return failed(fmt::format("unsupported: {}", detail(e, "")));
     case pb::STATUS_DENIED: return failed(fmt::format("denied by trustkeyd: {}", detail(e, "")));
+    case pb::STATUS_BUSY:
+        return failed("trustkeyd is busy (at its connection cap or its queue for the key is full); try again");
     case pb::STATUS_UNSUPPORTED_VERSION:
         return failed(fmt::format("trustkeyd at {} speaks no protocol version this tool knows", socket_path));
     case pb::STATUS_INVALID_ARGUMENT: return failed(detail(e, "invalid argument"));

@@ -190,6 +190,8 @@ nlohmann::json status_json(const pb::StatusReply& status) {
         {"protocol_version", status.version()},
         {"connections", status.connections()},
         {"uptime_seconds", status.uptime_seconds()},
+        {"dropped_requests", status.dropped_requests()},
+        {"threads", status.threads()},
         {"tokens", tokens},
     };
 }

@@ -27,6 +27,8 @@ log_level = "debug"
 log_file = "/var/log/trustkeyd.log"
 max_connections = 8
 allow_root = false
+idle_timeout_seconds = 0
+max_queued_requests = 16
 [[pkcs11]]
 name = "yubi"
 module = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
@@ -45,6 +47,8 @@ pin_file = "/etc/pin"
     EXPECT_EQ(c.log_file->string(), "/var/log/trustkeyd.log");
     EXPECT_EQ(c.max_connections, 8u);
     EXPECT_FALSE(c.allow_root);
+    EXPECT_EQ(c.idle_timeout_seconds, 0u);
+    EXPECT_EQ(c.max_queued_requests, 16u);
     ASSERT_EQ(c.pkcs11.size(), 2u);
     EXPECT_EQ(c.pkcs11[0].pin.kind, backend::pkcs11::PinSource::Kind::env);
     EXPECT_EQ(c.pkcs11[0].pin.ref, "YUBI_PIN");
@@ -57,6 +61,8 @@ TEST(ConfigTest, Defaults) {
     EXPECT_FALSE(c.socket);
     EXPECT_EQ(c.max_connections, kDefaultMaxConnections);
     EXPECT_TRUE(c.allow_root);
+    EXPECT_EQ(c.idle_timeout_seconds, kDefaultIdleTimeoutSeconds);
+    EXPECT_EQ(c.max_queued_requests, kDefaultMaxQueuedRequests);
     EXPECT_TRUE(c.pkcs11.empty());
 }
 
@@ -71,6 +77,8 @@ TEST(ConfigTest, UnknownKeysNamedWithTheFile) {
 
 TEST(ConfigTest, InvalidValuesRefused) {
     EXPECT_EQ(errc_of("max_connections = 0\n"), Errc::config);
+    EXPECT_EQ(errc_of("max_queued_requests = 0\n"), Errc::config);
+    EXPECT_EQ(errc_of("idle_timeout_seconds = -1\n"), Errc::config);
     EXPECT_EQ(errc_of("max_connections = \"many\"\n"), Errc::config);
     EXPECT_EQ(errc_of("allow_root = 1\n"), Errc::config);
     EXPECT_EQ(errc_of("log_level = \"loud\"\n"), Errc::config);

@@ -30,6 +30,7 @@ public:
     ~RawConnection();
 
     bool connected() const noexcept { return m_fd >= 0; }
+    int fd() const noexcept { return m_fd; }
     bool send_bytes(const std::vector<std::uint8_t>& bytes);
     // One request framed with `version`.
     bool send_request(const pb::Request& request, std::uint8_t version = proto::kProtocolVersion);

@@ -4,8 +4,18 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
 #include <fstream>
 #include <memory>
+#include <thread>
+
+#include "lib/core/unique_fd.h"
 
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
@@ -134,6 +144,8 @@ TEST(Status, ReportsTheEmbeddedToken) {
     const auto s = nlohmann::json::parse(json.out);
     EXPECT_EQ(s["protocol_version"], 1);
     EXPECT_EQ(s["server"].get<std::string>().rfind("trustkeyd", 0), 0u) << s.dump();
+    EXPECT_EQ(s["dropped_requests"], 0) << s.dump();
+    EXPECT_GE(s["threads"].get<int>(), 2) << s.dump();
     ASSERT_EQ(s["tokens"].size(), 1u) << s.dump();
     const auto& t = s["tokens"][0];
     EXPECT_EQ(t["backend"], "trustkey");
@@ -301,6 +313,38 @@ TEST_F(ConfiguredToken, RefusedConfiguredPinIsNamedByEveryCommand) {
     const auto back = daemon->trustkey({"key", "list"});
     EXPECT_TRUE(succeeded(back));
     EXPECT_NE(back.out.find("signer"), std::string::npos) << back.out;
+}
+
+// A connection the daemon accepted and did not answer at once (not refused as busy).
+UniqueFd held_connection(const std::filesystem::path& socket) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
+        if (fd && ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
+            pollfd pfd{fd.get(), POLLIN, 0};
+            if (::poll(&pfd, 1, 300) == 0) return fd;  // nothing came: it holds a slot
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return {};
+}
+
+TEST(Busy, ADaemonAtItsConnectionCapIsReportedInOneLine) {
+    CliDaemon daemon(CliDaemon::Options{.config_toml = "max_connections = 1\n"});
+    const UniqueFd held = held_connection(daemon.socket_path());
+    ASSERT_TRUE(held);
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = daemon.trustkey({"status"});
+    const auto took = std::chrono::steady_clock::now() - started;
+    EXPECT_TRUE(failed_with_one_line(r, 1));
+    EXPECT_NE(r.err.find("trustkeyd is busy (at its connection cap or its queue for the key is full); try again"),
+              std::string::npos)
+        << r.err;
+    // Tried again with backoff first, for a bounded time.
+    EXPECT_GE(took, std::chrono::milliseconds(300));
+    EXPECT_LT(took, std::chrono::seconds(10));
 }
 
 } // namespace

@@ -48,7 +48,8 @@ public:
     static std::string default_socket_path();
 
     // Connects and negotiates the version (Hello). Throws ClientError (not_running when
-    // nothing listens, with the path and how to start the daemon in the message).
+    // nothing listens, with the path and how to start the daemon in the message). A daemon at
+    // its connection cap (STATUS_BUSY) is tried again with backoff (busy_retry.h) first.
     static Client connect(const std::string& socket_path = default_socket_path(),
                           std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
@@ -95,11 +96,14 @@ public:
     pb::StopReply stop();
 
     // Low level: sends one request (id assigned here) and returns the response; throws
-    // ClientError for a non-OK status.
+    // ClientError for a non-OK status. STATUS_BUSY (the daemon's queue for the key is full)
+    // is tried again with backoff (busy_retry.h) before it is thrown.
     pb::Response call(pb::Request& request);
 
 private:
     Client() = default;
+    static Client connect_once(const std::string& socket_path, std::chrono::milliseconds timeout);
+    pb::Response call_once(pb::Request& request);
     // call() for a Login request carrying `secret` as its pin; the copy is wiped afterwards.
     void call_with_secret(pb::Request& login_request, std::string_view secret);
     void send(const pb::Request& request);

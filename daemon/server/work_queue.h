@@ -1,0 +1,56 @@
+// A FIFO of jobs served by a fixed number of worker threads: one per backend
+// (as many workers as the backend has sessions) and one general queue. Each job
+// belongs to a connection; a connection that closes has its queued jobs dropped.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace trustkey::server {
+
+class WorkQueue {
+public:
+    struct Job {
+        std::uint64_t owner = 0;      // the connection the job is for
+        std::function<void()> run;    // never throws
+    };
+
+    // Starts `workers` threads (at least one).
+    WorkQueue(std::string name, std::size_t workers, std::size_t max_queued);
+    WorkQueue(const WorkQueue&) = delete;
+    WorkQueue& operator=(const WorkQueue&) = delete;
+    // Drops what is queued and joins the workers once their current jobs end.
+    ~WorkQueue();
+
+    const std::string& name() const noexcept { return m_name; }
+    std::size_t workers() const noexcept { return m_threads.size(); }
+
+    // Queues a new request's job at the tail; false (nothing queued) when max_queued jobs wait.
+    bool push(Job job);
+    // Queues the continuation of a request already accepted (the next chunk of a batch) at the
+    // tail, whatever the queue holds.
+    void push_continuation(Job job);
+    // Removes the queued jobs of `owner`; returns how many.
+    std::size_t drop(std::uint64_t owner);
+    std::size_t queued() const;
+
+private:
+    void serve() noexcept;
+
+    std::string m_name;
+    std::size_t m_max_queued;
+    mutable std::mutex m_mutex;
+    std::condition_variable m_ready;
+    std::deque<Job> m_jobs;
+    bool m_stopping = false;
+    std::vector<std::thread> m_threads;
+};
+
+} // namespace trustkey::server
