@@ -44,7 +44,7 @@ Connection::Connection(sd_event* loop, UniqueFd fd, std::uint64_t id, Caller cal
       m_in(kInitialBuffer, 0) {
     m_last_activity = Clock::now();
     sd_event_source* io = nullptr;
-    if (const int rc = sd_event_add_io(m_loop, &io, m_fd.get(), EPOLLIN, &Connection::on_io, this); rc < 0)
+    if (const int rc = sd_event_add_io(m_loop, &io, m_fd.get(), EPOLLIN | EPOLLET, &Connection::on_io, this); rc < 0)
         throw_errno("sd_event_add_io", -rc);
     m_io.reset(io);
     sd_event_source* timer = nullptr;
@@ -268,7 +268,7 @@ void Connection::write_some() {
 
 void Connection::rearm() {
     if (!m_fd) return;
-    std::uint32_t events = 0;
+    std::uint32_t events = EPOLLET;
     if (!m_read_closed && m_in_len < m_in.size()) events |= EPOLLIN;
     if (m_out_pos < m_out.size()) events |= EPOLLOUT;
     sd_event_source_set_io_events(m_io.get(), events);
