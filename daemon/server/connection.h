@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "lib/core/rate_limited_log.h"
-#include "lib/core/sd_event_handle.h"
+#include "daemon/server/sd_event_handle.h"
 #include "lib/core/secure_bytes.h"
 #include "lib/core/unique_fd.h"
 #include "daemon/server/caller.h"

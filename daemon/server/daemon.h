@@ -20,7 +20,7 @@
 
 #include "lib/backend/key_ring.h"
 #include "lib/core/rate_limited_log.h"
-#include "lib/core/sd_event_handle.h"
+#include "daemon/server/sd_event_handle.h"
 #include "lib/core/unique_fd.h"
 #include "daemon/config/config.h"
 #include "daemon/server/connection.h"
