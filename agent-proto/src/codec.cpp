@@ -142,8 +142,14 @@ private:
     static constexpr int kLen = 2;
     static constexpr int kMaxDepth = 32;
 
+    // The wire type a field arrives with: a packed repeated field is one length-delimited run.
     static int expected_wire_type(const gp::FieldDescriptor* f) {
-        if (f->is_packed()) return kLen;
+        return f->is_packed() ? kLen : element_wire_type(f);
+    }
+
+    // The wire type of one value of the field (an element of a packed run is a varint, or
+    // fixed 64 or 32 bits).
+    static int element_wire_type(const gp::FieldDescriptor* f) {
         switch (f->type()) {
         case gp::FieldDescriptor::TYPE_FIXED64:
         case gp::FieldDescriptor::TYPE_SFIXED64:
@@ -207,7 +213,7 @@ private:
     }
 
     bool packed(const gp::FieldDescriptor* f, std::span<const std::uint8_t> body) {
-        const int element = expected_wire_type_unpacked(f);
+        const int element = element_wire_type(f);
         CanonicalWalker inner(body);
         while (inner.m_p != inner.m_end) {
             if (element == 0) {
@@ -220,18 +226,6 @@ private:
             }
         }
         return true;
-    }
-
-    static int expected_wire_type_unpacked(const gp::FieldDescriptor* f) {
-        switch (f->type()) {
-        case gp::FieldDescriptor::TYPE_FIXED64:
-        case gp::FieldDescriptor::TYPE_SFIXED64:
-        case gp::FieldDescriptor::TYPE_DOUBLE: return 1;
-        case gp::FieldDescriptor::TYPE_FIXED32:
-        case gp::FieldDescriptor::TYPE_SFIXED32:
-        case gp::FieldDescriptor::TYPE_FLOAT: return 5;
-        default: return 0;
-        }
     }
 
     // A varint in its fewest bytes: no final 0x00 byte after the first, at most 10 bytes.
