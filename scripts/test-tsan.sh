@@ -11,7 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${TRUSTKEY_TSAN_BUILD_DIR:-$root/build-tsan}"
 jobs="${TRUSTKEY_JOBS:-2}"
-concurrency="${TRUSTKEY_TSAN_TESTS:-Serving|Load|WorkQueue|RateLimited|Concurren}"
+concurrency="${TRUSTKEY_TSAN_TESTS:-Serving|Load|WorkQueue|RateLimit|Concurren}"
 
 started=$(date +%s)
 "$root/scripts/install-deps.sh" >/dev/null
