@@ -26,7 +26,10 @@ export LSAN_OPTIONS="suppressions=$supp:fast_unwind_on_malloc=0:print_suppressio
 
 cd "$build"
 status=0
-ctest --output-on-failure --timeout 600 -j "${TRUSTKEY_TEST_JOBS:-2}" -LE load-large "$@" || status=$?
+# ServingTest.OutOfDescriptors... runs trustkeyd with no descriptor left; UBSan's vptr check
+# tests memory through a pipe(2) and, when that fails, reports every virtual call as an
+# "invalid vptr". That test runs in the release suite and under ThreadSanitizer instead.
+ctest --output-on-failure --timeout 600 -j "${TRUSTKEY_TEST_JOBS:-2}" -LE load-large -E "^ServingTest\.OutOfDescriptors" "$@" || status=$?
 finished=$(date +%s)
 echo "sanitizer test run: $((finished - built)) s (ctest exit status $status)"
 exit "$status"

@@ -4,9 +4,6 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -15,7 +12,7 @@
 #include <memory>
 #include <thread>
 
-#include "lib/core/unique_fd.h"
+#include "trustkey/proto/client.h"
 
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
@@ -315,26 +312,15 @@ TEST_F(ConfiguredToken, RefusedConfiguredPinIsNamedByEveryCommand) {
     EXPECT_NE(back.out.find("signer"), std::string::npos) << back.out;
 }
 
-// A connection the daemon accepted and did not answer at once (not refused as busy).
-UniqueFd held_connection(const std::filesystem::path& socket) {
-    for (int attempt = 0; attempt < 200; ++attempt) {
-        UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::strncpy(addr.sun_path, socket.c_str(), sizeof addr.sun_path - 1);
-        if (fd && ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr) == 0) {
-            pollfd pfd{fd.get(), POLLIN, 0};
-            if (::poll(&pfd, 1, 300) == 0) return fd;  // nothing came: it holds a slot
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return {};
+// A connection the daemon accepted and serves (its Hello answered), holding a slot: the client
+// library waits out a cap still taken by the fixture's own readiness check.
+proto::Client held_connection(const std::filesystem::path& socket) {
+    return proto::Client::connect(socket.string());
 }
 
 TEST(Busy, ADaemonAtItsConnectionCapIsReportedInOneLine) {
     CliDaemon daemon(CliDaemon::Options{.config_toml = "max_connections = 1\n"});
-    const UniqueFd held = held_connection(daemon.socket_path());
-    ASSERT_TRUE(held);
+    const proto::Client held = held_connection(daemon.socket_path());
     const auto started = std::chrono::steady_clock::now();
     const auto r = daemon.trustkey({"status"});
     const auto took = std::chrono::steady_clock::now() - started;
