@@ -20,6 +20,10 @@ struct Scheduler::Work {
     // A SignBatch run in chunks: the next item to sign and how many there are.
     std::size_t next = 0;
     std::size_t total = 0;
+
+    // However the request ends — answered, refused as busy, dropped from its queue when its
+    // client went, or left queued when the daemon stops — the secrets it carried are wiped.
+    ~Work() { Dispatcher::wipe_secrets(request); }
 };
 
 Scheduler::Scheduler(backend::KeyRing& ring, Dispatcher& dispatcher, Options options, std::function<void()> wake)
@@ -114,7 +118,6 @@ bool Scheduler::submit(std::uint64_t owner, const Caller& caller, const Session&
     if (queue.push(std::move(job))) return true;
     std::lock_guard lock(m_mutex);
     m_running.erase(owner);
-    Dispatcher::wipe_secrets(work->request);
     return false;
 }
 
@@ -137,7 +140,6 @@ std::size_t Scheduler::forget(std::uint64_t owner) {
 void Scheduler::run_whole(const std::shared_ptr<Work>& work) noexcept {
     if (work->cancelled) {
         ++m_dropped;
-        Dispatcher::wipe_secrets(work->request);
         return;
     }
     work->response = m_dispatcher.handle(work->request, work->caller, work->session, work->key ? &*work->key : nullptr);

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include <p11-kit/p11-kit.h>
 
 #include "lib/keys/public_key.h"
 #include "lib/backend/pkcs11/ck_error.h"
@@ -14,10 +13,6 @@
 namespace trustkey::backend::pkcs11 {
 
 namespace {
-
-std::string padded_text(const unsigned char* s, std::size_t max) {
-    return std::string(reinterpret_cast<const char*>(s), p11_kit_space_strlen(s, max));
-}
 
 bool is_pkcs11_call(const Error& e) { return e.domain() == ErrorDomain::pkcs11; }
 
@@ -326,49 +321,6 @@ void Pkcs11Backend::login(const SecureBytes& pin) {
         return refresh(lease);
     });
 }
-
-BackendStatus Pkcs11Backend::status() {
-    BackendStatus st;
-    st.name = m_config.name;
-    st.kind = "pkcs11";
-    st.location = m_config.module.string();
-    st.sessions = m_config.sessions;
-    std::shared_ptr<SessionPool> pool;
-    try {
-        pool = token_pool();
-    } catch (const Error& e) {
-        st.error = e.what();
-        return st;
-    }
-    CK_TOKEN_INFO info{};
-    CK_RV rv = m_module->fn()->C_GetTokenInfo(pool->slot(), &info);
-    if (rv != CKR_OK) {
-        st.error = ck_error("C_GetTokenInfo", rv, m_config.token_uri).what();
-        if (errc_for_rv(rv) == Errc::token_absent) drop_pool(pool);
-        return st;
-    }
-    st.present = true;
-    st.token_label = padded_text(info.label, sizeof info.label);
-    st.manufacturer = padded_text(info.manufacturerID, sizeof info.manufacturerID);
-    st.model = padded_text(info.model, sizeof info.model);
-    st.serial = padded_text(info.serialNumber, sizeof info.serialNumber);
-    st.pin_count_low = (info.flags & CKF_USER_PIN_COUNT_LOW) != 0;
-    st.pin_final_try = (info.flags & CKF_USER_PIN_FINAL_TRY) != 0;
-    st.pin_locked = (info.flags & CKF_USER_PIN_LOCKED) != 0;
-    try {
-        st.key_count = list_keys().size();
-    } catch (const Error& e) {
-        st.error = e.what();
-    }
-    st.logged_in = m_login.state() == TokenLogin::State::logged_in;
-    st.pin_refused = m_login.refused();
-    if (st.error.empty() && !st.logged_in) st.error = m_login.last_error();
-    return st;
-}
-
-namespace {
-
-} // namespace
 
 void Pkcs11Backend::check_name_free(SessionPool::Lease& lease, std::string_view name) {
     auto found = find_objects(lease.fn(), lease.get(), {attr(CKA_LABEL, name.data(), name.size())});
