@@ -86,6 +86,7 @@ int Connection::on_io(sd_event_source*, int, std::uint32_t revents, void* self) 
 
 int Connection::on_timer(sd_event_source*, std::uint64_t, void* self) noexcept {
     auto* c = static_cast<Connection*>(self);
+    c->m_timer_at.reset();  // a one-shot timer is off once it fired
     try {
         const auto now = Clock::now();
         if (c->m_out_pos < c->m_out.size() && now >= c->m_write_waiting + c->m_options.frame_timeout) {
@@ -118,7 +119,12 @@ int Connection::on_timer(sd_event_source*, std::uint64_t, void* self) noexcept {
 }
 
 void Connection::read_some() {
-    while (m_fd && !m_read_closed && m_in_len < m_in.size()) {
+    m_unread = false;
+    while (m_fd && !m_read_closed) {
+        if (m_in_len == m_in.size()) {
+            m_unread = true;  // the socket may hold more: no new edge will say so
+            break;
+        }
         const ssize_t k = ::recv(m_fd.get(), m_in.data() + m_in_len, m_in.size() - m_in_len, MSG_DONTWAIT);
         if (k > 0) {
             const auto now = Clock::now();
@@ -203,9 +209,11 @@ void Connection::start(std::span<const std::uint8_t> body) {
         return;
     }
     const std::uint64_t request_id = request.id();
-    if (m_scheduler.submit(m_id, m_caller, m_session, std::move(request))) {
-        m_in_flight = true;
-        return;
+    Scheduler::Submitted submitted = m_scheduler.submit(m_id, m_caller, m_session, std::move(request));
+    switch (submitted.outcome) {
+    case Scheduler::Submitted::Outcome::queued: m_in_flight = true; return;
+    case Scheduler::Submitted::Outcome::answered: append_reply(submitted.response); return;
+    case Scheduler::Submitted::Outcome::busy: break;
     }
     pb::Response busy;
     busy.set_id(request_id);
@@ -271,7 +279,13 @@ void Connection::rearm() {
     std::uint32_t events = EPOLLET;
     if (!m_read_closed && m_in_len < m_in.size()) events |= EPOLLIN;
     if (m_out_pos < m_out.size()) events |= EPOLLOUT;
-    sd_event_source_set_io_events(m_io.get(), events);
+    // Each change is a system call: made only when the events differ, or to have the kernel
+    // report again what a read that stopped at a full buffer left in the socket.
+    if (events != m_io_events || (m_unread && (events & EPOLLIN))) {
+        sd_event_source_set_io_events(m_io.get(), events);
+        m_io_events = events;
+        m_unread = false;
+    }
 
     std::optional<Clock::time_point> deadline;
     const auto earliest = [&deadline](Clock::time_point t) {
@@ -281,11 +295,12 @@ void Connection::rearm() {
     if (m_in_len > 0 && buffered_requests() == 0) earliest(m_frame_started + m_options.frame_timeout);
     if (m_options.idle_timeout.count() > 0 && m_in_len == 0 && !m_in_flight && m_out_pos == m_out.size())
         earliest(m_last_activity + m_options.idle_timeout);
-    if (deadline) {
+    // The timer is moved only to an earlier time: one armed later than needed fires, finds
+    // nothing due and is armed again, which costs less than moving it on every request.
+    if (deadline && (!m_timer_at || *deadline < *m_timer_at)) {
         sd_event_source_set_time(m_timer.get(), usec_of(*deadline));
         sd_event_source_set_enabled(m_timer.get(), SD_EVENT_ONESHOT);
-    } else {
-        sd_event_source_set_enabled(m_timer.get(), SD_EVENT_OFF);
+        m_timer_at = deadline;
     }
 }
 

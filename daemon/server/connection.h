@@ -8,10 +8,13 @@
 // a reply the client does not read), a vanished client or the daemon's stop.
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -101,6 +104,9 @@ private:
     std::size_t m_out_pos = 0;
     bool m_in_flight = false;
     bool m_read_closed = false;   // the client shut down its sending side
+    bool m_unread = false;        // the last read stopped at a full buffer, not at an empty socket
+    std::uint32_t m_io_events = EPOLLIN | EPOLLET;  // what the loop watches the socket for
+    std::optional<Clock::time_point> m_timer_at;    // when the deadline timer fires, if armed
     Clock::time_point m_frame_started;   // of the partial frame at the head of m_in
     Clock::time_point m_last_activity;
     Clock::time_point m_write_waiting;   // since when a reply waits for the client to read

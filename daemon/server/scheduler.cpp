@@ -17,6 +17,8 @@ struct Scheduler::Work {
     // The key the request names, when the caches resolved it while choosing the queue: the
     // dispatcher takes it rather than resolving the reference again.
     std::optional<backend::KeyRing::Entry> key;
+    // Where a Sign's time is recorded (its backend's), null for other requests.
+    SignCost* sign_cost = nullptr;
     // A SignBatch run in chunks: the next item to sign and how many there are.
     std::size_t next = 0;
     std::size_t total = 0;
@@ -40,18 +42,20 @@ Scheduler::Scheduler(backend::KeyRing& ring, Dispatcher& dispatcher, Options opt
         }
         spdlog::info("event=work_queue backend={} workers={} max_queued={}", log::quoted(b->name()), workers,
                      m_options.max_queued);
-        m_backend_queues.emplace(b, std::make_unique<WorkQueue>(b->name(), workers, m_options.max_queued));
+        auto lane = std::make_unique<Lane>();
+        lane->queue = std::make_unique<WorkQueue>(b->name(), workers, m_options.max_queued);
+        m_lanes.emplace(b, std::move(lane));
     }
 }
 
 Scheduler::~Scheduler() {
     // Join every worker before the inbox and the map they use go.
-    m_backend_queues.clear();
+    m_lanes.clear();
     m_general.reset();
 }
 
-WorkQueue& Scheduler::queue_for(const pb::Request& request, std::size_t& batch_items,
-                                 std::optional<backend::KeyRing::Entry>& key) {
+Scheduler::Lane* Scheduler::lane_for(const pb::Request& request, std::size_t& batch_items,
+                                     std::optional<backend::KeyRing::Entry>& key) {
     using Body = pb::Request::BodyCase;
     batch_items = 0;
     const std::string* ref = nullptr;
@@ -91,18 +95,50 @@ WorkQueue& Scheduler::queue_for(const pb::Request& request, std::size_t& batch_i
         }
     }
     if (b)
-        if (auto it = m_backend_queues.find(b); it != m_backend_queues.end()) return *it->second;
-    return *m_general;
+        if (auto it = m_lanes.find(b); it != m_lanes.end()) return it->second.get();
+    return nullptr;
 }
 
-bool Scheduler::submit(std::uint64_t owner, const Caller& caller, const Session& session, pb::Request request) {
+std::optional<pb::Response> Scheduler::try_inline(Lane& lane, const backend::KeyRing::Entry& key,
+                                                  const pb::Request& request, const Caller& caller,
+                                                  Session& session) noexcept {
+    if (m_options.inline_sign_limit.count() <= 0) return std::nullopt;
+    const auto expected = lane.sign_cost.expected(key.info->type);
+    if (!expected || *expected > m_options.inline_sign_limit) return std::nullopt;
+    try {
+        if (!lane.queue->try_begin_inline()) return std::nullopt;
+    } catch (...) {
+        return std::nullopt;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    pb::Response response = m_dispatcher.handle(request, caller, session, &key);
+    const auto took = std::chrono::steady_clock::now() - started;
+    lane.queue->end_inline();
+    if (response.status() == pb::STATUS_OK) lane.sign_cost.record(key.info->type, took);
+    return response;
+}
+
+Scheduler::Submitted Scheduler::submit(std::uint64_t owner, const Caller& caller, Session& session,
+                                       pb::Request request) {
+    using Outcome = Submitted::Outcome;
+    std::size_t batch_items = 0;
+    std::optional<backend::KeyRing::Entry> key;
+    Lane* lane = lane_for(request, batch_items, key);
+    const bool sign = request.body_case() == pb::Request::BodyCase::kSign && lane && key;
+    if (sign) {
+        if (auto response = try_inline(*lane, *key, request, caller, session)) {
+            Dispatcher::wipe_secrets(request);
+            return Submitted{Outcome::answered, std::move(*response)};
+        }
+    }
     auto work = std::make_shared<Work>();
     work->owner = owner;
     work->caller = caller;
     work->session = session;
     work->request = std::move(request);
-    std::size_t batch_items = 0;
-    WorkQueue& queue = queue_for(work->request, batch_items, work->key);
+    work->key = std::move(key);
+    if (sign) work->sign_cost = &lane->sign_cost;
+    WorkQueue& queue = lane ? *lane->queue : *m_general;
     WorkQueue::Job job;
     job.owner = owner;
     if (batch_items > 0) {
@@ -115,15 +151,15 @@ bool Scheduler::submit(std::uint64_t owner, const Caller& caller, const Session&
         std::lock_guard lock(m_mutex);
         m_running[owner] = work;
     }
-    if (queue.push(std::move(job))) return true;
+    if (queue.push(std::move(job))) return Submitted{Outcome::queued, {}};
     std::lock_guard lock(m_mutex);
     m_running.erase(owner);
-    return false;
+    return Submitted{Outcome::busy, {}};
 }
 
 std::size_t Scheduler::forget(std::uint64_t owner) {
     std::size_t dropped = m_general->drop(owner);
-    for (auto& [b, q] : m_backend_queues) dropped += q->drop(owner);
+    for (auto& [b, lane] : m_lanes) dropped += lane->queue->drop(owner);
     m_dropped += dropped;
     std::shared_ptr<Work> running;
     {
@@ -142,7 +178,10 @@ void Scheduler::run_whole(const std::shared_ptr<Work>& work) noexcept {
         ++m_dropped;
         return;
     }
+    const auto started = std::chrono::steady_clock::now();
     work->response = m_dispatcher.handle(work->request, work->caller, work->session, work->key ? &*work->key : nullptr);
+    if (work->sign_cost && work->response.status() == pb::STATUS_OK)
+        work->sign_cost->record(work->key->info->type, std::chrono::steady_clock::now() - started);
     Dispatcher::wipe_secrets(work->request);
     post(work);
 }

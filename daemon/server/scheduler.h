@@ -5,9 +5,14 @@
 // between connections; a SignBatch runs in chunks, each queued at the tail when the
 // one before ends, so other clients' requests run in between. Finished requests
 // come back as Completions, taken by the event loop after `wake` is called.
+// A Sign that the backend makes in a few hundred microseconds (measured per key type,
+// sign_cost.h) is made on the event loop's thread instead when its queue is empty and
+// one of its workers idle: handing it to a worker and its reply back would cost two
+// thread wake-ups, more than the signature itself on a fast token.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +25,7 @@
 #include "daemon/server/caller.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/session.h"
+#include "daemon/server/sign_cost.h"
 #include "daemon/server/work_queue.h"
 
 namespace trustkey::server {
@@ -36,6 +42,20 @@ public:
         std::size_t max_queued = 1024;   // per queue; a request past it is answered STATUS_BUSY
         std::size_t batch_chunk = 8;     // SignBatch items signed per turn
         std::size_t general_workers = 2;
+        // A Sign is made on the caller's thread when its backend's signatures of that key type
+        // take at most this long on average; zero: never.
+        std::chrono::microseconds inline_sign_limit{300};
+    };
+
+    // What became of a submitted request.
+    struct Submitted {
+        enum class Outcome {
+            queued,    // it runs on a worker; its reply comes back as a Completion
+            busy,      // its queue is full and nothing was queued: the caller answers STATUS_BUSY
+            answered,  // it was made at once on the caller's thread: `response` is its reply
+        };
+        Outcome outcome = Outcome::queued;
+        pb::Response response;
     };
 
     // Starts the workers. `wake` is called (from a worker) after a completion is posted.
@@ -45,9 +65,9 @@ public:
     // Drops what is queued and joins the workers.
     ~Scheduler();
 
-    // Queues `request` for connection `owner`. False when its queue is full (nothing queued):
-    // the caller answers STATUS_BUSY.
-    bool submit(std::uint64_t owner, const Caller& caller, const Session& session, pb::Request request);
+    // Runs or queues `request` for connection `owner`. `session` is updated only when the request
+    // was answered at once; a queued request's Completion carries the session it leaves.
+    Submitted submit(std::uint64_t owner, const Caller& caller, Session& session, pb::Request request);
     // The connection `owner` went away: its queued work is dropped (and counted), and a batch of
     // it that is running stops after its current chunk. Returns how many requests were dropped.
     std::size_t forget(std::uint64_t owner);
@@ -59,10 +79,18 @@ public:
 
 private:
     struct Work;
+    // A backend's queue and what its signatures have been seen to take.
+    struct Lane {
+        SignCost sign_cost;
+        std::unique_ptr<WorkQueue> queue;  // declared last: its workers are joined first
+    };
 
-    // The queue for `request`; a reference the caches resolve sets `key`, handed to the dispatcher.
-    WorkQueue& queue_for(const pb::Request& request, std::size_t& batch_items,
-                         std::optional<backend::KeyRing::Entry>& key);
+    // The lane of `request`'s backend, null for the general queue; a reference the caches
+    // resolve sets `key`, handed to the dispatcher.
+    Lane* lane_for(const pb::Request& request, std::size_t& batch_items, std::optional<backend::KeyRing::Entry>& key);
+    // Makes a Sign on this thread when `lane` makes such signatures quickly and is free.
+    std::optional<pb::Response> try_inline(Lane& lane, const backend::KeyRing::Entry& key, const pb::Request& request,
+                                           const Caller& caller, Session& session) noexcept;
     void run_whole(const std::shared_ptr<Work>& work) noexcept;
     void run_chunk(const std::shared_ptr<Work>& work, WorkQueue& queue) noexcept;
     void post(const std::shared_ptr<Work>& work) noexcept;
@@ -79,7 +107,7 @@ private:
 
     // Declared last: destroyed (workers joined) first.
     std::unique_ptr<WorkQueue> m_general;
-    std::unordered_map<const backend::Backend*, std::unique_ptr<WorkQueue>> m_backend_queues;
+    std::unordered_map<const backend::Backend*, std::unique_ptr<Lane>> m_lanes;
 };
 
 } // namespace trustkey::server

@@ -68,17 +68,31 @@ std::size_t WorkQueue::queued() const {
     return m_jobs.size();
 }
 
+bool WorkQueue::try_begin_inline() {
+    std::lock_guard lock(m_mutex);
+    if (m_stopping || !m_jobs.empty() || m_running >= m_threads.size()) return false;
+    ++m_running;
+    return true;
+}
+
+void WorkQueue::end_inline() noexcept {
+    std::lock_guard lock(m_mutex);
+    --m_running;
+}
+
 void WorkQueue::serve() noexcept {
+    std::unique_lock lock(m_mutex);
     for (;;) {
-        Job job;
-        {
-            std::unique_lock lock(m_mutex);
-            m_ready.wait(lock, [this] { return m_stopping || !m_jobs.empty(); });
-            if (m_stopping) return;
-            job = std::move(m_jobs.front());
-            m_jobs.pop_front();
-        }
+        m_ready.wait(lock, [this] { return m_stopping || !m_jobs.empty(); });
+        if (m_stopping) return;
+        Job job = std::move(m_jobs.front());
+        m_jobs.pop_front();
+        ++m_running;
+        lock.unlock();
         if (job.run) job.run();
+        job = Job{};  // what the job held goes before the next one is taken
+        lock.lock();
+        --m_running;
     }
 }
 

@@ -41,6 +41,13 @@ public:
     std::size_t drop(std::uint64_t owner);
     std::size_t queued() const;
 
+    // The caller (the event loop) may run a short job itself, in place of a worker: true when
+    // nothing waits in the queue and a worker is idle, whose place it then holds until
+    // end_inline(). Work queued meanwhile is not overtaken, and the backend is never asked by
+    // more threads than it has workers.
+    bool try_begin_inline();
+    void end_inline() noexcept;
+
 private:
     void serve() noexcept;
 
@@ -49,6 +56,7 @@ private:
     mutable std::mutex m_mutex;
     std::condition_variable m_ready;
     std::deque<Job> m_jobs;
+    std::size_t m_running = 0;  // jobs being run, by workers or inline
     bool m_stopping = false;
     std::vector<std::thread> m_threads;
 };

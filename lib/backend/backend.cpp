@@ -44,6 +44,10 @@ KeyPtr Backend::find_known(std::string_view id) {
     return nullptr;
 }
 
+std::optional<std::vector<KeyPtr>> Backend::cached_keys() { return std::nullopt; }
+
+std::optional<KeyPtr> Backend::cached_key(std::string_view) { return std::nullopt; }
+
 std::optional<Error> Backend::unusable_key(std::string_view) { return std::nullopt; }
 
 KeyInfo Backend::generate_wrappable(std::string_view name, KeyType) {

@@ -75,6 +75,12 @@ public:
     virtual std::vector<KeyPtr> known_keys();
     // The key with this full TUF key id among known_keys(); null when there is none.
     virtual KeyPtr find_known(std::string_view id);
+    // The keys as last seen when the backend holds a complete list of them in memory, else
+    // nullopt (the default). Never asks the token, so the event loop may call it.
+    virtual std::optional<std::vector<KeyPtr>> cached_keys();
+    // The key with this full TUF key id in that list (null when it is not there); nullopt
+    // without a complete list. Never asks the token.
+    virtual std::optional<KeyPtr> cached_key(std::string_view id);
     // Generates a key on the token. Throws already_exists when the name is taken.
     virtual KeyInfo generate(std::string_view name, KeyType type) = 0;
     // Generates a key that can later be copied to another token without leaving tokens in the

@@ -93,9 +93,26 @@ std::vector<KeyRing::Entry> KeyRing::cached_matches(const KeyReference& referenc
 }
 
 std::optional<KeyRing::Entry> KeyRing::resolve_cached(std::string_view ref) const noexcept {
+    // The rule of matching(), asked of the backends' in-memory lists alone: a backend without
+    // one leaves the answer open (nullopt) rather than have its token asked here.
     try {
         if (ref.empty()) return std::nullopt;
-        std::vector<Entry> matches = cached_matches(KeyReference(ref));
+        const KeyReference reference(ref);
+        if (reference.is_full_id()) {
+            // The first backend that holds the id has the key, as in matching().
+            for (const auto& b : m_backends) {
+                std::optional<KeyPtr> k = b->cached_key(reference.wanted());
+                if (!k) return std::nullopt;
+                if (*k) return Entry{std::move(*k), b.get()};
+            }
+        }
+        std::vector<Entry> all;
+        for (const auto& b : m_backends) {
+            std::optional<std::vector<KeyPtr>> keys = b->cached_keys();
+            if (!keys) return std::nullopt;
+            for (auto& k : *keys) all.push_back(Entry{std::move(k), b.get()});
+        }
+        std::vector<Entry> matches = find(reference, std::move(all));
         if (matches.size() != 1) return std::nullopt;
         return std::move(matches.front());
     } catch (...) {

@@ -41,8 +41,9 @@ public:
     // backend's): a full key id is looked up by id, then the backends' cached keys are
     // searched, then, when nothing matched, fresh listings. What resolve() decides on and
     // what an ambiguity reply lists. Throws invalid_argument for an empty reference.
-    // The one key the backends' caches match for `ref` (the same rule), asking no token once the
-    // caches are filled; nullopt when none or several match or a cache cannot be read.
+    // The one key the backends' in-memory lists match for `ref` (the same rule), never asking a
+    // token (the event loop calls it); nullopt when none or several match, or when a backend
+    // holds no complete list (Backend::cached_keys).
     std::optional<Entry> resolve_cached(std::string_view ref) const noexcept;
     std::vector<Entry> matching(std::string_view ref) const;
     // The one key of `matches` (what matching(ref) returned). Throws not_found,

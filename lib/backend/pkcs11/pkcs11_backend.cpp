@@ -181,14 +181,24 @@ void Pkcs11Backend::ensure_scanned() {
 
 KeyPtr Pkcs11Backend::find_known(std::string_view id) {
     ensure_scanned();
+    return cached_key(id).value_or(nullptr);
+}
+
+std::optional<KeyPtr> Pkcs11Backend::cached_key(std::string_view id) {
     std::lock_guard lock(m_cache_mutex);
+    if (!m_keys_scanned) return std::nullopt;
     auto it = m_keys.find(id);
     return it == m_keys.end() ? nullptr : info_of(it->second);
 }
 
 std::vector<KeyPtr> Pkcs11Backend::known_keys() {
     ensure_scanned();
+    return cached_keys().value_or(std::vector<KeyPtr>{});
+}
+
+std::optional<std::vector<KeyPtr>> Pkcs11Backend::cached_keys() {
     std::lock_guard lock(m_cache_mutex);
+    if (!m_keys_scanned) return std::nullopt;
     std::vector<KeyPtr> out;
     out.reserve(m_keys.size());
     for (const auto& [id, k] : m_keys) out.push_back(info_of(k));

@@ -30,6 +30,8 @@ public:
     std::vector<KeyInfo> list_keys() override;
     std::vector<KeyPtr> known_keys() override;
     KeyPtr find_known(std::string_view id) override;
+    std::optional<std::vector<KeyPtr>> cached_keys() override;
+    std::optional<KeyPtr> cached_key(std::string_view id) override;
     KeyInfo generate(std::string_view name, KeyType type) override;
     KeyInfo generate_wrappable(std::string_view name, KeyType type) override;
     KeyInfo import_key(std::string_view name, const PrivateKey& key) override;

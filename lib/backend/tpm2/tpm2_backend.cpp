@@ -175,7 +175,12 @@ void Tpm2Backend::ensure_scanned() {
 
 std::vector<KeyPtr> Tpm2Backend::known_keys() {
     ensure_scanned();
+    return cached_keys().value_or(std::vector<KeyPtr>{});
+}
+
+std::optional<std::vector<KeyPtr>> Tpm2Backend::cached_keys() {
     std::lock_guard lock(m_cache_mutex);
+    if (!m_keys_scanned) return std::nullopt;
     std::vector<KeyPtr> out;
     out.reserve(m_keys.size());
     for (const auto& [id, k] : m_keys) out.push_back(k);
@@ -184,7 +189,12 @@ std::vector<KeyPtr> Tpm2Backend::known_keys() {
 
 KeyPtr Tpm2Backend::find_known(std::string_view id) {
     ensure_scanned();
+    return cached_key(id).value_or(nullptr);
+}
+
+std::optional<KeyPtr> Tpm2Backend::cached_key(std::string_view id) {
     std::lock_guard lock(m_cache_mutex);
+    if (!m_keys_scanned) return std::nullopt;
     auto it = m_keys.find(id);
     return it == m_keys.end() ? nullptr : it->second;
 }
