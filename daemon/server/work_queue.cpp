@@ -76,14 +76,20 @@ bool WorkQueue::try_begin_inline() {
 }
 
 void WorkQueue::end_inline() noexcept {
-    std::lock_guard lock(m_mutex);
-    --m_running;
+    bool waiting = false;
+    {
+        std::lock_guard lock(m_mutex);
+        --m_running;
+        waiting = !m_jobs.empty();
+    }
+    if (waiting) m_ready.notify_one();
 }
 
 void WorkQueue::serve() noexcept {
     std::unique_lock lock(m_mutex);
     for (;;) {
-        m_ready.wait(lock, [this] { return m_stopping || !m_jobs.empty(); });
+        // A worker whose place the loop holds (try_begin_inline) waits for it to end.
+        m_ready.wait(lock, [this] { return m_stopping || (!m_jobs.empty() && m_running < m_threads.size()); });
         if (m_stopping) return;
         Job job = std::move(m_jobs.front());
         m_jobs.pop_front();

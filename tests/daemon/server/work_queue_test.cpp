@@ -6,6 +6,7 @@
 #include <chrono>
 #include <future>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 namespace trustkey::server {
@@ -66,6 +67,47 @@ TEST(WorkQueue, DropRemovesOnlyTheQueuedJobsOfOneOwner) {
     ASSERT_EQ(done.get_future().wait_for(10s), std::future_status::ready);
     EXPECT_EQ(ran7.load(), 0);
     EXPECT_EQ(ran8.load(), 1);
+}
+
+TEST(WorkQueue, InlineOnlyWhenNothingWaitsAndAWorkerIsIdle) {
+    WorkQueue q("test", 1, 16);
+    // Idle: the caller may take the worker's place, once.
+    ASSERT_TRUE(q.try_begin_inline());
+    EXPECT_FALSE(q.try_begin_inline());
+
+    // A job queued meanwhile waits for the place to be given back: never two at once.
+    std::atomic<bool> ran{false};
+    std::promise<void> done;
+    ASSERT_TRUE(q.push({1, [&] {
+                            ran = true;
+                            done.set_value();
+                        }}));
+    auto finished = done.get_future();
+    EXPECT_EQ(finished.wait_for(200ms), std::future_status::timeout);
+    EXPECT_FALSE(ran.load());
+    q.end_inline();
+    ASSERT_EQ(finished.wait_for(10s), std::future_status::ready);
+
+    // The worker busy: no.
+    std::promise<void> open;
+    std::promise<void> started;
+    ASSERT_TRUE(q.push(blocker(2, open.get_future().share(), started)));
+    started.get_future().wait();
+    EXPECT_FALSE(q.try_begin_inline());
+    // Work waiting: no, even once the worker is free, until the queue is empty.
+    std::promise<void> second;
+    ASSERT_TRUE(q.push({3, [&] { second.set_value(); }}));
+    EXPECT_FALSE(q.try_begin_inline());
+    open.set_value();
+    ASSERT_EQ(second.get_future().wait_for(10s), std::future_status::ready);
+    // Both ended: free again (the worker gives its place back just after the job returns).
+    bool free = false;
+    for (int i = 0; i < 1000 && !free; ++i) {
+        free = q.try_begin_inline();
+        if (!free) std::this_thread::sleep_for(1ms);
+    }
+    EXPECT_TRUE(free);
+    q.end_inline();
 }
 
 } // namespace

@@ -216,7 +216,8 @@ namespace {
 // key added behind its back is only seen after a fresh list.
 class CachingBackend final : public Backend {
 public:
-    explicit CachingBackend(std::vector<KeyInfo> keys) : m_token(std::move(keys)) {}
+    explicit CachingBackend(std::vector<KeyInfo> keys, std::string name = "cached")
+        : m_name(std::move(name)), m_token(std::move(keys)) {}
     const std::string& name() const noexcept override { return m_name; }
     std::vector<KeyInfo> list_keys() override {
         ++lists;
@@ -229,6 +230,18 @@ public:
         std::vector<KeyPtr> out;
         for (const auto& k : m_cache) out.push_back(std::make_shared<const KeyInfo>(k));
         return out;
+    }
+    std::optional<std::vector<KeyPtr>> cached_keys() override {
+        if (!m_scanned) return std::nullopt;
+        std::vector<KeyPtr> out;
+        for (const auto& k : m_cache) out.push_back(std::make_shared<const KeyInfo>(k));
+        return out;
+    }
+    std::optional<KeyPtr> cached_key(std::string_view id) override {
+        if (!m_scanned) return std::nullopt;
+        for (const auto& k : m_cache)
+            if (k.id == id) return std::make_shared<const KeyInfo>(k);
+        return KeyPtr{};
     }
     KeyInfo generate(std::string_view, KeyType) override { throw Error(Errc::internal, "unused"); }
     KeyInfo import_key(std::string_view, const PrivateKey&) override { throw Error(Errc::internal, "unused"); }
@@ -243,7 +256,7 @@ public:
     int lists = 0;
 
 private:
-    std::string m_name = "cached";
+    std::string m_name;
     std::vector<KeyInfo> m_token, m_cache;
     bool m_scanned = false;
 };
@@ -286,6 +299,46 @@ TEST(KeyName, Rules) {
             EXPECT_EQ(e.errc(), Errc::invalid_argument);
         }
     }
+}
+
+TEST(KeyRingCache, ResolveCachedNeverAsksATokenAndDecidesOnlyOnCompleteLists) {
+    KeyRing ring;
+    auto first = std::make_unique<CachingBackend>(std::vector<KeyInfo>{key(kA, "alice")}, "first");
+    auto second = std::make_unique<CachingBackend>(std::vector<KeyInfo>{key(kC, "carol")}, "second");
+    CachingBackend* a = first.get();
+    CachingBackend* c = second.get();
+    ring.add(std::move(first));
+    ring.add(std::move(second));
+
+    // Nothing read yet: no answer, and no token asked.
+    EXPECT_FALSE(ring.resolve_cached("alice"));
+    EXPECT_FALSE(ring.resolve_cached(kA));
+    EXPECT_EQ(a->lists + c->lists, 0);
+
+    // The first backend's list complete: its key by full id (the first backend that holds an
+    // id has the key), but a name could still be the second's.
+    a->list_keys();
+    ASSERT_TRUE(ring.resolve_cached(kA));
+    EXPECT_EQ(ring.resolve_cached(kA)->backend, a);
+    EXPECT_FALSE(ring.resolve_cached("alice"));
+    EXPECT_FALSE(ring.resolve_cached(kC));
+
+    // Both complete: every reference the rule allows, none that it refuses.
+    c->list_keys();
+    const int lists = a->lists + c->lists;
+    EXPECT_EQ(ring.resolve_cached("alice")->info->id, kA);
+    EXPECT_EQ(ring.resolve_cached(kC.substr(0, 8))->backend, c);
+    EXPECT_EQ(ring.resolve_cached(kC)->info->name, "carol");
+    EXPECT_FALSE(ring.resolve_cached("nobody"));
+    EXPECT_FALSE(ring.resolve_cached(kA.substr(0, 3)));
+    EXPECT_FALSE(ring.resolve_cached(""));
+
+    // A key added behind the caches' back is not looked for: the general path finds it.
+    c->add_on_token(key(kD, "dave"));
+    EXPECT_FALSE(ring.resolve_cached("dave"));
+    EXPECT_EQ(a->lists + c->lists, lists);
+    EXPECT_EQ(ring.resolve("dave").info->id, kD);
+    EXPECT_EQ(ring.resolve_cached("dave")->info->id, kD);
 }
 
 } // namespace

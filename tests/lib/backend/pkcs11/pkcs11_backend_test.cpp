@@ -171,6 +171,31 @@ TEST_F(Pkcs11BackendTest, CachedKeysAreSharedNotCopied) {
     EXPECT_EQ(errc_of([&] { backend->sign(*first, HashAlg::none, data); }), Errc::unsupported_algorithm);
 }
 
+TEST_F(Pkcs11BackendTest, TheInMemoryListAnswersOnceTheKeysWereReadAndNeverAsksTheToken) {
+    auto backend = open();
+    const KeyInfo made = backend->generate("listed", KeyType::ecdsa_p256);
+    // Until the token's keys were read in full, there is no list to answer from.
+    EXPECT_FALSE(backend->cached_keys());
+    EXPECT_FALSE(backend->cached_key(made.id));
+    ASSERT_EQ(backend->list_keys().size(), 1u);
+    ASSERT_TRUE(backend->cached_keys());
+    ASSERT_EQ(backend->cached_keys()->size(), 1u);
+    EXPECT_EQ(backend->cached_keys()->front()->id, made.id);
+    ASSERT_TRUE(backend->cached_key(made.id));
+    EXPECT_EQ((*backend->cached_key(made.id))->name, "listed");
+    EXPECT_EQ(*backend->cached_key(std::string(64, 'f')), nullptr);
+
+    // Another program deletes the key on the token: the list in memory still holds it, which
+    // shows it is answered without asking the token. A fresh listing sees the token as it is.
+    auto other = open();
+    other->remove(*other->find_known(made.id));
+    ASSERT_TRUE(backend->cached_key(made.id));
+    EXPECT_NE(*backend->cached_key(made.id), nullptr);
+    EXPECT_TRUE(backend->list_keys().empty());
+    EXPECT_EQ(*backend->cached_key(made.id), nullptr);
+    EXPECT_TRUE(backend->cached_keys()->empty());
+}
+
 TEST_F(Pkcs11BackendTest, WrongPinIsNotRetried) {
     {
         auto setup = open();
