@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "test_peer.h"
+#include "trustkey/proto/busy_retry.h"
 
 namespace trustkey::proto {
 namespace {
@@ -438,6 +439,80 @@ TEST(Client, OversizedRequestIsRefusedBeforeSending) {
         EXPECT_EQ(client.status().server(), "fine");
     }
     EXPECT_EQ(peer.finish(), "");
+}
+
+} // namespace
+} // namespace trustkey::proto
+
+namespace trustkey::proto {
+namespace {
+
+using testing::PeerConnection;
+using testing::TestPeer;
+
+pb::Response busy_reply(const pb::Request& req) {
+    pb::Response r;
+    r.set_id(req.id());
+    r.set_status(pb::STATUS_BUSY);
+    r.set_message("trustkeyd's queue for this key is full; retry later");
+    return r;
+}
+
+TEST(ClientBusy, ARequestRefusedBusyIsSentAgainAndItsLaterReplyIsReturned) {
+    std::vector<std::uint64_t> ids;
+    TestPeer peer([&ids](PeerConnection& c) {
+        c.accept_hello();
+        for (int i = 0; i < 2; ++i) {
+            auto req = c.read_request();
+            ASSERT_TRUE(req && req->has_sign());
+            ids.push_back(req->id());
+            c.write_response(busy_reply(*req));
+        }
+        auto req = c.read_request();
+        ASSERT_TRUE(req && req->has_sign());
+        ids.push_back(req->id());
+        pb::Response ok;
+        ok.set_id(req->id());
+        ok.mutable_sign()->set_signature(std::string(64, 's'));
+        ok.mutable_sign()->set_key_id(std::string(64, 'a'));
+        ok.mutable_sign()->set_method("ecdsa");
+        c.write_response(ok);
+        c.wait_for_close();
+    });
+    {
+        Client client = Client::connect(peer.path(), std::chrono::seconds(10));
+        const std::vector<std::uint8_t> digest(32, 7);
+        const pb::SignReply reply = client.sign("k", pb::HASH_SHA256, digest);
+        EXPECT_EQ(reply.signature(), std::string(64, 's'));
+    }
+    EXPECT_EQ(peer.finish(), "");
+    ASSERT_EQ(ids.size(), 3u);  // refused twice, answered the third time, on the same connection
+    EXPECT_NE(ids[0], ids[1]);
+    EXPECT_NE(ids[1], ids[2]);
+}
+
+TEST(ClientBusy, BusyEachTimeIsReportedAfterTheBoundedNumberOfTries) {
+    int seen = 0;
+    TestPeer peer([&seen](PeerConnection& c) {
+        c.accept_hello();
+        while (auto req = c.read_request()) {
+            ++seen;
+            c.write_response(busy_reply(*req));
+        }
+    });
+    {
+        Client client = Client::connect(peer.path(), std::chrono::seconds(10));
+        const std::vector<std::uint8_t> digest(32, 7);
+        try {
+            client.sign("k", pb::HASH_SHA256, digest);
+            ADD_FAILURE() << "no error after every try was refused";
+        } catch (const ClientError& e) {
+            EXPECT_EQ(e.status(), pb::STATUS_BUSY);
+            EXPECT_NE(std::string(e.what()).find("queue for this key is full"), std::string::npos) << e.what();
+        }
+    }
+    EXPECT_EQ(peer.finish(), "");
+    EXPECT_EQ(seen, static_cast<int>(BusyRetry{}.attempts));
 }
 
 } // namespace
