@@ -366,6 +366,7 @@ const char* status_name(pb::Status s) noexcept {
     case pb::STATUS_INTERNAL: return "internal";
     case pb::STATUS_KEY_DAMAGED: return "key_damaged";
     case pb::STATUS_BUSY: return "busy";
+    case pb::STATUS_LOCKED: return "locked";
     default: return "unknown_status";
     }
 }
@@ -384,6 +385,8 @@ const char* request_name(const pb::Request& r) noexcept {
     case pb::Request::kLogin: return "login";
     case pb::Request::kStop: return "stop";
     case pb::Request::kAnnotateKey: return "annotate_key";
+    case pb::Request::kLock: return "lock";
+    case pb::Request::kUnlock: return "unlock";
     case pb::Request::BODY_NOT_SET: return "none";
     }
     return "unknown";

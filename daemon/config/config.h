@@ -27,6 +27,7 @@ struct Config {
     bool allow_root = true;                       // uid 0 may connect, as ssh-agent allows
     unsigned frame_timeout_seconds = kDefaultFrameTimeoutSeconds;  // a partial frame (or unread reply) may stall this long
     unsigned idle_timeout_seconds = kDefaultIdleTimeoutSeconds;    // a connection doing nothing is closed; 0: never
+    unsigned idle_lock_seconds = 0;  // the daemon locks itself after this long without a key used; 0: never
     std::size_t max_queued_requests = kDefaultMaxQueuedRequests;   // per backend queue; past it: STATUS_BUSY
     std::vector<backend::pkcs11::Pkcs11Config> pkcs11;  // empty: the embedded default token
     std::vector<backend::tpm2::Tpm2Config> tpm;         // TPM 2.0 backends, opened after the PKCS#11 ones

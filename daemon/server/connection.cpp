@@ -22,12 +22,6 @@ std::uint32_t raw_length(const std::uint8_t* h) noexcept {
     return (std::uint32_t{h[0]} << 24) | (std::uint32_t{h[1]} << 16) | (std::uint32_t{h[2]} << 8) | std::uint32_t{h[3]};
 }
 
-std::uint64_t usec_of(std::chrono::steady_clock::time_point t) noexcept {
-    // steady_clock is CLOCK_MONOTONIC, the clock of the loop's timers.
-    return static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count());
-}
-
 } // namespace
 
 Connection::Connection(sd_event* loop, UniqueFd fd, std::uint64_t id, Caller caller, Dispatcher& dispatcher,

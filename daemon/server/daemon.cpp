@@ -97,6 +97,8 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     dopt.connection_count = [this] { return m_active.load(); };
     dopt.dropped_requests = [this] { return m_scheduler ? m_scheduler->dropped() : 0; };
     dopt.stop = [this](const Caller& caller) { request_stop(caller); };
+    dopt.idle_lock = std::chrono::seconds(config.idle_lock_seconds);
+    m_idle_lock_after = dopt.idle_lock;
     m_dispatcher = std::make_unique<Dispatcher>(m_ring, std::move(dopt));
     Scheduler::Options sopt;
     sopt.max_queued = config.max_queued_requests;
@@ -125,6 +127,12 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     check(sd_event_add_time(event, &s, CLOCK_MONOTONIC, 0, 0, &Daemon::on_accept_retry, this), "sd_event_add_time");
     m_accept_retry.reset(s);
     sd_event_source_set_enabled(s, SD_EVENT_OFF);
+    if (m_idle_lock_after.count() > 0) {
+        const auto first = std::chrono::steady_clock::now() + m_idle_lock_after;
+        check(sd_event_add_time(event, &s, CLOCK_MONOTONIC, usec_of(first), 1000000, &Daemon::on_idle_lock, this),
+              "sd_event_add_time");
+        m_idle_lock.reset(s);
+    }
     check(sd_event_add_defer(event, &s, &Daemon::on_reap, this), "sd_event_add_defer");
     m_reap.reset(s);
     sd_event_source_set_enabled(s, SD_EVENT_OFF);
@@ -224,6 +232,26 @@ int Daemon::on_accept(sd_event_source*, int, std::uint32_t, void* self) noexcept
 
 int Daemon::on_accept_retry(sd_event_source*, std::uint64_t, void* self) noexcept {
     static_cast<Daemon*>(self)->resume_accepting();
+    return 0;
+}
+
+int Daemon::on_idle_lock(sd_event_source* s, std::uint64_t, void* self) noexcept {
+    auto* d = static_cast<Daemon*>(self);
+    LockState& lock = d->m_dispatcher->lock_state();
+    const auto now = std::chrono::steady_clock::now();
+    auto next = lock.last_use() + d->m_idle_lock_after;
+    if (!lock.locked() && now >= next) {
+        try {
+            lock.lock("idle");
+        } catch (const std::exception& e) {
+            spdlog::error("event=idle_lock_failed error={}", log::quoted(e.what()));
+        }
+        next = now + d->m_idle_lock_after;
+    } else if (lock.locked()) {
+        next = now + d->m_idle_lock_after;  // after an unlock the time counts from its use
+    }
+    sd_event_source_set_time(s, usec_of(next));
+    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
     return 0;
 }
 

@@ -64,6 +64,7 @@ private:
     static int on_wake(sd_event_source* s, int fd, std::uint32_t revents, void* self) noexcept;
     static int on_completions(sd_event_source* s, int fd, std::uint32_t revents, void* self) noexcept;
     static int on_accept_retry(sd_event_source* s, std::uint64_t usec, void* self) noexcept;
+    static int on_idle_lock(sd_event_source* s, std::uint64_t usec, void* self) noexcept;
     static int on_reap(sd_event_source* s, void* self) noexcept;
 
     void accept_pending();
@@ -93,6 +94,8 @@ private:
     std::vector<UniqueSdEventSource> m_sources;  // signals, wake, completions
     UniqueSdEventSource m_accept_source;
     UniqueSdEventSource m_accept_retry;
+    UniqueSdEventSource m_idle_lock;  // set when idle_lock_seconds is
+    std::chrono::seconds m_idle_lock_after{0};
     UniqueSdEventSource m_reap;
     bool m_accept_paused = false;
     bool m_stopping = false;

@@ -46,6 +46,7 @@ private:
 // Requests carrying secrets: wipe them from the decoded message once handled.
 void Dispatcher::wipe_secrets(pb::Request& request) noexcept {
     if (request.has_login()) wipe(*request.mutable_login()->mutable_pin());
+    if (request.has_unlock()) wipe(*request.mutable_unlock()->mutable_pin());
     if (request.has_generate_key()) wipe(*request.mutable_generate_key()->mutable_auth());
     if (request.has_import_key()) {
         wipe(*request.mutable_import_key()->mutable_pem());
@@ -61,7 +62,7 @@ std::string Dispatcher::one_line(std::string s) {
 }
 
 Dispatcher::Dispatcher(backend::KeyRing& ring, Options options)
-    : m_ring(ring), m_options(std::move(options)), m_started(std::chrono::steady_clock::now()) {}
+    : m_ring(ring), m_options(std::move(options)), m_started(std::chrono::steady_clock::now()), m_lock(ring) {}
 
 std::string Dispatcher::server_name() { return std::string("trustkeyd ") + TRUSTKEY_VERSION; }
 
@@ -164,6 +165,17 @@ void Dispatcher::dispatch(const pb::Request& request, const Caller& caller, Sess
         throw ProtocolError(pb::STATUS_UNKNOWN_REQUEST, "the request has no body (unknown request)");
     if (request.body_case() == Body::kHello) return on_hello(request.hello(), session, response);
     if (!session.negotiated) throw ProtocolError(pb::STATUS_NOT_NEGOTIATED, "send Hello first");
+    switch (request.body_case()) {
+    case Body::kGetStatus:
+    case Body::kLock:
+    case Body::kUnlock:
+    case Body::kStop: break;
+    default:
+        // Keys are not used, and tokens not logged in to, until an Unlock.
+        if (m_lock.locked())
+            throw Error(Errc::locked, "trustkeyd is locked; unlock it with a token's PIN (trustkey unlock)");
+        if (request.body_case() != Body::kListKeys && request.body_case() != Body::kGetPublicKey) m_lock.touch();
+    }
 
     switch (request.body_case()) {
     case Body::kListKeys: return on_list_keys(caller, response);
@@ -177,6 +189,8 @@ void Dispatcher::dispatch(const pb::Request& request, const Caller& caller, Sess
     case Body::kLogin: return on_login(request.login(), ctx, response);
     case Body::kStop: return on_stop(session, caller, response);
     case Body::kAnnotateKey: return on_annotate_key(request.annotate_key(), ctx, response);
+    case Body::kLock: return on_lock(caller, response);
+    case Body::kUnlock: return on_unlock(request.unlock(), caller, ctx, response);
     default: throw ProtocolError(pb::STATUS_UNKNOWN_REQUEST, "unknown request");
     }
 }

@@ -13,6 +13,7 @@
 #include "lib/backend/key_ring.h"
 #include "lib/core/error.h"
 #include "daemon/server/caller.h"
+#include "daemon/server/lock_state.h"
 #include "daemon/server/session.h"
 #include "trustkey/proto/codec.h"
 #include "trustkey/proto/frame.h"
@@ -29,6 +30,7 @@ public:
         std::function<std::uint64_t()> dropped_requests;  // for GetStatus; may be empty
         // Stops the daemon for a Stop request, called once its reply was sent; empty: Stop is refused.
         std::function<void(const Caller&)> stop;
+        std::chrono::seconds idle_lock{0};  // for GetStatus: the daemon's idle lock; 0: none
     };
 
     Dispatcher(backend::KeyRing& ring, Options options);
@@ -53,6 +55,9 @@ public:
 
     // After the reply to a Stop request (Session::stop_requested) went out: stops the daemon.
     void stop_after_reply(const Caller& caller) const;
+
+    // Locked or not; the idle lock and the session's lock go through it too.
+    LockState& lock_state() noexcept { return m_lock; }
 
 private:
     // What a request is about, for the log line and for PIN details in a failure reply.
@@ -79,6 +84,8 @@ private:
     void on_login(const pb::Login& req, Context& ctx, pb::Response& response);
     void on_stop(Session& session, const Caller& caller, pb::Response& response);
     void on_annotate_key(const pb::AnnotateKey& req, Context& ctx, pb::Response& response);
+    void on_lock(const Caller& caller, pb::Response& response);
+    void on_unlock(const pb::Unlock& req, const Caller& caller, Context& ctx, pb::Response& response);
     // Throws already_exists naming the key trustkeyd holds under `name` on `b`, or (when
     // `id` is not empty) the key with that id on any backend.
     void check_new_key(backend::Backend& b, const std::string& name, const std::string& id);
@@ -95,6 +102,7 @@ private:
     backend::KeyRing& m_ring;
     Options m_options;
     std::chrono::steady_clock::time_point m_started;
+    LockState m_lock;
 };
 
 } // namespace trustkey::server

@@ -250,6 +250,8 @@ void Dispatcher::on_get_status(pb::Response& response) {
         reply->set_connections(static_cast<std::uint32_t>(m_options.connection_count()));
     if (m_options.dropped_requests) reply->set_dropped_requests(m_options.dropped_requests());
     reply->set_threads(static_cast<std::uint32_t>(thread_count()));
+    reply->set_locked(m_lock.locked());
+    reply->set_idle_lock_seconds(static_cast<std::uint32_t>(m_options.idle_lock.count()));
     const auto up = std::chrono::steady_clock::now() - m_started;
     reply->set_uptime_seconds(
         static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::seconds>(up).count()));
@@ -280,6 +282,26 @@ void Dispatcher::on_login(const pb::Login& req, Context& ctx, pb::Response& resp
     b.login(pin);
     response.mutable_login();
     spdlog::info("op=login backend={} status=ok", log::quoted(b.name()));
+}
+
+void Dispatcher::on_lock(const Caller& caller, pb::Response& response) {
+    m_lock.lock("request");
+    response.mutable_lock();
+    spdlog::info("op=lock caller_uid={} caller_pid={} status=ok", caller.uid, caller.pid);
+}
+
+void Dispatcher::on_unlock(const pb::Unlock& req, const Caller& caller, Context& ctx, pb::Response& response) {
+    const SecureBytes pin = secure_from(req.pin());
+    backend::Backend* checked = nullptr;
+    try {
+        backend::Backend* with = m_lock.unlock(req.backend(), pin, &checked);
+        response.mutable_unlock()->set_backend(with ? with->name() : std::string());
+    } catch (...) {
+        ctx.backend = checked;  // a refused PIN's reply names the token and its tries left
+        throw;
+    }
+    spdlog::info("op=unlock caller_uid={} caller_pid={} backend={} status=ok", caller.uid, caller.pid,
+                 log::quoted(checked ? checked->name() : std::string()));
 }
 
 } // namespace trustkey::server

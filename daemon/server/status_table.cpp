@@ -9,7 +9,7 @@ namespace {
 
 using proto::pb::Status;
 
-constexpr std::array<std::pair<Errc, Status>, 22> kStatusTable{{
+constexpr std::array<std::pair<Errc, Status>, 23> kStatusTable{{
     {Errc::internal, Status::STATUS_INTERNAL},
     {Errc::invalid_argument, Status::STATUS_INVALID_ARGUMENT},
     {Errc::not_found, Status::STATUS_KEY_NOT_FOUND},
@@ -24,6 +24,7 @@ constexpr std::array<std::pair<Errc, Status>, 22> kStatusTable{{
     {Errc::pin_incorrect, Status::STATUS_PIN_INCORRECT},
     {Errc::pin_locked, Status::STATUS_PIN_LOCKED},
     {Errc::pin_required, Status::STATUS_PIN_REQUIRED},
+    {Errc::locked, Status::STATUS_LOCKED},
     {Errc::token_absent, Status::STATUS_TOKEN_ABSENT},
     {Errc::token_error, Status::STATUS_TOKEN_ERROR},
     {Errc::key_damaged, Status::STATUS_KEY_DAMAGED},

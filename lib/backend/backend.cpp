@@ -44,6 +44,13 @@ KeyPtr Backend::find_known(std::string_view id) {
     return nullptr;
 }
 
+void Backend::lock() {}
+
+void Backend::unlock(const SecureBytes* pin) {
+    if (pin != nullptr)
+        throw Error(Errc::invalid_argument, "backend '" + name() + "' takes no PIN to unlock with");
+}
+
 std::optional<std::vector<KeyPtr>> Backend::cached_keys() { return std::nullopt; }
 
 std::optional<KeyPtr> Backend::cached_key(std::string_view) { return std::nullopt; }

@@ -112,6 +112,16 @@ public:
     virtual BackendStatus status() = 0;
     // Logs in with a PIN given by the user (for example typed into the CLI).
     virtual void login(const SecureBytes& pin) = 0;
+    // Locking (the daemon's Lock, idle lock): forgets every PIN and authorization value given to
+    // the backend and logs out of its token; until unlock(), nothing logs in again. The default
+    // keeps nothing to forget.
+    virtual void lock();
+    // Ends lock(). With a PIN (only where checks_pin()): the token checks it first, and a refused
+    // PIN throws pin_incorrect with the lock kept. Without: the next use logs in with the
+    // configured PIN source.
+    virtual void unlock(const SecureBytes* pin);
+    // Whether unlock() can check a PIN on this backend's token.
+    virtual bool checks_pin() const noexcept { return false; }
 
     // Per-key authorization values (a TPM's): a key made or loaded with its own value
     // `auth` (not empty), which is then needed to use it. Default: unsupported_algorithm.

@@ -20,6 +20,7 @@ std::string_view errc_name(Errc e) noexcept {
     case Errc::pin_incorrect: return "pin_incorrect";
     case Errc::pin_locked: return "pin_locked";
     case Errc::pin_required: return "pin_required";
+    case Errc::locked: return "locked";
     case Errc::token_absent: return "token_absent";
     case Errc::token_error: return "token_error";
     case Errc::key_damaged: return "key_damaged";

@@ -26,6 +26,7 @@ enum class Errc : std::uint8_t {
     pin_incorrect,         // the token refused the PIN
     pin_locked,            // the token's PIN is blocked
     pin_required,          // the token is not logged in and no PIN source is configured
+    locked,                // the daemon is locked: keys are not used until it is unlocked
     token_absent,          // the token is not present (removed, never found)
     token_error,           // the token failed an operation for another reason
     key_damaged,           // the key exists but what its backend stores for it is corrupt (a TPM key's blob)

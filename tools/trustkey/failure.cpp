@@ -124,6 +124,9 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
     case pb::STATUS_BAD_DIGEST_LENGTH: return failed(fmt::format("bad digest length: {}", detail(e, "")));
     case pb::STATUS_UNSUPPORTED_ALGORITHM: return failed(fmt::format("unsupported: {}", detail(e, "")));
     case pb::STATUS_DENIED: return failed(fmt::format("denied by trustkeyd: {}", detail(e, "")));
+    case pb::STATUS_LOCKED:
+        if (s.login) return failed("trustkeyd is locked: unlock it with `trustkey unlock`, which takes a token's PIN");
+        return failed("trustkeyd is locked; run `trustkey unlock`");
     case pb::STATUS_BUSY:
         return failed("trustkeyd is busy (at its connection cap or its queue for the key is full); try again");
     case pb::STATUS_UNSUPPORTED_VERSION:

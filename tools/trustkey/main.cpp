@@ -12,6 +12,7 @@
 #include "tools/trustkey/command_context.h"
 #include "tools/trustkey/failure.h"
 #include "tools/trustkey/key_commands.h"
+#include "tools/trustkey/lock_commands.h"
 #include "tools/trustkey/login_command.h"
 #include "tools/trustkey/sign_command.h"
 #include "tools/trustkey/status_command.h"
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
     SignCommand sign_command(app, context);
     StatusCommand status_command(app, context);
     LoginCommand login_command(app, context);
+    LockCommands lock_commands(app, context);
     StopCommand stop_command(app, context);
     add_trust_commands(app, context);
     trust::add_install_plugin_command(app, context);

@@ -129,6 +129,9 @@ std::string status_text(const pb::StatusReply& status) {
     std::string out = fmt::format("Server:       {}\nProtocol:     {}\nConnections:  {}\nUptime:       {}s\n",
                                   printable(status.server()), status.version(), status.connections(),
                                   status.uptime_seconds());
+    out += fmt::format("Locked:       {}\n", status.locked() ? "yes (trustkey unlock)" : "no");
+    if (status.idle_lock_seconds() > 0)
+        out += fmt::format("Idle lock:    after {}s without use\n", status.idle_lock_seconds());
     std::vector<std::vector<std::string>> rows;
     for (const auto& t : status.tokens()) {
         std::string pin;
@@ -192,6 +195,8 @@ nlohmann::json status_json(const pb::StatusReply& status) {
         {"uptime_seconds", status.uptime_seconds()},
         {"dropped_requests", status.dropped_requests()},
         {"threads", status.threads()},
+        {"locked", status.locked()},
+        {"idle_lock_seconds", status.idle_lock_seconds()},
         {"tokens", tokens},
     };
 }

@@ -332,6 +332,38 @@ void Pkcs11Backend::login(const SecureBytes& pin) {
     });
 }
 
+void Pkcs11Backend::lock() {
+    // Alone on the token, so no operation is half-way through when the login goes.
+    std::unique_lock write(m_access);
+    std::shared_ptr<SessionPool> pool;
+    {
+        std::lock_guard lock(m_token_mutex);
+        pool = m_pool;
+    }
+    if (pool) {
+        try {
+            SessionPool::Lease lease = pool->acquire();
+            m_login.lock(lease.fn(), lease.get());
+            return;
+        } catch (const Error&) {
+            // No session to log out through (the token went): locked all the same.
+        }
+    }
+    m_login.lock(nullptr, CK_INVALID_HANDLE);
+}
+
+void Pkcs11Backend::unlock(const SecureBytes* pin) {
+    if (pin == nullptr) {
+        m_login.unlock();
+        return;
+    }
+    std::unique_lock write(m_access);
+    run(false, [&](SessionPool::Lease& lease) {
+        m_login.unlock(lease.fn(), lease.get(), *pin);
+        return 0;
+    });
+}
+
 void Pkcs11Backend::check_name_free(SessionPool::Lease& lease, std::string_view name) {
     auto found = find_objects(lease.fn(), lease.get(), {attr(CKA_LABEL, name.data(), name.size())});
     if (!found.empty())

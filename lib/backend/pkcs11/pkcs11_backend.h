@@ -41,6 +41,9 @@ public:
     KeyInfo annotate(const KeyInfo& key, const KeyMetadata& more) override;
     BackendStatus status() override;
     void login(const SecureBytes& pin) override;
+    void lock() override;
+    void unlock(const SecureBytes* pin) override;
+    bool checks_pin() const noexcept override { return true; }
 
 private:
     struct CachedKey {

@@ -87,6 +87,7 @@ std::string describe(const PinSource& source) {
 
 void TokenLogin::ensure(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
     std::lock_guard lock(m_mutex);
+    if (m_locked) throw_locked();
     if (m_state == State::logged_in) return;
     if (m_state != State::logged_out) throw_state();
     SecureBytes pin = read_pin(m_source);
@@ -95,6 +96,7 @@ void TokenLogin::ensure(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
 
 void TokenLogin::login(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
     std::lock_guard lock(m_mutex);
+    if (m_locked) throw_locked();
     if (pin.empty()) throw Error(Errc::invalid_argument, "empty PIN", 0, {}, m_subject);
     if (m_state == State::logged_in) {
         if (check_in_place(fn, session, pin)) return;
@@ -162,6 +164,41 @@ void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, c
 void TokenLogin::forget() noexcept {
     std::lock_guard lock(m_mutex);
     if (m_state == State::logged_in) m_state = State::logged_out;
+}
+
+void TokenLogin::lock(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) noexcept {
+    std::lock_guard lock(m_mutex);
+    m_locked = true;
+    if (fn != nullptr && session != CK_INVALID_HANDLE) fn->C_Logout(session);  // not logged in: nothing to undo
+    if (m_state == State::logged_in) m_state = State::logged_out;
+}
+
+void TokenLogin::unlock(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
+    std::lock_guard lock(m_mutex);
+    if (pin.empty()) throw Error(Errc::invalid_argument, "empty PIN", 0, {}, m_subject);
+    try {
+        login_locked(fn, session, pin, PinOrigin::login);
+    } catch (const Error& e) {
+        if (e.errc() != Errc::pin_incorrect) throw;
+        m_error = "the token refused the PIN given to unlock trustkeyd";
+        throw Error(Errc::pin_incorrect, m_error, e.code(), e.call(), m_subject).with_domain(e.domain());
+    }
+    m_locked = false;
+}
+
+void TokenLogin::unlock() noexcept {
+    std::lock_guard lock(m_mutex);
+    m_locked = false;
+}
+
+bool TokenLogin::locked() const {
+    std::lock_guard lock(m_mutex);
+    return m_locked;
+}
+
+void TokenLogin::throw_locked() const {
+    throw Error(Errc::locked, "trustkeyd is locked; unlock it with the token's PIN (trustkey unlock)", 0, {},
+                m_subject);
 }
 
 TokenLogin::State TokenLogin::state() const {

@@ -38,6 +38,16 @@ public:
     // The token reports the user is not logged in (sessions were closed, token re-inserted).
     void forget() noexcept;
 
+    // Locks: logs out through `session` (CK_INVALID_HANDLE: no session, the token is away) and
+    // logs in again for nothing until unlock(): ensure() and login() throw locked.
+    void lock(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) noexcept;
+    // Ends the lock after logging in with `pin`, which the token checks: a refused PIN throws
+    // pin_incorrect (or pin_locked) and the lock stays.
+    void unlock(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin);
+    // Ends the lock without a PIN: the next use logs in with the configured PIN source.
+    void unlock() noexcept;
+    bool locked() const;
+
     State state() const;
     std::string last_error() const;
     // Whose PIN the token refused while state() is pin_incorrect or pin_locked; none otherwise.
@@ -49,11 +59,13 @@ private:
     // token cannot check it without logging out.
     bool check_in_place(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin);
     [[noreturn]] void throw_state() const;
+    [[noreturn]] void throw_locked() const;
 
     PinSource m_source;
     std::string m_subject;
     mutable std::mutex m_mutex;
     State m_state = State::logged_out;
+    bool m_locked = false;
     PinOrigin m_refused = PinOrigin::none;
     std::string m_error;
 };

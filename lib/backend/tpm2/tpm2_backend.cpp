@@ -459,6 +459,11 @@ KeyInfo Tpm2Backend::annotate(const KeyInfo& key, const KeyMetadata& more) {
     return info;
 }
 
+void Tpm2Backend::lock() {
+    std::lock_guard lock(m_tpm_mutex);
+    m_own_auth_values.clear();  // SecureBytes: wiped as they go
+}
+
 void Tpm2Backend::login(const SecureBytes&) {
     throw Error(Errc::invalid_argument, "backend '" + m_config.name + "' is a TPM and takes no PIN");
 }

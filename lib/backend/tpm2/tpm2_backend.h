@@ -41,6 +41,8 @@ public:
     KeyInfo annotate(const KeyInfo& key, const KeyMetadata& more) override;
     BackendStatus status() override;
     void login(const SecureBytes& pin) override;
+    // Forgets the keys' own authorization values (given with login_key).
+    void lock() override;
     KeyInfo generate_with_auth(std::string_view name, KeyType type, const SecureBytes& auth) override;
     KeyInfo import_key_with_auth(std::string_view name, const PrivateKey& key, const SecureBytes& auth) override;
     void login_key(const KeyInfo& key, const SecureBytes& auth) override;

@@ -249,6 +249,39 @@ TEST_F(ConfiguredToken, WrongPinAtLoginKeepsTheWorkingLogin) {
     EXPECT_TRUE(succeeded(daemon->trustkey({"sign", "kept", "--digest", std::string(64, 'b')})));
 }
 
+TEST_F(ConfiguredToken, LockRefusesSigningInOneLineAndUnlockTakesTheTokensPin) {
+    write_pin(m_token.user_pin());
+    const auto daemon = start();
+    ASSERT_TRUE(succeeded(daemon->trustkey({"key", "generate", "guarded"})));
+
+    const auto lock = daemon->trustkey({"lock"});
+    EXPECT_TRUE(succeeded(lock));
+    EXPECT_EQ(lock.out, "trustkeyd is locked\n");
+    const auto status = nlohmann::json::parse(daemon->trustkey({"status", "--json"}).out);
+    EXPECT_EQ(status["locked"], true) << status.dump();
+    EXPECT_EQ(status["tokens"][0]["logged_in"], false) << status.dump();
+    EXPECT_NE(daemon->trustkey({"status"}).out.find("Locked:       yes"), std::string::npos);
+
+    const auto refused = daemon->trustkey({"sign", "guarded", "--digest", std::string(64, 'a')});
+    EXPECT_TRUE(failed_with_one_line(refused, 1));
+    EXPECT_EQ(refused.err, "trustkey: trustkeyd is locked; run `trustkey unlock`\n");
+    // `trustkey login` does not get round the lock.
+    const auto login = daemon->trustkey({"login"}, {.env = {"TRUSTKEY_PIN=" + m_token.user_pin()}});
+    EXPECT_TRUE(failed_with_one_line(login, 1));
+    EXPECT_NE(login.err.find("trustkey unlock"), std::string::npos) << login.err;
+
+    const auto wrong = daemon->trustkey({"unlock"}, {.unset = {"TRUSTKEY_PIN"}, .stdin_data = "0000\n"});
+    EXPECT_TRUE(failed_with_one_line(wrong, 1));
+    EXPECT_EQ(wrong.err.rfind("trustkey: wrong PIN for token 'yubi'", 0), 0u) << wrong.err;
+    EXPECT_TRUE(failed_with_one_line(daemon->trustkey({"sign", "guarded", "--digest", std::string(64, 'a')}), 1));
+
+    const auto right = daemon->trustkey({"unlock"}, {.unset = {"TRUSTKEY_PIN"}, .stdin_data = m_token.user_pin() + "\n"});
+    EXPECT_TRUE(succeeded(right));
+    EXPECT_EQ(right.out, "trustkeyd is unlocked with the PIN of token 'yubi'\n");
+    EXPECT_TRUE(succeeded(daemon->trustkey({"sign", "guarded", "--digest", std::string(64, 'b')})));
+    EXPECT_EQ(nlohmann::json::parse(daemon->trustkey({"status", "--json"}).out)["locked"], false);
+}
+
 TEST_F(ConfiguredToken, RefusedConfiguredPinIsNamedByEveryCommand) {
     write_pin(m_token.user_pin());
     {

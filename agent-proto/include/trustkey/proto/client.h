@@ -94,6 +94,11 @@ public:
     void login_key(std::string_view key_ref, std::string_view auth);
     // Asks the daemon to stop; it replies first, then stops and removes its socket.
     pb::StopReply stop();
+    // Locks the daemon: its tokens are logged out and its keys refused (STATUS_LOCKED) until unlock().
+    void lock();
+    // Unlocks it with the PIN of `backend`'s token (empty: the first that checks a PIN), sent once
+    // and wiped; returns the backend whose PIN was checked (empty when none checks one).
+    std::string unlock(std::string_view backend, std::string_view pin);
 
     // Low level: sends one request (id assigned here) and returns the response; throws
     // ClientError for a non-OK status. STATUS_BUSY (the daemon's queue for the key is full)
@@ -105,7 +110,8 @@ private:
     static Client connect_once(const std::string& socket_path, std::chrono::milliseconds timeout);
     pb::Response call_once(pb::Request& request);
     // call() for a Login request carrying `secret` as its pin; the copy is wiped afterwards.
-    void call_with_secret(pb::Request& login_request, std::string_view secret);
+    // Sends `request` with `secret` in `field` (a field of `request`), wiped once sent.
+    pb::Response call_with_secret(pb::Request& request, std::string* field, std::string_view secret);
     void send(const pb::Request& request);
     pb::Response receive();
 
