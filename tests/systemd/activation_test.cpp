@@ -14,6 +14,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <functional>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -71,14 +73,25 @@ sockaddr_un address_of(const fs::path& path) {
     return addr;
 }
 
-// systemd-socket-activate passes the child only the variables given with -E: the home's.
+// systemd-socket-activate passes the child only the variables given with -E: the home's, and
+// the sanitizer runtimes' options of a sanitized build (scripts/test-sanitize.sh).
 std::vector<std::string> activator_env_args(const TrustkeydHome& home) {
+    std::vector<std::string> env = home.env();
+    for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"})
+        if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
     std::vector<std::string> args;
-    for (const auto& e : home.env()) {
+    for (const auto& e : env) {
         args.push_back("-E");
         args.push_back(e);
     }
     return args;
+}
+
+// A sanitizer report in a log that trustkeyd wrote to.
+bool has_sanitizer_report(const std::string& log) {
+    for (const char* marker : {"ThreadSanitizer:", "AddressSanitizer:", "LeakSanitizer:", ": runtime error: "})
+        if (log.find(marker) != std::string::npos) return true;
+    return false;
 }
 
 // A process forked here, killed and reaped if the test leaves it running.
@@ -182,6 +195,10 @@ protected:
     SocketActivationTest() {
         fs::create_directories(socket().parent_path());
         fs::permissions(socket().parent_path(), fs::perms::owner_all, fs::perm_options::replace);
+    }
+    void TearDown() override {
+        const std::string text = read_text(log());
+        EXPECT_FALSE(has_sanitizer_report(text)) << text;
     }
     fs::path socket() const { return m_home.default_socket(); }
     fs::path log() const { return m_home / "activation.log"; }
