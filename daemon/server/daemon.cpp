@@ -69,7 +69,9 @@ void Daemon::raise_open_files_limit() {
 
 Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket_path,
                std::optional<Listener> inherited)
-    : m_socket_path(inherited ? inherited->path() : socket_path), m_max_connections(config.max_connections), m_allow_root(config.allow_root) {
+    : m_socket_path(inherited ? inherited->path() : socket_path),
+      m_max_connections(config.max_connections),
+      m_allow_root(config.allow_root) {
     m_connection_options.frame_timeout = std::chrono::seconds(config.frame_timeout_seconds);
     m_connection_options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
     m_wake = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));

@@ -139,7 +139,8 @@ Listener Listener::adopt(UniqueFd fd) {
                     0, {}, subject);
     sockaddr_un addr{};
     socklen_t len = sizeof addr;
-    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) throw_errno("getsockname", errno, subject);
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+        throw_errno("getsockname", errno, subject);
     const std::size_t path_len = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
     if (path_len == 0 || addr.sun_path[0] == '\0')
         throw Error(Errc::config,
