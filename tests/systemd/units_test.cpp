@@ -62,10 +62,6 @@ TEST_F(UnitsTest, BuiltServiceStartsTheBuiltDaemonInTheForeground) {
     const auto exec = unit_values(read_text(kUnitDir / "trustkeyd.service"), "ExecStart");
     ASSERT_EQ(exec.size(), 1u);
     EXPECT_EQ(exec[0], std::string(TRUSTKEYD_PATH) + " --foreground");
-    // The installed one starts the installed daemon.
-    const auto installed = unit_values(read_text(kUnitDir / "install" / "trustkeyd.service"), "ExecStart");
-    ASSERT_EQ(installed.size(), 1u);
-    EXPECT_TRUE(installed[0].ends_with("/bin/trustkeyd --foreground")) << installed[0];
     EXPECT_EQ(unit_values(read_text(kUnitDir / "trustkeyd.service"), "Type"), std::vector<std::string>{"notify"});
 }
 
@@ -75,6 +71,28 @@ TEST_F(UnitsTest, VerifyPassesOnEveryUnit) {
     EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
     // Warnings (unknown keys, bad values) leave the exit code at 0: there must be none.
     EXPECT_EQ(r.out + r.err, "");
+}
+
+TEST_F(UnitsTest, InstalledUnitsStartTheInstalledDaemonAndPassVerify) {
+    // cmake --install into a prefix of the test's: the units where a user manager looks
+    // (lib/systemd/user), ExecStart the installed trustkeyd, environment.d beside them.
+    TempDir prefix("trustkey-units-install");
+    const auto r = run_process({TRUSTKEY_CMAKE_COMMAND, "--install", TRUSTKEY_BUILD_DIR, "--prefix",
+                                prefix.path().string()},
+                               {.unset = {"DESTDIR"}});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const fs::path units = prefix / "lib/systemd/user";
+    const auto exec = unit_values(read_text(units / "trustkeyd.service"), "ExecStart");
+    ASSERT_EQ(exec.size(), 1u);
+    EXPECT_EQ(exec[0], (prefix / "bin/trustkeyd").string() + " --foreground");
+    EXPECT_TRUE(fs::is_regular_file(prefix / "bin/trustkeyd"));
+    EXPECT_TRUE(fs::is_regular_file(prefix / "bin/trustkey"));
+    EXPECT_EQ(read_text(units / "trustkeyd.socket"), read_text(kUnitDir / "trustkeyd.socket"));
+    EXPECT_EQ(read_text(prefix / "lib/environment.d/60-trustkey.conf"), read_text(kUnitDir / "60-trustkey.conf"));
+    const auto v =
+        analyze({"verify", "--user", (units / "trustkeyd.socket").string(), (units / "trustkeyd.service").string()});
+    EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
+    EXPECT_EQ(v.out + v.err, "");
 }
 
 TEST_F(UnitsTest, VerifyReportsAMistakeInTheService) {
