@@ -17,6 +17,7 @@
 #include "lib/core/error.h"
 #include "lib/core/log.h"
 #include "daemon/server/daemon.h"
+#include "daemon/server/listener.h"
 
 namespace {
 
@@ -93,7 +94,9 @@ int main(int argc, char** argv) {
     std::optional<std::string> log_level;
     std::optional<std::string> log_file;
     std::optional<std::string> tpm;
-    app.add_flag("-f,--foreground", foreground, "Stay in the foreground");
+    app.add_flag("-f,--foreground", foreground,
+                 "Stay in the foreground (always when a service manager starts it: socket activation, "
+                 "$NOTIFY_SOCKET)");
     app.add_option("--socket", socket, "Listen on this Unix socket path");
     app.add_option("--config", config_file, "Read this TOML configuration file");
     app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off");
@@ -122,11 +125,15 @@ int main(int argc, char** argv) {
         if (log_path && log_path->empty()) throw trustkey::Error(trustkey::Errc::config, "--log-file needs a path");
         if (log_path) log_path = std::filesystem::absolute(*log_path);
 
+        // Started by a service manager (socket activation, Type=notify): it tracks this process,
+        // so trustkeyd stays in the foreground and serves the socket it was given.
+        auto inherited = trustkey::server::Listener::from_service_manager();
+        if (inherited || std::getenv("NOTIFY_SOCKET") != nullptr) foreground = true;
         if (!foreground) ready_fd = daemonize();
         init_logging(level, log_path, foreground);
         Daemon::block_stop_signals();
         Daemon::raise_open_files_limit();
-        Daemon daemon(config, socket_path);
+        Daemon daemon(config, socket_path, std::move(inherited));
         report(ready_fd, "ready");
         ready_fd = -1;
         try {

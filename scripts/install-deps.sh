@@ -15,6 +15,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # bench/plot_latency.sh draws sign_bench's latency figure
   gnuplot-nox
+  # systemd-analyze (the user units are verified and rated) and systemd-socket-activate (tests
+  # start trustkeyd through socket activation)
+  systemd
   # tokens and tools used at run time and in tests
   softhsm2 opensc p11-kit p11-kit-modules openssl
   # TPM 2.0: tpm2-tss (ESYS, TCTIs), a software TPM for tests and benchmarks, and tpm2-tools

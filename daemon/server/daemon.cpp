@@ -18,6 +18,7 @@
 #include "lib/core/error.h"
 #include "lib/core/log.h"
 #include "daemon/server/peer_credentials.h"
+#include "daemon/server/service_notify.h"
 
 namespace trustkey::server {
 
@@ -66,8 +67,11 @@ void Daemon::raise_open_files_limit() {
     spdlog::info("event=open_files_limit soft_before={} soft={} hard={}", before, lim.rlim_cur, lim.rlim_max);
 }
 
-Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket_path)
-    : m_socket_path(socket_path), m_max_connections(config.max_connections), m_allow_root(config.allow_root) {
+Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket_path,
+               std::optional<Listener> inherited)
+    : m_socket_path(inherited ? inherited->path() : socket_path),
+      m_max_connections(config.max_connections),
+      m_allow_root(config.allow_root) {
     m_connection_options.frame_timeout = std::chrono::seconds(config.frame_timeout_seconds);
     m_connection_options.idle_timeout = std::chrono::seconds(config.idle_timeout_seconds);
     m_wake = UniqueFd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
@@ -76,7 +80,15 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     if (!m_completions) throw_errno("eventfd", errno);
 
     // The socket first: a second daemon must stop before it touches any token.
-    m_listener.emplace(Listener::open(m_socket_path));
+    if (inherited) {
+        if (m_socket_path != socket_path)
+            spdlog::warn("event=inherited_socket socket={} configured={} reason=\"serving the service manager's "
+                         "socket; clients using the configured path will not reach it\"",
+                         log::quoted(m_socket_path.string()), log::quoted(socket_path.string()));
+        m_listener.emplace(std::move(*inherited));
+    } else {
+        m_listener.emplace(Listener::open(m_socket_path));
+    }
     for (const auto& pc : config::backends_to_open(config)) {
         spdlog::info("event=backend_open backend={} module={} token={}", log::quoted(pc.name),
                      log::quoted(pc.module.string()), log::quoted(pc.token_uri));
@@ -159,13 +171,15 @@ void Daemon::request_stop(const Caller& caller) {
 }
 
 void Daemon::run() {
-    spdlog::info("event=listening socket={} max_connections={} allow_root={} idle_timeout={}s frame_timeout={}s",
-                 log::quoted(m_socket_path.string()), m_max_connections, m_allow_root,
+    spdlog::info("event=listening socket={} inherited={} max_connections={} allow_root={} idle_timeout={}s "
+                 "frame_timeout={}s",
+                 log::quoted(m_socket_path.string()), m_listener->inherited(), m_max_connections, m_allow_root,
                  std::chrono::duration_cast<std::chrono::seconds>(m_connection_options.idle_timeout).count(),
                  std::chrono::duration_cast<std::chrono::seconds>(m_connection_options.frame_timeout).count());
+    notify_ready(fmt::format("serving on {}", m_socket_path.string()));
     check(sd_event_loop(m_event.get()), "sd_event_loop");
     m_accept_source.reset();
-    m_listener.reset();  // stop accepting and remove the socket
+    m_listener.reset();  // stop accepting and remove the socket (not an inherited one)
     shut_down_connections();
     m_scheduler.reset();  // joins the workers once their current requests end
     spdlog::info("event=stopped");
@@ -175,6 +189,7 @@ void Daemon::stop_loop(const std::string& cause) {
     if (m_stopping) return;
     m_stopping = true;
     spdlog::info("event=stop {}", cause);
+    notify_stopping("stopping");
     sd_event_exit(m_event.get(), 0);
 }
 

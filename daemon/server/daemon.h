@@ -32,9 +32,12 @@ namespace trustkey::server {
 
 class Daemon {
 public:
-    // Opens the socket (refusing to start over a live daemon) and then the backends.
+    // Opens the socket (refusing to start over a live daemon) and then the backends. With
+    // `inherited` (a socket from the service manager, Listener::from_service_manager()) it
+    // serves that one instead, and `socket_path` only names it in the log.
     // Throws trustkey::Error on any start-up failure.
-    Daemon(const config::Config& config, const std::filesystem::path& socket_path);
+    Daemon(const config::Config& config, const std::filesystem::path& socket_path,
+           std::optional<Listener> inherited = std::nullopt);
     Daemon(const Daemon&) = delete;
     Daemon& operator=(const Daemon&) = delete;
     ~Daemon();
@@ -43,7 +46,9 @@ public:
 
     // Serves until SIGTERM, SIGINT or SIGHUP (the caller blocks them in every thread first, see
     // block_stop_signals()), a Stop request or request_stop(). Then stops accepting, closes
-    // every connection, joins the workers and removes the socket. Logs the cause.
+    // every connection, joins the workers and removes the socket (not an inherited one, which
+    // is the service manager's). Logs the cause. Tells a service manager READY=1 once serving and
+    // STOPPING=1 when the stop begins (daemon/server/service_notify.h).
     void run();
     // Thread-safe and async-signal-safe.
     void request_stop() noexcept;

@@ -7,10 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <string>
 
 #include <fmt/format.h>
+#include <systemd/sd-daemon.h>
 
 #include "lib/core/error.h"
 
@@ -106,14 +108,54 @@ Listener Listener::open(const fs::path& path) {
     }
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) throw_errno("stat", errno, path.string());
-    Listener listener(std::move(fd), path, st.st_dev, st.st_ino);
+    Listener listener(std::move(fd), path, st.st_dev, st.st_ino, true);
     if (::chmod(path.c_str(), 0600) != 0) throw_errno("chmod", errno, path.string());
     if (::listen(listener.fd(), kBacklog) != 0) throw_errno("listen", errno, path.string());
     return listener;
 }
 
+std::optional<Listener> Listener::from_service_manager() {
+    const int n = sd_listen_fds(1);
+    if (n < 0) throw_errno("sd_listen_fds", -n);
+    if (n == 0) return std::nullopt;
+    if (n > 1) {
+        for (int i = 0; i < n; ++i) ::close(SD_LISTEN_FDS_START + i);
+        throw Error(Errc::config,
+                    fmt::format("the service manager passed {} sockets; trustkeyd takes exactly one (one "
+                                "ListenStream= in trustkeyd.socket)",
+                                n));
+    }
+    return adopt(UniqueFd(SD_LISTEN_FDS_START));
+}
+
+Listener Listener::adopt(UniqueFd fd) {
+    const std::string subject = fmt::format("fd {}", fd.get());
+    const int r = sd_is_socket_unix(fd.get(), SOCK_STREAM, 1, nullptr, 0);
+    if (r < 0) throw_errno("sd_is_socket_unix", -r, subject);
+    if (r == 0)
+        throw Error(Errc::config,
+                    "the socket passed by the service manager is not a listening Unix stream socket "
+                    "(trustkeyd.socket needs ListenStream= with a path)",
+                    0, {}, subject);
+    sockaddr_un addr{};
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+        throw_errno("getsockname", errno, subject);
+    const std::size_t path_len = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
+    if (path_len == 0 || addr.sun_path[0] == '\0')
+        throw Error(Errc::config,
+                    "the socket passed by the service manager has no path (abstract or unnamed); "
+                    "clients find trustkeyd by a path",
+                    0, {}, subject);
+    const fs::path path(std::string(addr.sun_path, ::strnlen(addr.sun_path, path_len)));
+    const int flags = ::fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || ::fcntl(fd.get(), F_SETFL, flags | O_NONBLOCK) != 0) throw_errno("fcntl", errno, subject);
+    if (::fcntl(fd.get(), F_SETFD, FD_CLOEXEC) != 0) throw_errno("fcntl", errno, subject);
+    return Listener(std::move(fd), path, 0, 0, false);
+}
+
 Listener::~Listener() {
-    if (!m_fd) return;
+    if (!m_fd || !m_owns_file) return;
     struct stat st {};
     if (::lstat(m_path.c_str(), &st) == 0 && st.st_dev == m_dev && st.st_ino == m_ino) ::unlink(m_path.c_str());
 }
