@@ -78,6 +78,8 @@ AgentService::AgentService(server::Daemon& daemon, std::unique_ptr<sdbus::IConne
     m_loop->process();  // what came in during the calls above
     m_daemon.set_reply_observer(this);
     refresh_backends();
+    // A backend that has not listed its keys yet does so now, on the work queues.
+    if (!complete) announce_keys();
     spdlog::info("event=dbus_ready bus=session name={} path={} interface={} unique_name={}", kBusName, kObjectPath,
                  kInterface, log::quoted(BusHolder::bus->getUniqueName()));
 }

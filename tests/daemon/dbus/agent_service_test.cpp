@@ -181,6 +181,23 @@ TEST_F(DbusTest, KeysAndListKeysShowAKeyGeneratedOverTheSocket) {
         << g.out;
 }
 
+TEST_F(DbusTest, KeysOnTheTokenAtStartAreInTheProperty) {
+    start({"--dbus", "none"});
+    const pb::KeyInfo key = client().generate_key("kept", pb::KEY_TYPE_ED25519);
+    stop_and_check();
+
+    start_on_bus();
+    const json expected = json::array({json::array({key.id(), "kept", "ed25519", key.backend()})});
+    json prop;
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    do {
+        prop = busctl_json({"get-property", kName, kPath, kInterface, "Keys"});
+        if (prop["data"] == expected) break;
+        std::this_thread::sleep_for(50ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    EXPECT_EQ(prop["data"], expected) << prop.dump();
+}
+
 TEST_F(DbusTest, StatusAndBackendsDescribeTheToken) {
     start_on_bus();
     auto c = client();
@@ -289,6 +306,22 @@ TEST_F(DbusTest, PropertiesChangedWhenKeysAreGeneratedImportedAndDeleted) {
     EXPECT_EQ(std::get<0>(now[0]), ed.id());
 }
 
+TEST_F(DbusTest, TheBusAddsNoThread) {
+    start_on_bus();
+    const std::uint32_t with_bus = client().status().threads();
+    // Busy on the bus meanwhile: calls, a property read, a signature announced.
+    auto c = client();
+    const pb::KeyInfo key = c.generate_key("t", pb::KEY_TYPE_ECDSA_P256);
+    c.sign(key.id(), pb::HASH_SHA256, digest_of("t"));
+    EXPECT_EQ(busctl({"call", kName, kPath, kInterface, "Status"}).exit_code, 0);
+    EXPECT_EQ(busctl({"get-property", kName, kPath, kInterface, "Keys"}).exit_code, 0);
+    EXPECT_EQ(c.status().threads(), with_bus);
+    stop_and_check();
+
+    start({"--dbus", "none"});
+    EXPECT_EQ(client().status().threads(), with_bus) << "threads with the bus: " << with_bus;
+}
+
 TEST_F(DbusTest, NoneLeavesTheBusAlone) {
     start({"--dbus", "none"});
     expect_serves();
@@ -336,6 +369,32 @@ TEST_F(DbusTest, AnUnsetAddressMeansNoBusByDefault) {
     start(opts);
     expect_serves();
     EXPECT_EQ(m_daemon->log().find("dbus"), std::string::npos) << m_daemon->log();
+}
+
+TEST_F(DbusTest, ABusThatGoesAwayIsOneLogLineAndTheSocketServesOn) {
+    // A bus of this test's own, to end while trustkeyd runs.
+    const std::string address = "unix:path=" + (m_home / "own-bus").string();
+    BackgroundProcess bus({"dbus-daemon", "--session", "--nofork", "--nopidfile", "--address=" + address},
+                          BackgroundOptions{.log_file = m_home / "dbus-daemon.log"});
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!std::filesystem::exists(m_home / "own-bus") && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(20ms);
+    auto opts = options();
+    opts.env = {"DBUS_SESSION_BUS_ADDRESS=" + address};
+    start(opts);
+    const auto ready_by = std::chrono::steady_clock::now() + 20s;
+    while (m_daemon->log().find("event=dbus_ready") == std::string::npos && std::chrono::steady_clock::now() < ready_by)
+        std::this_thread::sleep_for(20ms);
+    ASSERT_NE(m_daemon->log().find("event=dbus_ready"), std::string::npos) << m_daemon->log();
+
+    EXPECT_EQ(bus.stop(), 0);
+    const auto lost_by = std::chrono::steady_clock::now() + 20s;
+    while (m_daemon->log().find("event=dbus_lost") == std::string::npos && std::chrono::steady_clock::now() < lost_by)
+        std::this_thread::sleep_for(20ms);
+    expect_serves();
+    expect_serves();
+    const std::string log = m_daemon->log();
+    EXPECT_EQ(count_of(log, "event=dbus_lost"), 1u) << log;
 }
 
 TEST_F(DbusTest, ABadModeIsRefused) {
