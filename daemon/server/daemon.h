@@ -55,9 +55,11 @@ public:
     std::size_t active_connections() const noexcept { return m_active.load(); }
 
     // For services beside the socket that run on the daemon's loop (daemon/dbus/): the loop,
-    // the keys, an observer of the replies sent (set before run(); null: none) and requests
-    // of the daemon's own, run like a client's by the scheduler; `done` is called on the
-    // loop's thread with the reply (at once when the scheduler answers at once).
+    // the keys, an observer of the replies sent, and requests of the daemon's own, run like a
+    // client's by the scheduler; `done` is called on the loop's thread with the reply (at once
+    // when the scheduler answers at once), never after run() has returned.
+    // The observer is set before run() (connections take it when they open; null: none) and
+    // must stay until run() has returned.
     sd_event* event_loop() const noexcept { return m_event.get(); }
     backend::KeyRing& ring() noexcept { return m_ring; }
     void set_reply_observer(ReplyObserver* observer) noexcept { m_connection_options.observer = observer; }
