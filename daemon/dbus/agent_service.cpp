@@ -58,6 +58,17 @@ std::string executable_of(pid_t pid) {
     return std::string(buf, static_cast<std::size_t>(n));
 }
 
+// A method's error reply for a failure of trustkeyd's own; a reply that cannot be sent (the bus
+// went away) is left, as the caller is gone with it.
+template <class Result>
+void reply_failed(Result& pending, const std::exception& e) noexcept {
+    spdlog::warn("event=dbus_method_failed error={}", log::quoted(e.what()));
+    try {
+        pending.returnError(sdbus::Error(kErrorFailed, e.what()));
+    } catch (...) {
+    }
+}
+
 std::string failure_text(const pb::Response& r) {
     return r.message().empty() ? std::string(pb::Status_Name(r.status())) : r.message();
 }
@@ -127,11 +138,22 @@ void AgentService::announce_keys() {
     announce(std::move(now));
 }
 
+template <class Emit>
+void AgentService::send(Emit&& emit) noexcept {
+    if (m_loop->lost()) return;
+    try {
+        emit();
+    } catch (const std::exception& e) {
+        m_loop->give_up(e.what());
+        return;
+    }
+    m_loop->rearm();
+}
+
 void AgentService::announce(std::vector<KeyTuple> keys) {
     if (keys == m_keys) return;
     m_keys = std::move(keys);
-    getObject().emitPropertiesChangedSignal(kInterface, {"Keys"});
-    m_loop->rearm();
+    send([this] { getObject().emitPropertiesChangedSignal(kInterface, {"Keys"}); });
 }
 
 void AgentService::refresh_backends(std::function<void(const pb::Response&)> then) {
@@ -146,7 +168,7 @@ void AgentService::refresh_backends(std::function<void(const pb::Response&)> the
             std::vector<BackendTuple> now = backends_of(response.get_status());
             if (now != service.m_backends) {
                 service.m_backends = std::move(now);
-                service.getObject().emitPropertiesChangedSignal(kInterface, {"Backends"});
+                service.send([&service] { service.getObject().emitPropertiesChangedSignal(kInterface, {"Backends"}); });
             }
         } else {
             spdlog::warn("event=dbus_status_failed error={}", log::quoted(failure_text(response)));
@@ -157,52 +179,77 @@ void AgentService::refresh_backends(std::function<void(const pb::Response&)> the
 }
 
 void AgentService::ListKeys(ListKeysResult&& result) {
-    pb::Request request;
-    request.mutable_list_keys();
-    std::weak_ptr<AgentService*> self = m_self;
     // sdbus::Result moves only; the callback is copied.
     auto pending = std::make_shared<ListKeysResult>(std::move(result));
-    m_daemon.ask(std::move(request), [self, pending](pb::Response response) {
-        auto s = self.lock();
-        if (!s) return;
-        if (response.status() != pb::STATUS_OK) {
-            pending->returnError(sdbus::Error(kErrorFailed, failure_text(response)));
-        } else {
-            std::vector<KeyTuple> keys;
-            for (const auto& k : response.list_keys().keys())
-                keys.emplace_back(k.id(), k.name(), type_name(k.type()), k.backend());
-            sort_keys(keys);
-            pending->returnResults(keys);
-        }
-        (*s)->announce_keys();  // the listing refreshed the backends' lists
-        (*s)->m_loop->rearm();
-    });
+    std::weak_ptr<AgentService*> self = m_self;
+    try {
+        pb::Request request;
+        request.mutable_list_keys();
+        m_daemon.ask(std::move(request), [self, pending](pb::Response response) {
+            auto s = self.lock();
+            if (!s) return;
+            try {
+                if (response.status() != pb::STATUS_OK) {
+                    pending->returnError(sdbus::Error(kErrorFailed, failure_text(response)));
+                } else {
+                    std::vector<KeyTuple> keys;
+                    for (const auto& k : response.list_keys().keys())
+                        keys.emplace_back(k.id(), k.name(), type_name(k.type()), k.backend());
+                    sort_keys(keys);
+                    pending->returnResults(keys);
+                }
+            } catch (const std::exception& e) {
+                reply_failed(*pending, e);
+            }
+            (*s)->announce_keys();  // the listing refreshed the backends' lists
+            (*s)->m_loop->rearm();
+        });
+    } catch (const std::exception& e) {
+        reply_failed(*pending, e);
+    }
 }
 
 void AgentService::Status(StatusResult&& result) {
     auto pending = std::make_shared<StatusResult>(std::move(result));
-    refresh_backends([pending](const pb::Response& response) {
-        if (response.status() != pb::STATUS_OK) {
-            pending->returnError(sdbus::Error(kErrorFailed, failure_text(response)));
-            return;
-        }
-        const pb::StatusReply& st = response.get_status();
-        pending->returnResults(st.server(), st.version(), st.connections(), st.uptime_seconds(), backends_of(st));
-    });
+    try {
+        refresh_backends([pending](const pb::Response& response) {
+            try {
+                if (response.status() != pb::STATUS_OK) {
+                    pending->returnError(sdbus::Error(kErrorFailed, failure_text(response)));
+                    return;
+                }
+                const pb::StatusReply& st = response.get_status();
+                pending->returnResults(st.server(), st.version(), st.connections(), st.uptime_seconds(),
+                                       backends_of(st));
+            } catch (const std::exception& e) {
+                reply_failed(*pending, e);
+            }
+        });
+    } catch (const std::exception& e) {
+        reply_failed(*pending, e);
+    }
 }
 
 std::vector<KeyTuple> AgentService::Keys() {
-    bool complete = false;
-    return cached_keys(complete);
+    // sd-bus lets only sdbus::Error out of a property getter.
+    try {
+        bool complete = false;
+        return cached_keys(complete);
+    } catch (const sdbus::Error&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw sdbus::Error(kErrorFailed, e.what());
+    }
 }
 
 std::vector<BackendTuple> AgentService::Backends() { return m_backends; }
 
 void AgentService::signature_made(const server::SignatureMade& made) {
-    emitSignatureMade(made.key_id, static_cast<std::uint32_t>(made.caller.pid),
-                      static_cast<std::uint32_t>(made.caller.uid), executable_of(made.caller.pid),
-                      made.digest_prefixes);
-    m_loop->rearm();
+    send([&] {
+        emitSignatureMade(made.key_id, static_cast<std::uint32_t>(made.caller.pid),
+                          static_cast<std::uint32_t>(made.caller.uid), executable_of(made.caller.pid),
+                          made.digest_prefixes);
+    });
 }
 
 void AgentService::keys_changed() {

@@ -73,6 +73,10 @@ private:
     // the status reply (also a failed one).
     void refresh_backends(std::function<void(const server::pb::Response&)> then = {});
 
+    // Sends a signal through `emit`, unless the bus was lost; a failure gives the bus up.
+    template <class Emit>
+    void send(Emit&& emit) noexcept;
+
     server::Daemon& m_daemon;
     std::unique_ptr<BusLoop> m_loop;
     std::vector<KeyTuple> m_keys;          // as last announced

@@ -41,8 +41,7 @@ void BusLoop::process() noexcept {
         }
     } catch (const std::exception& e) {
         m_processing = false;
-        spdlog::warn("event=dbus_lost error={}, serving the socket only", log::quoted(e.what()));
-        lose();
+        give_up(e.what());
         return;
     }
     m_processing = false;
@@ -66,12 +65,16 @@ void BusLoop::rearm() noexcept {
             sd_event_source_set_enabled(m_timer.get(), SD_EVENT_ONESHOT);
         }
     } catch (const std::exception& e) {
-        spdlog::warn("event=dbus_lost error={}, serving the socket only", log::quoted(e.what()));
-        lose();
+        give_up(e.what());
     }
 }
 
-void BusLoop::lose() noexcept {
+void BusLoop::give_up(const char* error) noexcept {
+    if (m_lost) return;
+    try {
+        spdlog::warn("event=dbus_lost error={}, serving the socket only", log::quoted(error));
+    } catch (...) {
+    }
     m_lost = true;
     m_io.reset();
     m_timer.reset();

@@ -27,11 +27,12 @@ public:
     // waits on now (writing out a queued message, a reply's timeout).
     void rearm() noexcept;
     bool lost() const noexcept { return m_lost; }
+    // Sending failed: the bus is given up like one that failed while processing.
+    void give_up(const char* error) noexcept;
 
 private:
     static int on_io(sd_event_source* s, int fd, std::uint32_t revents, void* self) noexcept;
     static int on_timer(sd_event_source* s, std::uint64_t usec, void* self) noexcept;
-    void lose() noexcept;
 
     sdbus::IConnection& m_bus;
     UniqueSdEventSource m_io;
