@@ -87,12 +87,13 @@ AgentService::AgentService(server::Daemon& daemon, std::unique_ptr<sdbus::IConne
     BusHolder::bus->requestName(kBusName);
     m_loop = std::make_unique<BusLoop>(m_daemon.event_loop(), *BusHolder::bus);
     m_loop->process();  // what came in during the calls above
-    m_daemon.set_reply_observer(this);
     refresh_backends();
     // A backend that has not listed its keys yet does so now, on the work queues.
     if (!complete) announce_keys();
     spdlog::info("event=dbus_ready bus=session name={} path={} interface={} unique_name={}", kBusName, kObjectPath,
                  kInterface, log::quoted(BusHolder::bus->getUniqueName()));
+    // Last: the daemon never holds an observer whose construction failed.
+    m_daemon.set_reply_observer(this);
 }
 
 AgentService::~AgentService() {
