@@ -16,6 +16,7 @@
 #include "daemon/config/config.h"
 #include "lib/core/error.h"
 #include "lib/core/log.h"
+#include "daemon/dbus/agent_service.h"
 #include "daemon/server/daemon.h"
 #include "daemon/server/listener.h"
 
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
     std::optional<std::string> log_level;
     std::optional<std::string> log_file;
     std::optional<std::string> tpm;
+    std::optional<std::string> dbus;
     app.add_flag("-f,--foreground", foreground,
                  "Stay in the foreground (always when a service manager starts it: socket activation, "
                  "$NOTIFY_SOCKET)");
@@ -104,6 +106,9 @@ int main(int argc, char** argv) {
                    "Append the log to this file (default: standard error with --foreground, else syslog)");
     app.add_option("--tpm", tpm, "Also keep keys in this TPM 2.0, as backend \"tpm\" (a TCTI: device:/dev/tpmrm0, "
                                  "tabrmd, swtpm:host=H,port=P)");
+    app.add_option("--dbus", dbus,
+                   "Serve the D-Bus interface on the session bus (session) or not (none); default: session when "
+                   "DBUS_SESSION_BUS_ADDRESS is set");
     app.set_version_flag("--version", trustkey::server::Dispatcher::server_name());
     CLI11_PARSE(app, argc, argv);
 
@@ -124,6 +129,7 @@ int main(int argc, char** argv) {
         if (log_file) log_path = *log_file;
         if (log_path && log_path->empty()) throw trustkey::Error(trustkey::Errc::config, "--log-file needs a path");
         if (log_path) log_path = std::filesystem::absolute(*log_path);
+        const auto dbus_mode = trustkey::config::resolve_dbus_mode(dbus, config);
 
         // Started by a service manager (socket activation, Type=notify): it tracks this process,
         // so trustkeyd stays in the foreground and serves the socket it was given.
@@ -134,6 +140,8 @@ int main(int argc, char** argv) {
         Daemon::block_stop_signals();
         Daemon::raise_open_files_limit();
         Daemon daemon(config, socket_path, std::move(inherited));
+        // Null without a bus (one log line): the socket is served all the same.
+        const auto dbus_service = trustkey::dbus::start_agent_service(daemon, dbus_mode);
         report(ready_fd, "ready");
         ready_fd = -1;
         try {

@@ -11,6 +11,9 @@ packages=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   # sd-event (trustkeyd's event loop)
   libsystemd-dev
+  # trustkeyd's D-Bus interface: sdbus-c++ and its xml2cpp generator; for the tests a session
+  # bus (dbus-run-session), busctl (systemd) and gdbus (libglib2.0-bin)
+  libsdbus-c++-dev libsdbus-c++-bin dbus dbus-daemon systemd libglib2.0-bin
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # bench/plot_latency.sh draws sign_bench's latency figure

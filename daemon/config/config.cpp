@@ -172,6 +172,11 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
             cfg.idle_lock_seconds = static_cast<unsigned>(get_int(v, key, 0, kMaxIdleTimeout, origin));
         } else if (key == "max_queued_requests") {
             cfg.max_queued_requests = static_cast<std::size_t>(get_int(v, key, 1, kMaxQueuedLimit, origin));
+        } else if (key == "dbus") {
+            const std::string mode = get_string(v, key, origin);
+            if (mode != "session" && mode != "none")
+                fail(origin, "key \"dbus\" must be \"session\" or \"none\"; got " + log::quoted(mode));
+            cfg.dbus = parse_dbus_mode(mode);
         } else if (key == "pkcs11") {
             const auto* arr = v.as_array();
             if (!arr || !arr->is_array_of_tables())
@@ -228,6 +233,18 @@ fs::path resolve_socket_path(const std::optional<fs::path>& cli, const Config& c
     if (config.socket) return *config.socket;
     // The same rule as every client: $TRUSTKEY_SOCK, $XDG_RUNTIME_DIR, /run/user/<uid>, /tmp.
     return proto::Client::default_socket_path();
+}
+
+DbusMode parse_dbus_mode(std::string_view text) {
+    if (text == "session") return DbusMode::session;
+    if (text == "none") return DbusMode::none;
+    throw Error(Errc::config, "--dbus must be session or none; got " + log::quoted(text));
+}
+
+DbusMode resolve_dbus_mode(const std::optional<std::string>& cli, const Config& config) {
+    if (cli) return parse_dbus_mode(*cli);
+    if (config.dbus) return *config.dbus;
+    return env_or_empty("DBUS_SESSION_BUS_ADDRESS").empty() ? DbusMode::none : DbusMode::session;
 }
 
 std::vector<Pkcs11Config> backends_to_open(const Config& config) {

@@ -19,6 +19,9 @@ inline constexpr unsigned kDefaultFrameTimeoutSeconds = 30;
 inline constexpr unsigned kDefaultIdleTimeoutSeconds = 600;
 inline constexpr std::size_t kDefaultMaxQueuedRequests = 1024;
 
+// Which bus the D-Bus interface (daemon/dbus/) is served on.
+enum class DbusMode { none, session };
+
 struct Config {
     std::optional<std::filesystem::path> socket;  // from the file; see resolve_socket_path()
     std::optional<std::string> log_level;         // trace, debug, info, warn, error, off
@@ -29,6 +32,7 @@ struct Config {
     unsigned idle_timeout_seconds = kDefaultIdleTimeoutSeconds;    // a connection doing nothing is closed; 0: never
     unsigned idle_lock_seconds = 0;  // the daemon locks itself after this long without a key used; 0: never
     std::size_t max_queued_requests = kDefaultMaxQueuedRequests;   // per backend queue; past it: STATUS_BUSY
+    std::optional<DbusMode> dbus;                 // "session" or "none"; see resolve_dbus_mode()
     std::vector<backend::pkcs11::Pkcs11Config> pkcs11;  // empty: the embedded default token
     std::vector<backend::tpm2::Tpm2Config> tpm;         // TPM 2.0 backends, opened after the PKCS#11 ones
     std::filesystem::path source;                 // the file it was read from, empty for defaults
@@ -48,6 +52,11 @@ std::filesystem::path default_config_path();
 // --socket > config > $TRUSTKEY_SOCK > $XDG_RUNTIME_DIR/trustkey/agent.sock
 // > /run/user/<uid>/trustkey/agent.sock.
 std::filesystem::path resolve_socket_path(const std::optional<std::filesystem::path>& cli, const Config& config);
+
+// "session" or "none" (throws Errc::config for anything else).
+DbusMode parse_dbus_mode(std::string_view text);
+// --dbus > config > session when $DBUS_SESSION_BUS_ADDRESS is set, else none.
+DbusMode resolve_dbus_mode(const std::optional<std::string>& cli, const Config& config);
 
 // The PKCS#11 backends to open: the configured ones, or the embedded default token (created
 // on first use under $XDG_DATA_HOME/trustkey) when no [[pkcs11]] is configured. TPM

@@ -193,6 +193,7 @@ void Connection::start(std::span<const std::uint8_t> body) {
         append_reply(*refused);
         return;
     }
+    if (m_options.observer) m_digest_prefixes = digest_prefixes(request);
     using Body = pb::Request::BodyCase;
     const Body kind = request.body_case();
     // What needs no backend is answered here, in order with the rest.
@@ -227,6 +228,7 @@ void Connection::complete(Completion completion) {
 }
 
 void Connection::append_reply(const pb::Response& response) {
+    if (m_options.observer) notify_reply(*m_options.observer, response, m_caller, m_digest_prefixes);
     const std::uint8_t version =
         m_session.negotiated ? static_cast<std::uint8_t>(m_session.version) : proto::kProtocolVersion;
     if (m_out_pos == m_out.size()) {

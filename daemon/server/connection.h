@@ -25,6 +25,7 @@
 #include "lib/core/unique_fd.h"
 #include "daemon/server/caller.h"
 #include "daemon/server/dispatcher.h"
+#include "daemon/server/reply_observer.h"
 #include "daemon/server/scheduler.h"
 #include "daemon/server/session.h"
 
@@ -36,6 +37,7 @@ public:
         std::size_t max_frame = proto::kDefaultMaxFrame;
         std::chrono::milliseconds frame_timeout{std::chrono::seconds(30)};  // a started frame, a blocked reply
         std::chrono::milliseconds idle_timeout{std::chrono::seconds(600)};  // 0: never
+        ReplyObserver* observer = nullptr;  // told of each reply on the loop; may be null
     };
     // Repeated warnings of all connections, each limited to one line per interval.
     struct Warnings {
@@ -98,6 +100,7 @@ private:
     UniqueSdEventSource m_io;
     UniqueSdEventSource m_timer;
     Session m_session;
+    std::vector<std::string> m_digest_prefixes;  // of the running Sign or SignBatch, for the observer
     SecureBytes m_in;
     std::size_t m_in_len = 0;
     std::vector<std::uint8_t> m_out;

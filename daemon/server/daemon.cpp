@@ -223,6 +223,16 @@ int Daemon::on_completions(sd_event_source*, int fd, std::uint32_t, void* self) 
     auto* d = static_cast<Daemon*>(self);
     drain_eventfd(fd);
     for (auto& c : d->m_scheduler->take_completions()) {
+        if (auto asked = d->m_asked.find(c.connection); asked != d->m_asked.end()) {
+            auto done = std::move(asked->second);
+            d->m_asked.erase(asked);
+            try {
+                done(std::move(c.response));
+            } catch (const std::exception& e) {
+                spdlog::error("event=internal_request_error error={}", log::quoted(e.what()));
+            }
+            continue;
+        }
         auto it = d->m_connections.find(c.connection);
         if (it == d->m_connections.end()) continue;  // its client went away meanwhile
         try {
@@ -275,6 +285,28 @@ int Daemon::on_reap(sd_event_source*, void* self) noexcept {
     d->m_closed.clear();
     sd_event_source_set_enabled(d->m_reap.get(), SD_EVENT_OFF);
     return 0;
+}
+
+void Daemon::ask(pb::Request request, std::function<void(pb::Response)> done) {
+    // An owner id of its own (from the connections' sequence), as the scheduler runs one
+    // request per owner at a time.
+    const std::uint64_t owner = m_next_id++;
+    request.set_id(owner);
+    Session session;
+    session.negotiated = true;
+    session.version = proto::kProtocolVersion;
+    const Caller self{::getpid(), ::geteuid(), ::getegid()};
+    Scheduler::Submitted submitted = m_scheduler->submit(owner, self, session, std::move(request));
+    switch (submitted.outcome) {
+    case Scheduler::Submitted::Outcome::queued: m_asked.emplace(owner, std::move(done)); return;
+    case Scheduler::Submitted::Outcome::answered: done(std::move(submitted.response)); return;
+    case Scheduler::Submitted::Outcome::busy: break;
+    }
+    pb::Response busy;
+    busy.set_id(owner);
+    busy.set_status(pb::STATUS_BUSY);
+    busy.set_message("trustkeyd's queue is full; retry later");
+    done(std::move(busy));
 }
 
 void Daemon::accept_pending() {
@@ -371,6 +403,7 @@ void Daemon::shut_down_connections() {
     for (auto& [id, conn] : m_connections) conn->shut_down();
     m_connections.clear();
     m_closed.clear();
+    m_asked.clear();
     m_active = 0;
 }
 

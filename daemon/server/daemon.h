@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -26,6 +27,7 @@
 #include "daemon/server/connection.h"
 #include "daemon/server/dispatcher.h"
 #include "daemon/server/listener.h"
+#include "daemon/server/reply_observer.h"
 #include "daemon/server/scheduler.h"
 
 namespace trustkey::server {
@@ -56,6 +58,17 @@ public:
     void request_stop(const Caller& caller);
 
     std::size_t active_connections() const noexcept { return m_active.load(); }
+
+    // For services beside the socket that run on the daemon's loop (daemon/dbus/): the loop,
+    // the keys, an observer of the replies sent, and requests of the daemon's own, run like a
+    // client's by the scheduler; `done` is called on the loop's thread with the reply (at once
+    // when the scheduler answers at once), never after run() has returned.
+    // The observer is set before run() (connections take it when they open; null: none) and
+    // must stay until run() has returned.
+    sd_event* event_loop() const noexcept { return m_event.get(); }
+    backend::KeyRing& ring() noexcept { return m_ring; }
+    void set_reply_observer(ReplyObserver* observer) noexcept { m_connection_options.observer = observer; }
+    void ask(pb::Request request, std::function<void(pb::Response)> done);
 
     // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and threads it starts later) so they
     // reach run()'s loop; ignores SIGPIPE.
@@ -106,6 +119,7 @@ private:
     bool m_stopping = false;
     std::uint64_t m_next_id = 1;
     std::unordered_map<std::uint64_t, std::unique_ptr<Connection>> m_connections;
+    std::unordered_map<std::uint64_t, std::function<void(pb::Response)>> m_asked;  // by owner id, see ask()
     std::vector<std::unique_ptr<Connection>> m_closed;  // freed once the loop is out of their callbacks
     std::atomic<std::size_t> m_active{0};
     std::mutex m_stop_mutex;  // m_stop_reason

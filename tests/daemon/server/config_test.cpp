@@ -92,6 +92,29 @@ TEST(ConfigTest, InvalidValuesRefused) {
     EXPECT_EQ(errc_of("pkcs11 = 3\n"), Errc::config);
 }
 
+TEST(ConfigTest, DbusModeFromFileFlagAndEnvironment) {
+    EXPECT_EQ(Config::parse("dbus = \"session\"\n", "/t.toml").dbus, DbusMode::session);
+    EXPECT_EQ(Config::parse("dbus = \"none\"\n", "/t.toml").dbus, DbusMode::none);
+    std::string message;
+    EXPECT_EQ(errc_of("dbus = \"system\"\n", &message), Errc::config);
+    EXPECT_NE(message.find("\"session\" or \"none\""), std::string::npos) << message;
+    EXPECT_EQ(errc_of("dbus = true\n"), Errc::config);
+
+    Config c;
+    ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+    EXPECT_EQ(resolve_dbus_mode(std::nullopt, c), DbusMode::none);
+    ::setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path=/run/user/1000/bus", 1);
+    EXPECT_EQ(resolve_dbus_mode(std::nullopt, c), DbusMode::session);
+    c.dbus = DbusMode::none;
+    EXPECT_EQ(resolve_dbus_mode(std::nullopt, c), DbusMode::none);
+    EXPECT_EQ(resolve_dbus_mode(std::string("session"), c), DbusMode::session);
+    ::unsetenv("DBUS_SESSION_BUS_ADDRESS");
+    c.dbus = DbusMode::session;
+    EXPECT_EQ(resolve_dbus_mode(std::nullopt, c), DbusMode::session);
+    EXPECT_EQ(resolve_dbus_mode(std::string("none"), c), DbusMode::none);
+    EXPECT_THROW(resolve_dbus_mode(std::string("system"), c), Error);
+}
+
 TEST(ConfigTest, SocketPathPrecedence) {
     Config c;
     ::setenv("TRUSTKEY_SOCK", "/env/sock", 1);
