@@ -4,6 +4,8 @@
 //   FAKE_PINENTRY_MODE  answer (default) | cancel | overlong | garbage | exit-early |
 //                       exit-at-start | no-greeting | hang | data
 //   FAKE_PINENTRY_PIN   the PIN GETPIN answers (answer mode), sent %-escaped
+//   FAKE_PINENTRY_PIN_FILE  a file whose content is that PIN, read at each GETPIN
+//                       (a test changes the answer while a daemon runs)
 //   FAKE_PINENTRY_DATA  the raw text of the D line GETPIN sends (data mode)
 //   FAKE_PINENTRY_LOG   a file each received line is appended to, after "PID <pid>"
 #include <unistd.h>
@@ -76,7 +78,11 @@ int main() {
             continue;
         }
         if (mode == "answer") {
-            const std::string pin = env_or("FAKE_PINENTRY_PIN", "");
+            std::string pin = env_or("FAKE_PINENTRY_PIN", "");
+            if (const std::string file = env_or("FAKE_PINENTRY_PIN_FILE", ""); !file.empty()) {
+                std::ifstream in(file);
+                std::getline(in, pin);
+            }
             if (!pin.empty()) reply("D " + escaped(pin));
             reply("OK");
         } else if (mode == "cancel") {
