@@ -17,7 +17,7 @@ protected:
     void start_daemon(const std::string& pinentry = FAKE_PINENTRY_PATH, const std::string& mode = "answer") {
         const std::string cfg = write_config("pinentry = \"" + pinentry + "\"\n[[pkcs11]]\nname = \"hsm\"\nmodule = \"" +
                                              SoftHsmToken::module() + "\"\ntoken = \"" + m_token.uri() + "\"\n");
-        auto o = options({"--config", cfg});
+        auto o = options({"--log-level", "debug", "--config", cfg});
         o.env = {"FAKE_PINENTRY_MODE=" + mode, "FAKE_PINENTRY_PIN_FILE=" + (m_home / "typed").string(),
                  "FAKE_PINENTRY_LOG=" + (m_home / "asked").string()};
         start(std::move(o));
