@@ -1,10 +1,13 @@
 // trustkeyd asking for a token's PIN through a pinentry program: a SoftHSM2 token with
 // no pin_file / pin_env, and the stand-in pinentry (tests/lib/pinentry/fake_pinentry)
-// configured as the program, answering the PIN a file holds.
+// configured as the program, answering the PIN a file holds; or Debian's real
+// pinentry-tty asking on a pseudo-terminal given to trustkeyd as GPG_TTY.
 #include <fstream>
+#include <future>
 #include <sstream>
 
 #include "tests/daemon/server/trustkeyd_fixture.h"
+#include "tests/fixtures/pty_terminal.h"
 #include "tests/fixtures/softhsm_token.h"
 
 namespace trustkey::test {
@@ -154,6 +157,28 @@ TEST_F(PinentryTest, NoneWaitsForLogin) {
     c.login("hsm", "4321");
     const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
     const auto reply = c.sign(key.id(), pb::HASH_SHA256, digest_of("x"));
+    expect_valid_signature(key, pb::HASH_SHA256, digest_of("x"), reply.signature());
+}
+
+TEST_F(PinentryTest, RealPinentryTtyAsksOnTheUsersTerminal) {
+    PtyTerminal terminal;
+    const std::string cfg = write_config("pinentry = \"pinentry-tty\"\n[[pkcs11]]\nname = \"hsm\"\nmodule = \"" +
+                                         SoftHsmToken::module() + "\"\ntoken = \"" + m_token.uri() + "\"\n");
+    auto o = options({"--config", cfg});
+    o.env = {"GPG_TTY=" + terminal.name(), "TERM=dumb"};
+    start(std::move(o));
+
+    auto made = std::async(std::launch::async, [&] { return client().generate_key("releases", pb::KEY_TYPE_ECDSA_P256); });
+    ASSERT_TRUE(terminal.wait_for("PIN:", std::chrono::seconds(20))) << terminal.output();
+    EXPECT_NE(terminal.output().find("trustkeyd needs the PIN of token \"desk-token\" (serial "), std::string::npos)
+        << terminal.output();
+    EXPECT_NE(terminal.output().find("to generate key releases."), std::string::npos) << terminal.output();
+    terminal.type("4321\r");
+    const auto key = made.get();
+    EXPECT_EQ(key.name(), "releases");
+    terminal.wait_for("\x01(nothing more)", std::chrono::milliseconds(300));  // what followed the typing
+    EXPECT_EQ(terminal.output().find("4321"), std::string::npos) << "the PIN is not echoed";
+    const auto reply = client().sign(key.id(), pb::HASH_SHA256, digest_of("x"));
     expect_valid_signature(key, pb::HASH_SHA256, digest_of("x"), reply.signature());
 }
 

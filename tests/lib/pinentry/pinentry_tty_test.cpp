@@ -1,18 +1,13 @@
 // The pinentry conversation against Debian's real pinentry-tty, which asks on a
 // pseudo-terminal the test holds and types at.
-#include <fcntl.h>
-#include <poll.h>
-#include <pty.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
 
 #include <future>
 #include <string>
 
 #include "lib/core/error.h"
-#include "lib/core/unique_fd.h"
 #include "lib/pinentry/pinentry_session.h"
+#include "tests/fixtures/pty_terminal.h"
 
 namespace trustkey::pinentry {
 namespace {
@@ -20,46 +15,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-// A pseudo-terminal: the program opens its slave by name, the test reads what is
-// shown there and types on the master.
-class Terminal {
-public:
-    Terminal() {
-        int master = -1;
-        int slave = -1;
-        char name[128] = {};
-        if (::openpty(&master, &slave, name, nullptr, nullptr) != 0) throw std::runtime_error("openpty failed");
-        m_master = UniqueFd(master);
-        m_slave = UniqueFd(slave);
-        m_name = name;
-    }
-    const std::string& name() const { return m_name; }
-    const std::string& output() const { return m_output; }
-    // Reads until `text` has been shown at or after offset `from` of output() (true)
-    // or `timeout` passed (false).
-    bool wait_for(const std::string& text, std::chrono::milliseconds timeout = 10s, std::size_t from = 0) {
-        const auto deadline = Clock::now() + timeout;
-        while (m_output.find(text, from) == std::string::npos) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-            if (left.count() <= 0) return false;
-            pollfd p{m_master.get(), POLLIN, 0};
-            if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
-            char buf[1024];
-            const ssize_t n = ::read(m_master.get(), buf, sizeof buf);
-            if (n > 0) m_output.append(buf, static_cast<std::size_t>(n));
-        }
-        return true;
-    }
-    void type(const std::string& text) {
-        ASSERT_EQ(::write(m_master.get(), text.data(), text.size()), static_cast<ssize_t>(text.size()));
-    }
-
-private:
-    UniqueFd m_master;
-    UniqueFd m_slave;
-    std::string m_name;
-    std::string m_output;
-};
+using Terminal = test::PtyTerminal;
 
 class PinentryTtyTest : public ::testing::Test {
 protected:
