@@ -34,6 +34,8 @@ packages=(
   # python for small helper scripts in tests (the tampering proxy; python3-cryptography signs the
   # test token server's JWTs), and faketime to run the CLI with its clock moved past a metadata expiry
   python3 python3-cryptography faketime
+  # pinentry programs: the tests ask a PIN through pinentry-tty on a pseudo-terminal
+  pinentry-tty
   # clang and its sanitizer runtimes for the libFuzzer targets (scripts/fuzz.sh)
   clang libclang-rt-14-dev
   # gcc's ThreadSanitizer runtime (scripts/test-tsan.sh)

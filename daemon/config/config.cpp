@@ -32,6 +32,8 @@ constexpr std::int64_t kMaxSessions = 256;
 constexpr std::int64_t kMaxFrameTimeout = 3600;
 constexpr std::int64_t kMaxIdleTimeout = 7 * 24 * 3600;
 constexpr std::int64_t kMaxQueuedLimit = 1 << 20;
+constexpr std::int64_t kMaxPinCache = 7 * 24 * 3600;
+constexpr std::int64_t kMaxPinentryTimeout = 3600;
 
 [[noreturn]] void fail(const fs::path& origin, const std::string& what) {
     throw Error(Errc::config, what, 0, {}, origin.string());
@@ -177,6 +179,12 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
             if (mode != "session" && mode != "none")
                 fail(origin, "key \"dbus\" must be \"session\" or \"none\"; got " + log::quoted(mode));
             cfg.dbus = parse_dbus_mode(mode);
+        } else if (key == "pinentry") {
+            cfg.pinentry = get_string(v, key, origin);
+        } else if (key == "pin_cache_seconds") {
+            cfg.pin_cache_seconds = static_cast<unsigned>(get_int(v, key, 0, kMaxPinCache, origin));
+        } else if (key == "pinentry_timeout_seconds") {
+            cfg.pinentry_timeout_seconds = static_cast<unsigned>(get_int(v, key, 1, kMaxPinentryTimeout, origin));
         } else if (key == "pkcs11") {
             const auto* arr = v.as_array();
             if (!arr || !arr->is_array_of_tables())

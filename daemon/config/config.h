@@ -18,6 +18,8 @@ inline constexpr std::size_t kDefaultMaxConnections = 128;
 inline constexpr unsigned kDefaultFrameTimeoutSeconds = 30;
 inline constexpr unsigned kDefaultIdleTimeoutSeconds = 600;
 inline constexpr std::size_t kDefaultMaxQueuedRequests = 1024;
+inline constexpr unsigned kDefaultPinCacheSeconds = 600;
+inline constexpr unsigned kDefaultPinentryTimeoutSeconds = 120;
 
 // Which bus the D-Bus interface (daemon/dbus/) is served on.
 enum class DbusMode { none, session };
@@ -33,6 +35,11 @@ struct Config {
     unsigned idle_lock_seconds = 0;  // the daemon locks itself after this long without a key used; 0: never
     std::size_t max_queued_requests = kDefaultMaxQueuedRequests;   // per backend queue; past it: STATUS_BUSY
     std::optional<DbusMode> dbus;                 // "session" or "none"; see resolve_dbus_mode()
+    // The program that asks for the PIN of a token with no pin_file / pin_env: a path or a
+    // name in PATH; "none": such a token waits for `trustkey login`.
+    std::string pinentry = "pinentry";
+    unsigned pin_cache_seconds = kDefaultPinCacheSeconds;  // a PIN typed there is kept (locked memory) this long
+    unsigned pinentry_timeout_seconds = kDefaultPinentryTimeoutSeconds;  // the user has this long to answer
     std::vector<backend::pkcs11::Pkcs11Config> pkcs11;  // empty: the embedded default token
     std::vector<backend::tpm2::Tpm2Config> tpm;         // TPM 2.0 backends, opened after the PKCS#11 ones
     std::filesystem::path source;                 // the file it was read from, empty for defaults

@@ -19,6 +19,7 @@
 #include "lib/core/log.h"
 #include "daemon/server/peer_credentials.h"
 #include "daemon/server/service_notify.h"
+#include "daemon/server/pinentry_asker.h"
 
 namespace trustkey::server {
 
@@ -89,9 +90,14 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     } else {
         m_listener.emplace(Listener::open(m_socket_path));
     }
-    for (const auto& pc : config::backends_to_open(config)) {
+    for (auto pc : config::backends_to_open(config)) {
         spdlog::info("event=backend_open backend={} module={} token={}", log::quoted(pc.name),
                      log::quoted(pc.module.string()), log::quoted(pc.token_uri));
+        // A token with no PIN source asks the user through pinentry, unless that is off.
+        if (pc.pin.kind == backend::pkcs11::PinSource::Kind::none && config.pinentry != "none") {
+            pc.ask_pin = make_pinentry_asker(config.pinentry, std::chrono::seconds(config.pinentry_timeout_seconds));
+            pc.pin_cache = std::chrono::seconds(config.pin_cache_seconds);
+        }
         m_ring.add(backend::pkcs11::make_pkcs11_backend(pc));
     }
     for (const auto& tc : config.tpm) {

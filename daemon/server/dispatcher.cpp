@@ -8,6 +8,8 @@
 
 #include "lib/core/log.h"
 #include "lib/core/secure_bytes.h"
+#include "daemon/server/pin_purpose.h"
+#include "lib/backend/pin_asker.h"
 #include "daemon/server/proto_convert.h"
 #include "daemon/server/status_table.h"
 
@@ -141,6 +143,9 @@ pb::Response Dispatcher::handle(const pb::Request& request, const Caller& caller
     try {
         response.set_id(request.id());
         ctx.op = proto::request_name(request);
+        // What a pinentry prompt during this request says the PIN is for.
+        std::optional<backend::PinPurpose> purpose;
+        if (auto what = pin_purpose_of(request, resolved)) purpose.emplace(std::move(*what));
         dispatch(request, caller, session, ctx, response);
         ++session.requests;
     } catch (const ProtocolError& e) {

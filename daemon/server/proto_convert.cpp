@@ -52,6 +52,7 @@ pb::PinOrigin to_proto(backend::PinOrigin o) noexcept {
     switch (o) {
     case backend::PinOrigin::configured: return pb::PIN_ORIGIN_CONFIGURED;
     case backend::PinOrigin::login: return pb::PIN_ORIGIN_LOGIN;
+    case backend::PinOrigin::pinentry: return pb::PIN_ORIGIN_PINENTRY;
     case backend::PinOrigin::none: break;
     }
     return pb::PIN_ORIGIN_UNSPECIFIED;

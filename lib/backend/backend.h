@@ -38,8 +38,9 @@ struct KeyInfo {
 // one), so resolving a reference and signing pass a pointer instead of copying the key.
 using KeyPtr = std::shared_ptr<const KeyInfo>;
 
-// Which PIN a token refused: the configured source (pin_file, pin_env) or one given to login().
-enum class PinOrigin : std::uint8_t { none, configured, login };
+// Which PIN a token refused: the configured source (pin_file, pin_env), one given to
+// login(), or one the user typed into pinentry.
+enum class PinOrigin : std::uint8_t { none, configured, login, pinentry };
 
 struct BackendStatus {
     std::string name;          // backend instance name (config name, "trustkey" for the embedded token)

@@ -58,6 +58,9 @@ std::string wrong_pin(const proto::ClientError& e, const std::string& token) {
     case pb::PIN_ORIGIN_LOGIN:
         return fmt::format("{}: the token refused the PIN given to trustkey login; run: {}", head,
                            login_command(token));
+    case pb::PIN_ORIGIN_PINENTRY:
+        return fmt::format("{}: the token refused the PIN entered in pinentry; the next request asks again, or run: {}",
+                           head, login_command(token));
     default: return fmt::format("{} (run: {})", head, login_command(token));
     }
 }

@@ -37,10 +37,11 @@ keys::KeyType backend_type_of(const pb::KeyInfo& key) {
 
 const char* yes_no(bool b) { return b ? "yes" : "no"; }
 
-// Which PIN the token refused: "configured", "login", or null.
+// Which PIN the token refused: "configured", "login", "pinentry", or null.
 nlohmann::json pin_refused_json(pb::PinOrigin o) {
     if (o == pb::PIN_ORIGIN_CONFIGURED) return "configured";
     if (o == pb::PIN_ORIGIN_LOGIN) return "login";
+    if (o == pb::PIN_ORIGIN_PINENTRY) return "pinentry";
     return nullptr;
 }
 
@@ -154,6 +155,10 @@ std::string status_text(const pb::StatusReply& status) {
         if (t.pin_refused() == pb::PIN_ORIGIN_CONFIGURED)
             waiting += fmt::format("Token '{}' refused the PIN in trustkeyd's configuration (pin_file or pin_env); "
                                    "correct it, or run: trustkey login --backend {}\n",
+                                   printable(t.backend()), printable(t.backend()));
+        else if (t.pin_refused() == pb::PIN_ORIGIN_PINENTRY)
+            waiting += fmt::format("Token '{}' refused the PIN entered in pinentry; the next request asks again, or "
+                                   "run: trustkey login --backend {}\n",
                                    printable(t.backend()), printable(t.backend()));
         else if (t.pin_refused() == pb::PIN_ORIGIN_LOGIN)
             waiting += fmt::format("Token '{}' refused the PIN given to trustkey login; run: trustkey login "

@@ -48,7 +48,7 @@ auto Pkcs11Backend::run(bool needs_login, Op&& op) {
 }
 
 Pkcs11Backend::Pkcs11Backend(Pkcs11Config config)
-    : m_config(std::move(config)), m_uri(m_config.token_uri), m_login(m_config.pin, m_config.token_uri) {
+    : m_config(std::move(config)), m_uri(m_config.token_uri), m_login(m_config.pin, m_config.token_uri, m_config.ask_pin, m_config.pin_cache) {
     m_module = Module::open(m_config.module);
     // A URI that matches several tokens is a mistake in the configuration: refused now
     // rather than signing with whichever token the module lists first.

@@ -2,11 +2,13 @@
 // headers so the daemon and tools can include it.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
 
 #include "lib/backend/backend.h"
+#include "lib/backend/pin_asker.h"
 
 namespace trustkey::backend::pkcs11 {
 
@@ -23,6 +25,10 @@ struct Pkcs11Config {
     std::string token_uri;         // RFC 7512 URI selecting the token, e.g. "pkcs11:token=trustkey"
     PinSource pin;
     std::size_t sessions = 4;      // session pool size (concurrent token operations)
+    // With no PIN source: who asks the user for the PIN (trustkeyd: pinentry); empty: no one,
+    // the token waits for an explicit login.
+    PinAsker ask_pin{};
+    std::chrono::seconds pin_cache{600};  // how long a PIN typed there is kept (locked memory); 0: not kept
 };
 
 // Opens the module and the token, and logs in when a PIN source is set. A token that is

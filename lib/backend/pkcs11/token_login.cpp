@@ -9,6 +9,8 @@
 #include <string_view>
 
 #include "lib/backend/pkcs11/ck_error.h"
+#include "lib/backend/pkcs11/token_uri.h"
+#include "lib/core/locked_bytes.h"
 #include "lib/core/unique_fd.h"
 
 namespace trustkey::backend::pkcs11 {
@@ -83,15 +85,107 @@ std::string describe(const PinSource& source) {
     return "none";
 }
 
+// The token of `session` as CK_TOKEN_INFO; false when the module does not say.
+bool token_info_of(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, CK_SLOT_ID& slot, CK_TOKEN_INFO& info) {
+    CK_SESSION_INFO si{};
+    if (fn->C_GetSessionInfo(session, &si) != CKR_OK) return false;
+    slot = si.slotID;
+    return fn->C_GetTokenInfo(si.slotID, &info) == CKR_OK;
+}
+
+// What the token says of the tries left, as a clause to append ("; one try left …"),
+// empty when it says nothing.
+std::string tries_left(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
+    CK_SLOT_ID slot = 0;
+    CK_TOKEN_INFO info{};
+    if (!token_info_of(fn, session, slot, info)) return {};
+    if ((info.flags & CKF_USER_PIN_LOCKED) != 0) return "; the PIN is now locked";
+    if ((info.flags & CKF_USER_PIN_FINAL_TRY) != 0) return "; one try left before the PIN locks";
+    if ((info.flags & CKF_USER_PIN_COUNT_LOW) != 0) return "; the token reports few tries left";
+    return {};
+}
+
 } // namespace
 
 void TokenLogin::ensure(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
-    std::lock_guard lock(m_mutex);
+    std::unique_lock lock(m_mutex);
     if (m_locked) throw_locked();
     if (m_state == State::logged_in) return;
+    if (m_source.kind == PinSource::Kind::none && m_ask) {
+        lock.unlock();
+        return ensure_asking(fn, session);
+    }
     if (m_state != State::logged_out) throw_state();
     SecureBytes pin = read_pin(m_source);
     login_locked(fn, session, pin, PinOrigin::configured);
+}
+
+void TokenLogin::ensure_asking(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
+    // One question at a time: requests that wait here find the token logged in by the
+    // answer to the first, instead of asking again.
+    std::lock_guard asking(m_ask_mutex);
+    std::unique_lock lock(m_mutex);
+    if (m_locked) throw_locked();
+    if (m_state == State::logged_in) return;
+    if (m_state == State::pin_locked) throw_state();
+    // A lost login comes back with the PIN typed before, while it is kept.
+    if (m_state == State::logged_out) {
+        if (const auto kept = m_pin_cache.get()) {
+            try {
+                login_locked(fn, session, *kept, PinOrigin::pinentry);
+                return;
+            } catch (const Error&) {
+                m_pin_cache.clear();
+                throw;
+            }
+        }
+    }
+    const std::optional<std::string> purpose = PinPurpose::current();
+    if (!purpose || !PinPurpose::first_ask(m_subject)) {
+        // No one waits on this work, or this request asked already: never a second
+        // question (nor a second try of a refused PIN) on its own. This request's
+        // answer is what it reports.
+        if (purpose && !m_asked.message.empty())
+            throw Error(m_asked.errc, m_asked.message, m_asked.code, m_asked.call, m_subject);
+        if (m_state != State::logged_out) throw_state();
+        throw Error(Errc::pin_required,
+                    purpose ? "the token needs its PIN; this request asked for it already"
+                            : "the token needs its PIN; trustkeyd asks for it through pinentry when a request uses "
+                              "the token (or run trustkey login)",
+                    0, {}, m_subject);
+    }
+    PinQuestion question;
+    question.purpose = *purpose;
+    CK_SLOT_ID slot = 0;
+    CK_TOKEN_INFO info{};
+    if (token_info_of(fn, session, slot, info)) {
+        TokenSlot token = token_slot_of(slot, info);
+        question.token = std::move(token.label);
+        question.serial = std::move(token.serial);
+    }
+    if (m_state == State::pin_incorrect) question.error = "The PIN was wrong" + tries_left(fn, session) + ".";
+    // Not under m_mutex while the user types: status queries go on meanwhile.
+    lock.unlock();
+    std::optional<LockedBytes> pin;
+    try {
+        pin = m_ask(question);
+    } catch (const Error& e) {
+        lock.lock();
+        m_asked = {e.errc(), e.message(), e.code(), e.call()};
+        throw;
+    }
+    lock.lock();
+    try {
+        if (!pin || pin->empty())
+            throw Error(Errc::pin_required, "the PIN entry was cancelled", 0, "pinentry", m_subject);
+        if (m_state == State::logged_in) return;  // an explicit login came first
+        login_locked(fn, session, *pin, PinOrigin::pinentry);
+    } catch (const Error& e) {
+        m_asked = {e.errc(), e.message(), e.code(), e.call()};
+        throw;
+    }
+    m_asked = {};
+    m_pin_cache.put(*pin, m_pin_cache_ttl);
 }
 
 void TokenLogin::login(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {
@@ -133,10 +227,10 @@ bool TokenLogin::check_in_place(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
     return false;
 }
 
-void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin,
+void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, std::span<const std::uint8_t> pin,
                               PinOrigin origin) {
     // PKCS#11 takes a non-const pointer; the module does not write through it.
-    SecureBytes copy = pin;
+    LockedBytes copy(pin.begin(), pin.end());
     CK_RV rv = fn->C_Login(session, CKU_USER, copy.data(), static_cast<CK_ULONG>(copy.size()));
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
         m_state = State::logged_in;
@@ -148,11 +242,13 @@ void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, c
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
         m_state = State::pin_incorrect;
         m_refused = origin;
-        err = ck_error(Errc::pin_incorrect,
-                       origin == PinOrigin::configured
-                           ? "the token refused the configured PIN (" + describe(m_source) + ")"
-                           : std::string("the token refused the PIN given to trustkey login"),
-                       "C_Login", rv, m_subject);
+        std::string why = origin == PinOrigin::configured
+                              ? "the token refused the configured PIN (" + describe(m_source) + ")"
+                          : origin == PinOrigin::pinentry
+                              ? "the token refused the PIN entered in pinentry" + tries_left(fn, session) +
+                                    "; it is not tried again: the next request asks again"
+                              : std::string("the token refused the PIN given to trustkey login");
+        err = ck_error(Errc::pin_incorrect, why, "C_Login", rv, m_subject);
     } else if (rv == CKR_PIN_LOCKED) {
         m_state = State::pin_locked;
         m_refused = origin;
@@ -169,6 +265,7 @@ void TokenLogin::forget() noexcept {
 void TokenLogin::lock(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) noexcept {
     std::lock_guard lock(m_mutex);
     m_locked = true;
+    m_pin_cache.clear();  // a PIN typed into pinentry is not kept across a lock
     if (fn != nullptr && session != CK_INVALID_HANDLE) fn->C_Logout(session);  // not logged in: nothing to undo
     if (m_state == State::logged_in) m_state = State::logged_out;
 }
@@ -219,6 +316,10 @@ PinOrigin TokenLogin::refused() const {
 void TokenLogin::throw_state() const {
     if (m_state == State::pin_locked)
         throw Error(Errc::pin_locked, "the token's user PIN is locked", CKR_PIN_LOCKED, "C_Login", m_subject);
+    if (m_refused == PinOrigin::pinentry)
+        throw Error(Errc::pin_incorrect,
+                    "the token refused the PIN entered in pinentry; it is asked again when a request uses the token",
+                    CKR_PIN_INCORRECT, "C_Login", m_subject);
     if (m_refused == PinOrigin::login)
         throw Error(Errc::pin_incorrect,
                     "the token refused the PIN given to trustkey login; it is not logged in until a login with "

@@ -4,14 +4,25 @@
 // PIN (configured or given to login()) was refused. An explicit login() on a token
 // that is logged in checks the PIN without logging out, so a wrong PIN leaves the
 // working login in place.
+//
+// With no PIN source but a PinAsker (trustkeyd's pinentry), a request that needs the
+// token asks the user, naming the token and what the PIN is for (PinPurpose); the PIN
+// typed is kept in locked memory for the cache time and logs in again after a lost
+// login. A PIN typed there that the token refuses is reported with the tries the token
+// says are left and not tried again: the next request asks again, showing that error.
 #pragma once
 
+#include <chrono>
 #include <mutex>
+#include <span>
 #include <string>
 
 #include <p11-kit/pkcs11.h>
 
+#include "lib/backend/pin_asker.h"
+#include "lib/backend/pkcs11/pin_cache.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
+#include "lib/core/error.h"
 #include "lib/core/secure_bytes.h"
 
 namespace trustkey::backend::pkcs11 {
@@ -25,7 +36,9 @@ class TokenLogin {
 public:
     enum class State { logged_out, logged_in, pin_incorrect, pin_locked };
 
-    TokenLogin(PinSource source, std::string subject) : m_source(std::move(source)), m_subject(std::move(subject)) {}
+    TokenLogin(PinSource source, std::string subject, PinAsker ask = {},
+               std::chrono::seconds pin_cache = std::chrono::seconds(0))
+        : m_source(std::move(source)), m_subject(std::move(subject)), m_ask(std::move(ask)), m_pin_cache_ttl(pin_cache) {}
 
     // Logs in through `session` with the PIN source unless already logged in.
     // Throws pin_incorrect (remembered), pin_locked, pin_required or token errors.
@@ -54,7 +67,10 @@ public:
     PinOrigin refused() const;
 
 private:
-    void login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin, PinOrigin origin);
+    void login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, std::span<const std::uint8_t> pin,
+                      PinOrigin origin);
+    // ensure() for a token whose PIN is asked through m_ask.
+    void ensure_asking(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session);
     // True when the PIN was checked in place (right: returns; wrong: throws); false when the
     // token cannot check it without logging out.
     bool check_in_place(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin);
@@ -63,6 +79,19 @@ private:
 
     PinSource m_source;
     std::string m_subject;
+    PinAsker m_ask;
+    std::chrono::seconds m_pin_cache_ttl;
+    PinCache m_pin_cache;
+    // How the last question through m_ask ended when it did not log in: what later looks at
+    // the token in the same request report.
+    struct AskOutcome {
+        Errc errc = Errc::pin_required;
+        std::string message;
+        std::uint64_t code = 0;
+        std::string call;
+    };
+    AskOutcome m_asked;
+    std::mutex m_ask_mutex;  // held while the user is asked (never while holding m_mutex)
     mutable std::mutex m_mutex;
     State m_state = State::logged_out;
     bool m_locked = false;

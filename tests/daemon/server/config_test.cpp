@@ -64,6 +64,25 @@ TEST(ConfigTest, Defaults) {
     EXPECT_EQ(c.idle_timeout_seconds, kDefaultIdleTimeoutSeconds);
     EXPECT_EQ(c.max_queued_requests, kDefaultMaxQueuedRequests);
     EXPECT_TRUE(c.pkcs11.empty());
+    EXPECT_EQ(c.pinentry, "pinentry");
+    EXPECT_EQ(c.pin_cache_seconds, 600u);
+    EXPECT_EQ(c.pinentry_timeout_seconds, 120u);
+}
+
+TEST(ConfigTest, PinentrySettings) {
+    const auto c = Config::parse("pinentry = \"/usr/bin/pinentry-tty\"\npin_cache_seconds = 0\n"
+                                 "pinentry_timeout_seconds = 30\n",
+                                 "/etc/test.toml");
+    EXPECT_EQ(c.pinentry, "/usr/bin/pinentry-tty");
+    EXPECT_EQ(c.pin_cache_seconds, 0u);
+    EXPECT_EQ(c.pinentry_timeout_seconds, 30u);
+    EXPECT_EQ(Config::parse("pinentry = \"none\"\n", "/etc/test.toml").pinentry, "none");
+    std::string msg;
+    EXPECT_EQ(errc_of("pinentry = \"\"\n", &msg), Errc::config);
+    EXPECT_NE(msg.find("\"pinentry\" must not be empty"), std::string::npos) << msg;
+    EXPECT_EQ(errc_of("pin_cache_seconds = -1\n", &msg), Errc::config);
+    EXPECT_EQ(errc_of("pinentry_timeout_seconds = 0\n", &msg), Errc::config);
+    EXPECT_NE(msg.find("between 1 and 3600"), std::string::npos) << msg;
 }
 
 TEST(ConfigTest, UnknownKeysNamedWithTheFile) {

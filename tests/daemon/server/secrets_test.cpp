@@ -160,8 +160,9 @@ void expect_no_secret_in_files(const fs::path& root, const std::vector<std::pair
 
 using SecretsTest = TrustkeydTest;
 
+// A token with no PIN source that waits for a login (no pinentry).
 std::string pkcs11_table_without_pin(const SoftHsmToken& token) {
-    return "[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() + "\"\ntoken = \"" + token.uri() +
+    return "pinentry = \"none\"\n[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() + "\"\ntoken = \"" + token.uri() +
            "\"\nsessions = 2\n";
 }
 

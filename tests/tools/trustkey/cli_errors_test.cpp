@@ -153,14 +153,14 @@ TEST(Status, ReportsTheEmbeddedToken) {
     EXPECT_EQ(t["pin_locked"], false);
 }
 
-// A daemon whose only token has no PIN source: it waits for `trustkey login`.
+// A daemon whose only token has no PIN source and no pinentry: it waits for `trustkey login`.
 class Login : public ::testing::Test {
 protected:
     SoftHsmToken m_token{"cli-login", "24681357", "13572468"};
     std::unique_ptr<CliDaemon> m_daemon;
 
     void SetUp() override {
-        const std::string toml = "[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() +
+        const std::string toml = "pinentry = \"none\"\n[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() +
                                  "\"\ntoken = \"" + m_token.uri() + "\"\n";
         m_daemon = std::make_unique<CliDaemon>(CliDaemon::Options{
             .config_toml = toml, .env = {"SOFTHSM2_CONF=" + m_token.conf_path().string()}});

@@ -28,7 +28,7 @@ TEST(Terminal, DeleteAsksAndHonoursTheAnswer) {
 
 TEST(Terminal, LoginPromptsForThePin) {
     SoftHsmToken token{"cli-tty", "11223344", "44332211"};
-    const std::string toml = "[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() + "\"\ntoken = \"" +
+    const std::string toml = "pinentry = \"none\"\n[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() + "\"\ntoken = \"" +
                              token.uri() + "\"\n";
     CliDaemon daemon(
         CliDaemon::Options{.config_toml = toml, .env = {"SOFTHSM2_CONF=" + token.conf_path().string()}});
