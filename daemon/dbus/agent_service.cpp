@@ -80,6 +80,7 @@ AgentService::AgentService(server::Daemon& daemon, std::unique_ptr<sdbus::IConne
       AdaptorInterfaces(*BusHolder::bus, kObjectPath),
       m_daemon(daemon),
       m_self(std::make_shared<AgentService*>(this)) {
+    m_locked = m_daemon.locked();
     bool complete = false;
     m_keys = cached_keys(complete);
     registerAdaptor();
@@ -244,6 +245,60 @@ std::vector<KeyTuple> AgentService::Keys() {
 }
 
 std::vector<BackendTuple> AgentService::Backends() { return m_backends; }
+
+bool AgentService::Locked() { return m_daemon.locked(); }
+
+void AgentService::Lock(sdbus::Result<>&& result) {
+    pb::Request request;
+    request.mutable_lock();
+    lock_request(std::move(request), std::move(result));
+}
+
+void AgentService::Unlock(sdbus::Result<>&& result) {
+    // No PIN in the request: trustkeyd asks the user through pinentry (lock_state.h).
+    pb::Request request;
+    request.mutable_unlock();
+    lock_request(std::move(request), std::move(result));
+}
+
+void AgentService::lock_request(pb::Request request, sdbus::Result<>&& result) {
+    auto pending = std::make_shared<sdbus::Result<>>(std::move(result));
+    std::weak_ptr<AgentService*> self = m_self;
+    try {
+        m_daemon.ask(std::move(request), [self, pending](pb::Response response) {
+            auto s = self.lock();
+            if (!s) return;
+            try {
+                if (response.status() != pb::STATUS_OK)
+                    pending->returnError(sdbus::Error(kErrorFailed, failure_text(response)));
+                else
+                    pending->returnResults();
+            } catch (const std::exception& e) {
+                reply_failed(*pending, e);
+            }
+            (*s)->announce_lock();
+            (*s)->refresh_backends();  // logged in or out
+            (*s)->m_loop->rearm();
+        });
+    } catch (const std::exception& e) {
+        reply_failed(*pending, e);
+    }
+}
+
+void AgentService::announce_lock() {
+    const bool now = m_daemon.locked();
+    if (now == m_locked) return;
+    m_locked = now;
+    send([this, now] {
+        emitLockChanged(now);
+        getObject().emitPropertiesChangedSignal(kInterface, {"Locked"});
+    });
+}
+
+void AgentService::lock_changed(bool) {
+    announce_lock();
+    refresh_backends();
+}
 
 void AgentService::signature_made(const server::SignatureMade& made) {
     send([&] {

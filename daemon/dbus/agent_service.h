@@ -5,8 +5,8 @@
 // runs on the daemon's event loop (bus_loop.h): properties are answered from the
 // backends' in-memory key lists, and what needs a token (ListKeys, Status, the
 // backends' state) runs as the daemon's own request on its work queues, answered when
-// that request completes. Further interfaces and members (locking, token hot-plug)
-// are added in the XML and here beside the others.
+// that request completes, as are Lock and Unlock (whose PIN trustkeyd asks through
+// pinentry). Further members (token hot-plug) are added in the XML and here.
 #pragma once
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -54,6 +54,7 @@ public:
     // ReplyObserver: on the loop's thread.
     void signature_made(const server::SignatureMade& made) override;
     void keys_changed() override;
+    void lock_changed(bool locked) override;
 
 private:
     using ListKeysResult = sdbus::Result<std::vector<KeyTuple>>;
@@ -61,6 +62,9 @@ private:
 
     void ListKeys(ListKeysResult&& result) override;
     void Status(StatusResult&& result) override;
+    void Lock(sdbus::Result<>&& result) override;
+    void Unlock(sdbus::Result<>&& result) override;
+    bool Locked() override;
     std::vector<KeyTuple> Keys() override;
     std::vector<BackendTuple> Backends() override;
 
@@ -73,6 +77,11 @@ private:
     // the status reply (also a failed one).
     void refresh_backends(std::function<void(const server::pb::Response&)> then = {});
 
+    // Runs Lock or Unlock through the work queues and answers `result` when it is done.
+    void lock_request(server::pb::Request request, sdbus::Result<>&& result);
+    // Announces the lock state when it differs from what was last announced.
+    void announce_lock();
+
     // Sends a signal through `emit`, unless the bus was lost; a failure gives the bus up.
     template <class Emit>
     void send(Emit&& emit) noexcept;
@@ -82,6 +91,7 @@ private:
     std::vector<KeyTuple> m_keys;          // as last announced
     std::vector<BackendTuple> m_backends;  // as last read
     bool m_keys_listing = false;           // a ListKeys of our own fills the backends' lists
+    bool m_locked = false;                 // as last announced
     // Callbacks of requests still running hold a weak reference: they do nothing once the
     // service is gone.
     std::shared_ptr<AgentService*> m_self;

@@ -118,6 +118,10 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     dopt.idle_lock = std::chrono::seconds(config.idle_lock_seconds);
     m_idle_lock_after = dopt.idle_lock;
     m_dispatcher = std::make_unique<Dispatcher>(m_ring, std::move(dopt));
+    // An unlock without a PIN asks the user through pinentry, as a token without a PIN source does.
+    if (config.pinentry != "none")
+        m_dispatcher->lock_state().set_asker(
+            make_pinentry_asker(config.pinentry, std::chrono::seconds(config.pinentry_timeout_seconds)));
     Scheduler::Options sopt;
     sopt.max_queued = config.max_queued_requests;
     const int completions_fd = m_completions.get();
@@ -274,6 +278,7 @@ int Daemon::on_idle_lock(sd_event_source* s, std::uint64_t, void* self) noexcept
     if (!lock.locked() && now >= next) {
         try {
             lock.lock("idle");
+            if (ReplyObserver* observer = d->m_connection_options.observer) observer->lock_changed(true);
         } catch (const std::exception& e) {
             spdlog::error("event=idle_lock_failed error={}", log::quoted(e.what()));
         }

@@ -68,6 +68,8 @@ public:
     sd_event* event_loop() const noexcept { return m_event.get(); }
     backend::KeyRing& ring() noexcept { return m_ring; }
     void set_reply_observer(ReplyObserver* observer) noexcept { m_connection_options.observer = observer; }
+    // Whether the daemon is locked (lock_state.h).
+    bool locked() const noexcept { return m_dispatcher->lock_state().locked(); }
     void ask(pb::Request request, std::function<void(pb::Response)> done);
 
     // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and threads it starts later) so they

@@ -136,7 +136,7 @@ std::optional<pb::Response> Dispatcher::decode_frame(std::span<const std::uint8_
 }
 
 pb::Response Dispatcher::handle(const pb::Request& request, const Caller& caller, Session& session,
-                                const backend::KeyRing::Entry* resolved) noexcept {
+                                const backend::KeyRing::Entry* resolved, bool may_ask_pin) noexcept {
     pb::Response response;
     Context ctx;
     ctx.resolved = resolved;
@@ -145,7 +145,8 @@ pb::Response Dispatcher::handle(const pb::Request& request, const Caller& caller
         ctx.op = proto::request_name(request);
         // What a pinentry prompt during this request says the PIN is for.
         std::optional<backend::PinPurpose> purpose;
-        if (auto what = pin_purpose_of(request, resolved)) purpose.emplace(std::move(*what));
+        if (may_ask_pin)
+            if (auto what = pin_purpose_of(request, resolved)) purpose.emplace(std::move(*what));
         dispatch(request, caller, session, ctx, response);
         ++session.requests;
     } catch (const ProtocolError& e) {

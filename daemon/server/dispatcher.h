@@ -46,8 +46,10 @@ public:
     // One decoded request. Never throws.
     // `resolved`: the key the request's reference names, already resolved by the same rule
     // (the scheduler's cache lookup), so it is not resolved again; null resolves it here.
+    // `may_ask_pin`: false where no one may be kept waiting for a pinentry prompt (the event
+    // loop): a token that needs its PIN then answers STATUS_PIN_REQUIRED at once.
     pb::Response handle(const pb::Request& request, const Caller& caller, Session& session,
-                        const backend::KeyRing::Entry* resolved = nullptr) noexcept;
+                        const backend::KeyRing::Entry* resolved = nullptr, bool may_ask_pin = true) noexcept;
 
     // Largest SignBatch for a key type (agent-proto/include/trustkey/proto/frame.h).
     static std::uint32_t batch_limit(backend::KeyType type) noexcept;

@@ -1,6 +1,7 @@
 #include "daemon/server/lock_state.h"
 
 #include "lib/core/error.h"
+#include "lib/core/locked_bytes.h"
 #include "lib/core/log.h"
 
 namespace trustkey::server {
@@ -35,8 +36,9 @@ backend::Backend* LockState::unlock(std::string_view backend_name, const SecureB
     }
     if (checked) *checked = with_pin;
     if (with_pin) {
-        if (pin.empty()) throw Error(Errc::invalid_argument, "the PIN is empty");
-        with_pin->unlock(&pin);  // the token checks it; a refusal leaves everything locked
+        if (pin.empty() && !m_asker) throw Error(Errc::invalid_argument, "the PIN is empty");
+        const SecureBytes asked = pin.empty() ? ask_pin(*with_pin) : SecureBytes{};
+        with_pin->unlock(pin.empty() ? &asked : &pin);  // the token checks it; a refusal leaves everything locked
     }
     for (backend::Backend* b : m_ring.backends())
         if (b != with_pin) b->unlock(nullptr);
@@ -44,6 +46,23 @@ backend::Backend* LockState::unlock(std::string_view backend_name, const SecureB
     touch();
     spdlog::info("event=unlocked backend={}", log::quoted(with_pin ? with_pin->name() : std::string()));
     return with_pin;
+}
+
+SecureBytes LockState::ask_pin(backend::Backend& b) {
+    backend::PinQuestion question;
+    try {
+        const backend::BackendStatus st = b.status();
+        question.token = st.token_label.empty() ? b.name() : st.token_label;
+        question.serial = st.serial;
+    } catch (const std::exception&) {
+        question.token = b.name();
+    }
+    question.purpose = "unlock trustkeyd";
+    std::optional<LockedBytes> typed = m_asker(question);
+    if (!typed) throw Error(Errc::pin_required, "unlocking was cancelled at the PIN prompt", 0, {}, b.name());
+    SecureBytes pin = to_secure(*typed);
+    if (pin.empty()) throw Error(Errc::invalid_argument, "the PIN is empty");
+    return pin;
 }
 
 } // namespace trustkey::server

@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "lib/backend/key_ring.h"
+#include "lib/backend/pin_asker.h"
 #include "lib/core/secure_bytes.h"
 
 namespace trustkey::server {
@@ -23,6 +24,10 @@ public:
 
     explicit LockState(backend::KeyRing& ring) : m_ring(ring), m_last_use(Clock::now().time_since_epoch().count()) {}
 
+    // Who is asked for the PIN when an unlock comes without one (the user's pinentry); unset:
+    // such an unlock is refused.
+    void set_asker(backend::PinAsker asker) { m_asker = std::move(asker); }
+
     bool locked() const noexcept { return m_locked.load(std::memory_order_acquire); }
     // Locks every backend; `cause` goes to the log ("request", "idle", "session"). Locking a
     // locked daemon locks the backends again (a key's value given since is forgotten too).
@@ -30,7 +35,8 @@ public:
     // Unlocks with the PIN of `backend_name`'s token (empty: the first backend that checks a
     // PIN); returns that backend, or null when no backend checks a PIN (nothing to check). A
     // refused PIN throws (pin_incorrect, pin_locked) and the daemon stays locked; naming a
-    // backend that takes no PIN, or giving no PIN where one is checked, is invalid_argument.
+    // backend that takes no PIN is invalid_argument. Without a PIN where one is checked, the
+    // asker asks the user (a cancel is pin_required); without an asker it is invalid_argument.
     // `checked` is set to the backend asked, whether or not it accepted the PIN.
     backend::Backend* unlock(std::string_view backend_name, const SecureBytes& pin, backend::Backend** checked);
 
@@ -41,7 +47,11 @@ public:
     }
 
 private:
+    // The PIN of `b`'s token, asked through the asker.
+    SecureBytes ask_pin(backend::Backend& b);
+
     backend::KeyRing& m_ring;
+    backend::PinAsker m_asker;
     std::mutex m_mutex;  // lock() and unlock() take turns
     std::atomic<bool> m_locked{false};
     std::atomic<Clock::rep> m_last_use;

@@ -43,6 +43,8 @@ void notify_reply(ReplyObserver& observer, const pb::Response& response, const C
         case Body::kDeleteKey:
         case Body::kLogin:
         case Body::kAnnotateKey: observer.keys_changed(); break;
+        case Body::kLock: observer.lock_changed(true); break;
+        case Body::kUnlock: observer.lock_changed(false); break;
         default: break;
         }
     } catch (const std::exception& e) {

@@ -27,6 +27,8 @@ public:
     // A request that adds, removes or unlocks keys succeeded (GenerateKey, ImportKey,
     // DeleteKey, Login, AnnotateKey).
     virtual void keys_changed() = 0;
+    // The daemon was locked or unlocked (a Lock or Unlock answered, the idle lock).
+    virtual void lock_changed(bool locked) = 0;
 };
 
 // What the observer needs of a request before it goes to the scheduler: the digest prefixes

@@ -105,15 +105,21 @@ std::optional<pb::Response> Scheduler::try_inline(Lane& lane, const backend::Key
     if (m_options.inline_sign_limit.count() <= 0) return std::nullopt;
     const auto expected = lane.sign_cost.expected(key.info->type);
     if (!expected || *expected > m_options.inline_sign_limit) return std::nullopt;
+    // A token that must log in first (perhaps asking the user) does so on a worker.
+    if (!key.backend->ready_to_sign()) return std::nullopt;
     try {
         if (!lane.queue->try_begin_inline()) return std::nullopt;
     } catch (...) {
         return std::nullopt;
     }
     const auto started = std::chrono::steady_clock::now();
-    pb::Response response = m_dispatcher.handle(request, caller, session, &key);
+    Session attempt = session;
+    pb::Response response = m_dispatcher.handle(request, caller, attempt, &key, false);
     const auto took = std::chrono::steady_clock::now() - started;
     lane.queue->end_inline();
+    // The login went meanwhile: nothing was signed, and a worker may ask for the PIN.
+    if (response.status() == pb::STATUS_PIN_REQUIRED) return std::nullopt;
+    session = attempt;
     if (response.status() == pb::STATUS_OK) lane.sign_cost.record(key.info->type, took);
     return response;
 }
@@ -125,7 +131,12 @@ Scheduler::Submitted Scheduler::submit(std::uint64_t owner, const Caller& caller
     std::optional<backend::KeyRing::Entry> key;
     Lane* lane = lane_for(request, batch_items, key);
     const bool sign = request.body_case() == pb::Request::BodyCase::kSign && lane && key;
-    if (sign) {
+    const auto now = std::chrono::steady_clock::now();
+    if (owner != m_last_owner) {
+        m_last_owner = owner;
+        m_alone_since = now;
+    }
+    if (sign && now - m_alone_since >= m_options.inline_alone_after) {
         if (auto response = try_inline(*lane, *key, request, caller, session)) {
             Dispatcher::wipe_secrets(request);
             return Submitted{Outcome::answered, std::move(*response)};

@@ -6,9 +6,9 @@
 // one before ends, so other clients' requests run in between. Finished requests
 // come back as Completions, taken by the event loop after `wake` is called.
 // A Sign that the backend makes in a few hundred microseconds (measured per key type,
-// sign_cost.h) is made on the event loop's thread instead when its queue is empty and
-// one of its workers idle: handing it to a worker and its reply back would cost two
-// thread wake-ups, more than the signature itself on a fast token.
+// sign_cost.h) is made on the event loop's thread instead when its client is the only one
+// asking, its queue is empty and one of its workers idle: handing it to a worker and its
+// reply back would cost two thread wake-ups, more than the signature itself on a fast token.
 #pragma once
 
 #include <atomic>
@@ -45,6 +45,9 @@ public:
         // A Sign is made on the caller's thread when its backend's signatures of that key type
         // take at most this long on average; zero: never.
         std::chrono::microseconds inline_sign_limit{300};
+        // … and when its client has been the only one asking for at least this long: with many
+        // clients the workers sign side by side while the loop reads and writes.
+        std::chrono::microseconds inline_alone_after{1000};
     };
 
     // What became of a submitted request.
@@ -99,6 +102,10 @@ private:
     Dispatcher& m_dispatcher;
     Options m_options;
     std::function<void()> m_wake;
+    // The loop's own record of who asks (submit() runs on the loop alone): the client of the
+    // last request, and since when it has been the only one.
+    std::uint64_t m_last_owner = 0;
+    std::chrono::steady_clock::time_point m_alone_since{};
     std::atomic<std::uint64_t> m_dropped{0};
 
     std::mutex m_mutex;  // m_inbox, m_running

@@ -123,6 +123,9 @@ public:
     virtual void unlock(const SecureBytes* pin);
     // Whether unlock() can check a PIN on this backend's token.
     virtual bool checks_pin() const noexcept { return false; }
+    // Whether a signature can be made now without logging in first (which may mean asking the
+    // user for a PIN): what the event loop checks before it signs on its own thread.
+    virtual bool ready_to_sign() const noexcept { return true; }
 
     // Per-key authorization values (a TPM's): a key made or loaded with its own value
     // `auth` (not empty), which is then needed to use it. Default: unsupported_algorithm.

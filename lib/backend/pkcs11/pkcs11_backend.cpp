@@ -352,6 +352,14 @@ void Pkcs11Backend::lock() {
     m_login.lock(nullptr, CK_INVALID_HANDLE);
 }
 
+bool Pkcs11Backend::ready_to_sign() const noexcept {
+    try {
+        return !m_login.locked() && m_login.state() == TokenLogin::State::logged_in;
+    } catch (...) {
+        return false;
+    }
+}
+
 void Pkcs11Backend::unlock(const SecureBytes* pin) {
     if (pin == nullptr) {
         m_login.unlock();

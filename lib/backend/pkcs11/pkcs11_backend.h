@@ -44,6 +44,7 @@ public:
     void lock() override;
     void unlock(const SecureBytes* pin) override;
     bool checks_pin() const noexcept override { return true; }
+    bool ready_to_sign() const noexcept override;
 
 private:
     struct CachedKey {

@@ -4,7 +4,10 @@
 // proxy generated from the same XML.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <climits>
 #include <condition_variable>
 #include <cstdlib>
@@ -21,6 +24,7 @@
 #include "org.trustkey.Agent1.proxy.h"
 #include "tests/daemon/server/trustkeyd_fixture.h"
 #include "tests/fixtures/process.h"
+#include "tests/fixtures/softhsm_token.h"
 
 namespace trustkey::test {
 namespace {
@@ -79,6 +83,19 @@ public:
         m_changed.wait_for(lock, 20s, [&] { return m_signatures.size() >= n; });
         return m_signatures;
     }
+    // Waits (bounded) until `n` LockChanged signals came; returns them in order.
+    std::vector<bool> lock_changes(std::size_t n) {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait_for(lock, 20s, [&] { return m_lock_changes.size() >= n; });
+        return m_lock_changes;
+    }
+    // Waits (bounded) for a Locked PropertiesChanged with this value.
+    bool locked_changed_to(bool value) {
+        std::unique_lock lock(m_mutex);
+        return m_changed.wait_for(lock, 20s, [&] {
+            return std::find(m_locked_values.begin(), m_locked_values.end(), value) != m_locked_values.end();
+        });
+    }
     // Waits (bounded) for a Keys change whose value `pred` accepts.
     template <class Pred>
     bool keys_change(Pred pred) {
@@ -97,9 +114,19 @@ private:
         m_signatures.push_back({key_id, pid, uid, executable, prefixes});
         m_changed.notify_all();
     }
+    void onLockChanged(const bool& locked) override {
+        std::lock_guard lock(m_mutex);
+        m_lock_changes.push_back(locked);
+        m_changed.notify_all();
+    }
     void onPropertiesChanged(const std::string& interface, const std::map<std::string, sdbus::Variant>& changed,
                              const std::vector<std::string>&) override {
         if (interface != kInterface) return;
+        if (auto locked = changed.find("Locked"); locked != changed.end()) {
+            std::lock_guard lock(m_mutex);
+            m_locked_values.push_back(locked->second.get<bool>());
+            m_changed.notify_all();
+        }
         auto it = changed.find("Keys");
         if (it == changed.end()) return;
         std::lock_guard lock(m_mutex);
@@ -111,6 +138,8 @@ private:
     std::condition_variable m_changed;
     std::vector<Signature> m_signatures;
     std::vector<std::vector<KeyTuple>> m_key_changes;
+    std::vector<bool> m_lock_changes;
+    std::vector<bool> m_locked_values;
 };
 
 bool holds_key(const std::vector<KeyTuple>& keys, const std::string& id) {
@@ -404,6 +433,60 @@ TEST_F(DbusTest, ABadModeIsRefused) {
     m_daemon = launch(opts);
     EXPECT_EQ(m_daemon->wait_exit(), 1);
     EXPECT_NE(m_daemon->log().find("--dbus must be session or none"), std::string::npos) << m_daemon->log();
+}
+
+TEST_F(DbusTest, LockAndUnlockThroughTheBusTheUnlockAskingThePinThroughPinentry) {
+    SoftHsmToken token("dbus-lock", "7531");
+    const auto pin_file = m_home / "pin";
+    std::ofstream(pin_file) << token.user_pin();
+    const auto typed = m_home / "typed";
+    const std::string cfg = write_config(std::string("pinentry = \"") + FAKE_PINENTRY_PATH + "\"\n[[pkcs11]]\n" +
+                                         "name = \"hsm\"\nmodule = \"" + SoftHsmToken::module() + "\"\ntoken = \"" +
+                                         token.uri() + "\"\npin_file = \"" + pin_file.string() + "\"\n");
+    auto o = options({"--config", cfg});
+    o.env = {"FAKE_PINENTRY_PIN_FILE=" + typed.string(), "FAKE_PINENTRY_LOG=" + (m_home / "asked").string()};
+    start(std::move(o));
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!name_on_bus() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(name_on_bus()) << m_daemon->log();
+
+    auto bus = proxy_bus();
+    AgentProxy proxy(*bus);
+    auto c = client();
+    const pb::KeyInfo key = c.generate_key("guarded", pb::KEY_TYPE_ECDSA_P256);
+    EXPECT_FALSE(proxy.Locked());
+
+    // Locked over the bus: the socket refuses the key; the signal and the property say so.
+    ASSERT_EQ(busctl({"call", kName, kPath, kInterface, "Lock"}).exit_code, 0);
+    EXPECT_EQ(busctl_json({"get-property", kName, kPath, kInterface, "Locked"})["data"], true);
+    ASSERT_EQ(proxy.lock_changes(1), std::vector<bool>{true});
+    EXPECT_TRUE(proxy.locked_changed_to(true));
+    try {
+        c.sign(key.id(), pb::HASH_SHA256, digest_of("locked"));
+        ADD_FAILURE() << "a locked agent signed";
+    } catch (const proto::ClientError& e) {
+        EXPECT_EQ(e.status(), pb::STATUS_LOCKED) << e.what();
+    }
+
+    // Unlock: the PIN is asked through pinentry; a wrong one fails the call and the lock stays.
+    std::ofstream(typed) << "0000\n";
+    const ProcessResult wrong = busctl({"call", kName, kPath, kInterface, "Unlock"});
+    EXPECT_NE(wrong.exit_code, 0);
+    EXPECT_NE(wrong.err.find("PIN"), std::string::npos) << wrong.err;
+    EXPECT_TRUE(proxy.Locked());
+    std::ofstream(typed, std::ios::trunc) << token.user_pin() << "\n";
+    ASSERT_EQ(busctl({"call", kName, kPath, kInterface, "Unlock"}).exit_code, 0);
+    EXPECT_FALSE(proxy.Locked());
+    EXPECT_EQ(proxy.lock_changes(2), (std::vector<bool>{true, false}));
+    std::ifstream asked_in(m_home / "asked");
+    const std::string asked((std::istreambuf_iterator<char>(asked_in)), std::istreambuf_iterator<char>());
+    EXPECT_NE(asked.find("unlock trustkeyd"), std::string::npos) << asked;
+    const auto digest = digest_of("unlocked");
+    expect_valid_signature(key, pb::HASH_SHA256, digest, c.sign(key.id(), pb::HASH_SHA256, digest).signature());
+
+    // `trustkey lock` over the socket is announced on the bus too.
+    c.lock();
+    EXPECT_EQ(proxy.lock_changes(3), (std::vector<bool>{true, false, true}));
 }
 
 } // namespace

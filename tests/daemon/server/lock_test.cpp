@@ -33,7 +33,8 @@ TEST_F(LockTest, LockedKeysAreRefusedTheTokenIsLoggedOutAndOnlyItsPinUnlocks) {
     SoftHsmToken token("lock-token", "4321");
     const auto pin_file = m_home / "pin";
     std::ofstream(pin_file) << token.user_pin();
-    start({"--config", write_config(token_config(token, pin_file, ""))});
+    // No pinentry: an unlock without a PIN is refused rather than asked for.
+    start({"--config", write_config(token_config(token, pin_file, "pinentry = \"none\"\n"))});
     auto c = client();
     const auto key = c.generate_key("locked", pb::KEY_TYPE_ECDSA_P256);
     const auto digest = digest_of("before");

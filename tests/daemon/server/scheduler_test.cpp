@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 #include "lib/backend/key_ring.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
@@ -38,9 +39,11 @@ protected:
         m_session.version = 1;
     }
 
-    void start(std::chrono::microseconds inline_limit) {
+    void start(std::chrono::microseconds inline_limit,
+               std::chrono::microseconds alone_after = std::chrono::microseconds(0)) {
         Scheduler::Options o;
         o.inline_sign_limit = inline_limit;
+        o.inline_alone_after = alone_after;
         m_scheduler = std::make_unique<Scheduler>(m_ring, *m_dispatcher, o, [this] {
             std::lock_guard lock(m_mutex);
             ++m_wakes;
@@ -71,14 +74,25 @@ protected:
         return r;
     }
 
-    // The reply of a queued request, once its worker posted it.
+    // The reply of a queued request, once its worker posted it; replies for other connections
+    // taken meanwhile are kept for their own wait.
     pb::Response wait_for_completion(std::uint64_t connection) {
         const auto deadline = std::chrono::steady_clock::now() + 20s;
         for (;;) {
-            for (auto& c : m_scheduler->take_completions())
-                if (c.connection == connection) return std::move(c.response);
+            int seen = 0;
+            {
+                // Read before taking: a completion posted after the take moves it on.
+                std::lock_guard lock(m_mutex);
+                seen = m_wakes;
+            }
+            for (auto& c : m_scheduler->take_completions()) m_unclaimed.push_back(std::move(c));
+            for (auto it = m_unclaimed.begin(); it != m_unclaimed.end(); ++it)
+                if (it->connection == connection) {
+                    pb::Response r = std::move(it->response);
+                    m_unclaimed.erase(it);
+                    return r;
+                }
             std::unique_lock lock(m_mutex);
-            const int seen = m_wakes;
             if (!m_woken.wait_until(lock, deadline, [&] { return m_wakes != seen; })) {
                 ADD_FAILURE() << "no completion for connection " << connection;
                 return {};
@@ -102,6 +116,7 @@ protected:
     std::mutex m_mutex;
     std::condition_variable m_woken;
     int m_wakes = 0;
+    std::vector<Completion> m_unclaimed;
     std::unique_ptr<Scheduler> m_scheduler;  // last: its workers go first
 };
 
@@ -177,6 +192,35 @@ TEST_F(SchedulerTest, AFailedInlineSignIsAnsweredWithItsStatus) {
     ASSERT_EQ(bad.outcome, Outcome::answered);
     EXPECT_NE(bad.response.status(), pb::STATUS_OK);
     EXPECT_FALSE(bad.response.message().empty());
+}
+
+TEST_F(SchedulerTest, WhileSeveralClientsAskTheirSignsGoToTheWorkers) {
+    start(10s, 200ms);
+    const pb::KeyInfo key = generate("shared");
+    const Bytes digest = sha256(as_bytes("metadata"));
+    ASSERT_EQ(m_scheduler->submit(7, m_caller, m_session, sign_request(key.id(), 1, digest)).outcome,
+              Outcome::queued);
+    ASSERT_EQ(wait_for_completion(7).status(), pb::STATUS_OK);
+
+    // Client 7 alone for longer than the bound: on this thread.
+    std::this_thread::sleep_for(300ms);
+    auto alone = m_scheduler->submit(7, m_caller, m_session, sign_request(key.id(), 2, digest));
+    ASSERT_EQ(alone.outcome, Outcome::answered);
+    EXPECT_TRUE(verifies(key, digest, alone.response));
+
+    // Client 8 asks too: its Sign and client 7's next go to the workers.
+    ASSERT_EQ(m_scheduler->submit(8, m_caller, m_session, sign_request(key.id(), 3, digest)).outcome,
+              Outcome::queued);
+    ASSERT_EQ(m_scheduler->submit(7, m_caller, m_session, sign_request(key.id(), 4, digest)).outcome,
+              Outcome::queued);
+    EXPECT_TRUE(verifies(key, digest, wait_for_completion(8)));
+    EXPECT_TRUE(verifies(key, digest, wait_for_completion(7)));
+
+    // Client 7 alone again for long enough: on this thread once more.
+    std::this_thread::sleep_for(300ms);
+    auto again = m_scheduler->submit(7, m_caller, m_session, sign_request(key.id(), 5, digest));
+    ASSERT_EQ(again.outcome, Outcome::answered);
+    EXPECT_TRUE(verifies(key, digest, again.response));
 }
 
 } // namespace
