@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 
+#include "bench/exact_io.h"
 #include "bench/pkcs11_module.h"
 #include "lib/core/error.h"
 #include "lib/core/unique_fd.h"
@@ -16,18 +17,6 @@
 namespace trustkey::bench {
 
 namespace {
-
-// Reads or writes all of `buf`; false on EOF or an error.
-bool move_all(int fd, std::uint8_t* buf, std::size_t size, bool writing) {
-    std::size_t done = 0;
-    while (done < size) {
-        const ssize_t k = writing ? ::write(fd, buf + done, size - done) : ::read(fd, buf + done, size - done);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) return false;
-        done += static_cast<std::size_t>(k);
-    }
-    return true;
-}
 
 // The child: opens the module itself (after the fork) and signs until the parent hangs up.
 [[noreturn]] void serve(int fd, const BareSigner& signer) {
@@ -38,12 +27,12 @@ bool move_all(int fd, std::uint8_t* buf, std::size_t size, bool writing) {
         module.login(session.get(), signer.pin);
         const CK_OBJECT_HANDLE key = module.find_object(session.get(), CKO_PRIVATE_KEY, signer.key_label);
         std::array<std::uint8_t, 1> ready{1};
-        if (!move_all(fd, ready.data(), ready.size(), true)) ::_exit(1);
+        if (!write_exact(fd, ready.data(), ready.size())) ::_exit(1);
         std::array<std::uint8_t, 32> digest{};
         std::array<std::uint8_t, 64> sig{};
-        while (move_all(fd, digest.data(), digest.size(), false)) {
+        while (read_exact(fd, digest.data(), digest.size())) {
             module.sign_ecdsa(session.get(), key, digest, sig);
-            if (!move_all(fd, sig.data(), sig.size(), true)) break;
+            if (!write_exact(fd, sig.data(), sig.size())) break;
         }
     } catch (...) {
         ::_exit(2);
@@ -71,7 +60,7 @@ double bare_signer_rate(const BareSigner& signer, double seconds) {
         return status;
     };
     std::array<std::uint8_t, 1> ready{};
-    if (!move_all(parent.get(), ready.data(), ready.size(), false)) {
+    if (!read_exact(parent.get(), ready.data(), ready.size())) {
         parent.reset();
         const int status = reap();
         throw Error(Errc::token_error, "the bare signer could not start (exit status " +
@@ -87,8 +76,8 @@ double bare_signer_rate(const BareSigner& signer, double seconds) {
     bool broken = false;
     while (now < until && !broken) {
         for (int i = 0; i < 16; ++i) {
-            if (!move_all(parent.get(), digest.data(), digest.size(), true) ||
-                !move_all(parent.get(), sig.data(), sig.size(), false)) {
+            if (!write_exact(parent.get(), digest.data(), digest.size()) ||
+                !read_exact(parent.get(), sig.data(), sig.size())) {
                 broken = true;
                 break;
             }

@@ -7,7 +7,9 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 
+#include "bench/exact_io.h"
 #include "lib/core/error.h"
 #include "lib/core/unique_fd.h"
 
@@ -15,19 +17,9 @@ namespace trustkey::bench {
 
 namespace {
 
-bool transfer(int fd, std::array<char, 64>& buf, bool send_first) {
-    auto io = [&](bool sending) {
-        std::size_t done = 0;
-        while (done < buf.size()) {
-            const ssize_t k = sending ? ::write(fd, buf.data() + done, buf.size() - done)
-                                      : ::read(fd, buf.data() + done, buf.size() - done);
-            if (k < 0 && errno == EINTR) continue;
-            if (k <= 0) return false;
-            done += static_cast<std::size_t>(k);
-        }
-        return true;
-    };
-    return send_first ? io(true) && io(false) : io(false) && io(true);
+bool transfer(int fd, std::array<std::uint8_t, 64>& buf, bool send_first) {
+    if (send_first) return write_exact(fd, buf.data(), buf.size()) && read_exact(fd, buf.data(), buf.size());
+    return read_exact(fd, buf.data(), buf.size()) && write_exact(fd, buf.data(), buf.size());
 }
 
 } // namespace
@@ -40,13 +32,13 @@ double socket_round_trip_us(double seconds) {
     if (pid < 0) throw_errno("fork", errno);
     if (pid == 0) {
         parent.reset();
-        std::array<char, 64> buf{};
+        std::array<std::uint8_t, 64> buf{};
         while (transfer(child_end.get(), buf, false)) {
         }
         ::_exit(0);
     }
     child_end.reset();
-    std::array<char, 64> buf{};
+    std::array<std::uint8_t, 64> buf{};
     const auto start = std::chrono::steady_clock::now();
     const auto until = start + std::chrono::duration<double>(seconds);
     std::size_t trips = 0;
