@@ -172,6 +172,10 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
             cfg.idle_timeout_seconds = static_cast<unsigned>(get_int(v, key, 0, kMaxIdleTimeout, origin));
         } else if (key == "idle_lock_seconds") {
             cfg.idle_lock_seconds = static_cast<unsigned>(get_int(v, key, 0, kMaxIdleTimeout, origin));
+        } else if (key == "batch_chunk") {
+            cfg.batch_chunk = static_cast<std::size_t>(get_int(v, key, 1, 960, origin));
+        } else if (key == "general_workers") {
+            cfg.general_workers = static_cast<std::size_t>(get_int(v, key, 1, 64, origin));
         } else if (key == "max_queued_requests") {
             cfg.max_queued_requests = static_cast<std::size_t>(get_int(v, key, 1, kMaxQueuedLimit, origin));
         } else if (key == "dbus") {

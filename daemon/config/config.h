@@ -34,6 +34,8 @@ struct Config {
     unsigned idle_timeout_seconds = kDefaultIdleTimeoutSeconds;    // a connection doing nothing is closed; 0: never
     unsigned idle_lock_seconds = 0;  // the daemon locks itself after this long without a key used; 0: never
     std::size_t max_queued_requests = kDefaultMaxQueuedRequests;   // per backend queue; past it: STATUS_BUSY
+    std::size_t batch_chunk = 8;       // SignBatch items signed per turn before other clients' requests
+    std::size_t general_workers = 2;   // workers for requests bound to no backend (listing, status)
     std::optional<DbusMode> dbus;                 // "session" or "none"; see resolve_dbus_mode()
     // The program that asks for the PIN of a token with no pin_file / pin_env: a path or a
     // name in PATH; "none": such a token waits for `trustkey login`.

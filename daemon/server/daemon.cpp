@@ -124,6 +124,8 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
             make_pinentry_asker(config.pinentry, std::chrono::seconds(config.pinentry_timeout_seconds)));
     Scheduler::Options sopt;
     sopt.max_queued = config.max_queued_requests;
+    sopt.batch_chunk = config.batch_chunk;
+    sopt.general_workers = config.general_workers;
     const int completions_fd = m_completions.get();
     m_scheduler = std::make_unique<Scheduler>(m_ring, *m_dispatcher, sopt, [completions_fd] {
         const std::uint64_t one = 1;

@@ -29,6 +29,8 @@ max_connections = 8
 allow_root = false
 idle_timeout_seconds = 0
 max_queued_requests = 16
+batch_chunk = 32
+general_workers = 3
 [[pkcs11]]
 name = "yubi"
 module = "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"
@@ -49,6 +51,8 @@ pin_file = "/etc/pin"
     EXPECT_FALSE(c.allow_root);
     EXPECT_EQ(c.idle_timeout_seconds, 0u);
     EXPECT_EQ(c.max_queued_requests, 16u);
+    EXPECT_EQ(c.batch_chunk, 32u);
+    EXPECT_EQ(c.general_workers, 3u);
     ASSERT_EQ(c.pkcs11.size(), 2u);
     EXPECT_EQ(c.pkcs11[0].pin.kind, backend::pkcs11::PinSource::Kind::env);
     EXPECT_EQ(c.pkcs11[0].pin.ref, "YUBI_PIN");
@@ -63,6 +67,8 @@ TEST(ConfigTest, Defaults) {
     EXPECT_TRUE(c.allow_root);
     EXPECT_EQ(c.idle_timeout_seconds, kDefaultIdleTimeoutSeconds);
     EXPECT_EQ(c.max_queued_requests, kDefaultMaxQueuedRequests);
+    EXPECT_EQ(c.batch_chunk, 8u);
+    EXPECT_EQ(c.general_workers, 2u);
     EXPECT_TRUE(c.pkcs11.empty());
     EXPECT_EQ(c.pinentry, "pinentry");
     EXPECT_EQ(c.pin_cache_seconds, 600u);
@@ -97,6 +103,9 @@ TEST(ConfigTest, UnknownKeysNamedWithTheFile) {
 TEST(ConfigTest, InvalidValuesRefused) {
     EXPECT_EQ(errc_of("max_connections = 0\n"), Errc::config);
     EXPECT_EQ(errc_of("max_queued_requests = 0\n"), Errc::config);
+    EXPECT_EQ(errc_of("batch_chunk = 0\n"), Errc::config);
+    EXPECT_EQ(errc_of("batch_chunk = 961\n"), Errc::config);
+    EXPECT_EQ(errc_of("general_workers = 0\n"), Errc::config);
     EXPECT_EQ(errc_of("idle_timeout_seconds = -1\n"), Errc::config);
     EXPECT_EQ(errc_of("max_connections = \"many\"\n"), Errc::config);
     EXPECT_EQ(errc_of("allow_root = 1\n"), Errc::config);

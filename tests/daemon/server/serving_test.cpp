@@ -374,6 +374,22 @@ TEST_F(ServingTest, ThreadCountStaysTheSameWithOneAndAHundredClients) {
     for (auto& m : more) EXPECT_EQ(m.status().threads(), one);
 }
 
+TEST_F(ServingTest, GeneralWorkersAndBatchChunkAreConfigured) {
+    start();
+    const std::uint32_t by_default = client().status().threads();
+    stop_and_check();
+    start({"--config", write_config("general_workers = 5\nbatch_chunk = 3\n")});
+    auto c = client();
+    EXPECT_EQ(c.status().threads(), by_default + 3);  // 5 general workers instead of 2
+    // A batch longer than a chunk still comes back whole and in order.
+    const auto key = c.generate_key("chunked", pb::KEY_TYPE_ECDSA_P256);
+    std::vector<std::vector<std::uint8_t>> items;
+    for (int i = 0; i < 10; ++i) items.push_back(digest_of("item " + std::to_string(i)));
+    const auto reply = c.sign_batch(key.id(), pb::HASH_SHA256, items);
+    ASSERT_EQ(reply.signatures_size(), 10);
+    for (int i = 0; i < 10; ++i) expect_valid_signature(key, pb::HASH_SHA256, items[static_cast<std::size_t>(i)], reply.signatures(i));
+}
+
 class ServingTpmTest : public TrustkeydTest {
 protected:
     static Swtpm& swtpm() {
