@@ -9,7 +9,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "bench/exact_io.h"
+#include "bench/socket_peer.h"
 #include "lib/core/error.h"
 #include "lib/core/unique_fd.h"
 
@@ -25,19 +25,11 @@ bool transfer(int fd, std::array<std::uint8_t, 64>& buf, bool send_first) {
 } // namespace
 
 double socket_round_trip_us(double seconds) {
-    int sv[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair", errno);
-    UniqueFd parent(sv[0]), child_end(sv[1]);
-    const pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork", errno);
-    if (pid == 0) {
-        parent.reset();
+    SocketPeer peer([](int fd) {
         std::array<std::uint8_t, 64> buf{};
-        while (transfer(child_end.get(), buf, false)) {
+        while (transfer(fd, buf, false)) {
         }
-        ::_exit(0);
-    }
-    child_end.reset();
+    });
     std::array<std::uint8_t, 64> buf{};
     const auto start = std::chrono::steady_clock::now();
     const auto until = start + std::chrono::duration<double>(seconds);
@@ -45,14 +37,11 @@ double socket_round_trip_us(double seconds) {
     auto now = start;
     while (now < until) {
         for (int i = 0; i < 256; ++i)
-            if (!transfer(parent.get(), buf, true)) break;
+            if (!transfer(peer.fd(), buf, true)) break;
         trips += 256;
         now = std::chrono::steady_clock::now();
     }
-    parent.reset();  // the child sees EOF and exits
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
+    peer.finish();  // the child sees EOF and exits
     return std::chrono::duration<double, std::micro>(now - start).count() / static_cast<double>(trips);
 }
 

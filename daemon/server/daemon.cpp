@@ -278,9 +278,19 @@ int Daemon::on_idle_lock(sd_event_source* s, std::uint64_t, void* self) noexcept
     const auto now = std::chrono::steady_clock::now();
     auto next = lock.last_use() + d->m_idle_lock_after;
     if (!lock.locked() && now >= next) {
+        // A Lock of the daemon's own, on the work queues: logging out waits for the tokens'
+        // operations in flight (a PIN prompt among them), which the loop must not.
+        spdlog::info("event=idle_lock idle_lock_seconds={}", d->m_idle_lock_after.count());
         try {
-            lock.lock("idle");
-            if (ReplyObserver* observer = d->m_connection_options.observer) observer->lock_changed(true);
+            pb::Request request;
+            request.mutable_lock();
+            d->ask(std::move(request), [d](pb::Response response) {
+                if (response.status() != pb::STATUS_OK) {
+                    spdlog::error("event=idle_lock_failed error={}", log::quoted(response.message()));
+                    return;
+                }
+                if (ReplyObserver* observer = d->m_connection_options.observer) observer->lock_changed(true);
+            });
         } catch (const std::exception& e) {
             spdlog::error("event=idle_lock_failed error={}", log::quoted(e.what()));
         }

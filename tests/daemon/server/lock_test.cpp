@@ -11,12 +11,20 @@ namespace trustkey::test {
 namespace {
 
 using namespace std::chrono_literals;
-using LockTest = TrustkeydTest;
+// trustkeyd with one SoftHSM2 token "hsm" whose PIN is in a pin_file.
+class LockTest : public TrustkeydTest {
+protected:
+    // Starts the daemon with `extra` settings before the token's table.
+    void start_with_token(const std::string& extra) {
+        const auto pin_file = m_home / "pin";
+        std::ofstream(pin_file) << m_token.user_pin();
+        start({"--config", write_config(extra + "[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() +
+                                        "\"\ntoken = \"" + m_token.uri() + "\"\npin_file = \"" + pin_file.string() +
+                                        "\"\nsessions = 2\n")});
+    }
 
-std::string token_config(const SoftHsmToken& token, const std::filesystem::path& pin_file, const std::string& extra) {
-    return extra + "[[pkcs11]]\nname = \"hsm\"\nmodule = \"" + SoftHsmToken::module() + "\"\ntoken = \"" +
-           token.uri() + "\"\npin_file = \"" + pin_file.string() + "\"\nsessions = 2\n";
-}
+    SoftHsmToken m_token{"lock-token", "4321"};
+};
 
 // The status of a request that is expected to fail.
 pb::Status status_of(const std::function<void()>& request, std::string* message = nullptr) {
@@ -30,11 +38,8 @@ pb::Status status_of(const std::function<void()>& request, std::string* message 
 }
 
 TEST_F(LockTest, LockedKeysAreRefusedTheTokenIsLoggedOutAndOnlyItsPinUnlocks) {
-    SoftHsmToken token("lock-token", "4321");
-    const auto pin_file = m_home / "pin";
-    std::ofstream(pin_file) << token.user_pin();
     // No pinentry: an unlock without a PIN is refused rather than asked for.
-    start({"--config", write_config(token_config(token, pin_file, "pinentry = \"none\"\n"))});
+    start_with_token("pinentry = \"none\"\n");
     auto c = client();
     const auto key = c.generate_key("locked", pb::KEY_TYPE_ECDSA_P256);
     const auto digest = digest_of("before");
@@ -53,7 +58,7 @@ TEST_F(LockTest, LockedKeysAreRefusedTheTokenIsLoggedOutAndOnlyItsPinUnlocks) {
               pb::STATUS_LOCKED);
     EXPECT_EQ(status_of([&] { c.list_keys(); }), pb::STATUS_LOCKED);
     EXPECT_EQ(status_of([&] { c.generate_key("another", pb::KEY_TYPE_ECDSA_P256); }), pb::STATUS_LOCKED);
-    EXPECT_EQ(status_of([&] { c.login("hsm", token.user_pin()); }), pb::STATUS_LOCKED);
+    EXPECT_EQ(status_of([&] { c.login("hsm", m_token.user_pin()); }), pb::STATUS_LOCKED);
     // Another connection is refused as well: the lock is the daemon's, not the connection's.
     auto other = client();
     EXPECT_EQ(status_of([&] { other.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
@@ -69,10 +74,10 @@ TEST_F(LockTest, LockedKeysAreRefusedTheTokenIsLoggedOutAndOnlyItsPinUnlocks) {
     EXPECT_TRUE(c.status().locked());
     EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
     EXPECT_EQ(status_of([&] { c.unlock("", ""); }), pb::STATUS_INVALID_ARGUMENT);
-    EXPECT_EQ(status_of([&] { c.unlock("nosuch", token.user_pin()); }), pb::STATUS_KEY_NOT_FOUND);
+    EXPECT_EQ(status_of([&] { c.unlock("nosuch", m_token.user_pin()); }), pb::STATUS_KEY_NOT_FOUND);
 
     // The right PIN: unlocked, logged in, and the same key signs again.
-    EXPECT_EQ(c.unlock("", token.user_pin()), "hsm");
+    EXPECT_EQ(c.unlock("", m_token.user_pin()), "hsm");
     const auto unlocked = c.status();
     EXPECT_FALSE(unlocked.locked());
     EXPECT_TRUE(unlocked.tokens(0).logged_in());
@@ -82,10 +87,7 @@ TEST_F(LockTest, LockedKeysAreRefusedTheTokenIsLoggedOutAndOnlyItsPinUnlocks) {
 }
 
 TEST_F(LockTest, IdleLockComesAfterTheConfiguredTimeWithoutUse) {
-    SoftHsmToken token("idle-token", "4321");
-    const auto pin_file = m_home / "pin";
-    std::ofstream(pin_file) << token.user_pin();
-    start({"--config", write_config(token_config(token, pin_file, "idle_lock_seconds = 1\n"))});
+    start_with_token("idle_lock_seconds = 1\n");
     auto c = client();
     const auto key = c.generate_key("idle", pb::KEY_TYPE_ECDSA_P256);
     EXPECT_EQ(c.status().idle_lock_seconds(), 1u);
@@ -101,7 +103,7 @@ TEST_F(LockTest, IdleLockComesAfterTheConfiguredTimeWithoutUse) {
     ASSERT_TRUE(locked);
     EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
     EXPECT_FALSE(c.status().tokens(0).logged_in());
-    EXPECT_EQ(c.unlock("hsm", token.user_pin()), "hsm");
+    EXPECT_EQ(c.unlock("hsm", m_token.user_pin()), "hsm");
     expect_valid_signature(key, pb::HASH_SHA256, digest, c.sign(key.id(), pb::HASH_SHA256, digest).signature());
 }
 
