@@ -38,7 +38,7 @@ Connection::Connection(sd_event* loop, UniqueFd fd, std::uint64_t id, Caller cal
       m_in(kInitialBuffer, 0) {
     m_last_activity = Clock::now();
     sd_event_source* io = nullptr;
-    if (const int rc = sd_event_add_io(m_loop, &io, m_fd.get(), EPOLLIN | EPOLLET, &Connection::on_io, this); rc < 0)
+    if (const int rc = sd_event_add_io(m_loop, &io, m_fd.get(), EPOLLIN | EPOLLRDHUP | EPOLLET, &Connection::on_io, this); rc < 0)
         throw_errno("sd_event_add_io", -rc);
     m_io.reset(io);
     sd_event_source* timer = nullptr;
@@ -65,11 +65,11 @@ int Connection::on_io(sd_event_source*, int, std::uint32_t revents, void* self) 
         if (revents & (EPOLLHUP | EPOLLERR)) {
             // The client closed its socket: nobody reads the replies of what it asked. What it
             // sent last is read only to count the requests dropped.
-            if (revents & EPOLLIN) c->read_some();
+            if (revents & EPOLLIN) c->read_some(true);
             c->close(true);
             return 0;
         }
-        if (revents & EPOLLIN) c->read_some();
+        if (revents & (EPOLLIN | EPOLLRDHUP)) c->read_some((revents & EPOLLRDHUP) != 0);
         if (c->m_fd) c->advance();
     } catch (const std::exception& e) {
         spdlog::error("event=connection_error {} error={}", c->who(), log::quoted(e.what()));
@@ -112,7 +112,7 @@ int Connection::on_timer(sd_event_source*, std::uint64_t, void* self) noexcept {
     return 0;
 }
 
-void Connection::read_some() {
+void Connection::read_some(bool peer_shut_down) {
     m_unread = false;
     while (m_fd && !m_read_closed) {
         if (m_in_len == m_in.size()) {
@@ -123,8 +123,14 @@ void Connection::read_some() {
         if (k > 0) {
             const auto now = Clock::now();
             if (m_in_len == 0) m_frame_started = now;
+            const bool drained = static_cast<std::size_t>(k) < m_in.size() - m_in_len;
             m_in_len += static_cast<std::size_t>(k);
             m_last_activity = now;
+            // A read that did not fill the buffer emptied the socket (a Unix stream socket
+            // hands over all it holds, up to the buffer). What the client sends later raises a
+            // new edge, so the read that would only say EAGAIN is skipped. Not when the client
+            // has shut down its side: its end of file raised no edge of its own since.
+            if (drained && !peer_shut_down) break;
             continue;
         }
         if (k == 0) {
@@ -273,7 +279,7 @@ void Connection::write_some() {
 void Connection::rearm() {
     if (!m_fd) return;
     std::uint32_t events = EPOLLET;
-    if (!m_read_closed && m_in_len < m_in.size()) events |= EPOLLIN;
+    if (!m_read_closed && m_in_len < m_in.size()) events |= EPOLLIN | EPOLLRDHUP;
     if (m_out_pos < m_out.size()) events |= EPOLLOUT;
     // Each change is a system call: made only when the events differ, or to have the kernel
     // report again what a read that stopped at a full buffer left in the socket.

@@ -67,7 +67,9 @@ private:
     static int on_io(sd_event_source* source, int fd, std::uint32_t revents, void* self) noexcept;
     static int on_timer(sd_event_source* source, std::uint64_t usec, void* self) noexcept;
 
-    void read_some();
+    // Reads what the socket holds; `peer_shut_down` when the event said the client shut down
+    // its sending side (EPOLLRDHUP), so the end of file must be read now.
+    void read_some(bool peer_shut_down);
     // Starts buffered requests while none runs and the output has room.
     void advance();
     void start(std::span<const std::uint8_t> body);

@@ -1,5 +1,8 @@
 // Bad and hostile input on the socket: the daemon answers with a status or
 // closes that one connection, and keeps serving everyone else.
+#include <signal.h>
+#include <sys/socket.h>
+
 #include <functional>
 #include <thread>
 
@@ -231,6 +234,38 @@ TEST_F(ProtocolTest, ClientVanishingMidRequest) {
             all.insert(all.end(), f.begin(), f.end());
         }
         ASSERT_TRUE(raw.send_bytes(all));
+    }
+    expect_serves();
+}
+
+TEST_F(ProtocolTest, RequestsThenHalfCloseAreAnsweredAndTheConnectionEnds) {
+    // A client that sends its requests and shuts down its sending side at once (as a shell
+    // pipe into a socket does) gets every reply, then the daemon closes: the end of file is
+    // seen although it came with the requests, not after them. The daemon is stopped while
+    // they are sent, so that it finds the requests and the end of file waiting together.
+    start({"--config", write_config("idle_timeout_seconds = 600\n")});
+    const auto key = client().generate_key("hc", pb::KEY_TYPE_ECDSA_P256);
+    for (int n : {1, 3}) {
+        RawConnection raw(socket());
+        ASSERT_TRUE(raw.hello());
+        std::vector<std::uint8_t> all;
+        for (int i = 0; i < n; ++i) {
+            const auto f = frame_of(sign_request(40 + i, key.id(), pb::HASH_SHA256, digest_of("hc")));
+            all.insert(all.end(), f.begin(), f.end());
+        }
+        ASSERT_EQ(::kill(m_daemon->pid(), SIGSTOP), 0);
+        const bool sent = raw.send_bytes(all) && ::shutdown(raw.fd(), SHUT_WR) == 0;
+        ASSERT_EQ(::kill(m_daemon->pid(), SIGCONT), 0);
+        ASSERT_TRUE(sent);
+        for (int i = 0; i < n; ++i) {
+            const auto resp = raw.read_response(std::chrono::seconds(10));
+            ASSERT_TRUE(resp) << "reply " << i << " of " << n;
+            EXPECT_EQ(resp->status(), pb::STATUS_OK);
+            EXPECT_EQ(resp->id(), static_cast<std::uint64_t>(40 + i));
+            expect_valid_signature(key, pb::HASH_SHA256, digest_of("hc"), resp->sign().signature());
+        }
+        // Closed long before the ten-minute idle deadline.
+        EXPECT_TRUE(raw.closed_by_peer(std::chrono::seconds(10)));
     }
     expect_serves();
 }
