@@ -222,7 +222,8 @@ TEST_F(SessionLockTest, ALockFromAConnectionThatIsNotLogindDoesNotLock) {
     start_watching();
     const pb::KeyInfo key = client().generate_key("desk", pb::KEY_TYPE_ECDSA_P256);
 
-    // Broadcast, and sent to each connection by name (which any match rule lets through).
+    // Broadcast (which the bus keeps from trustkeyd: its rule names logind's name), and sent to
+    // each connection by name, which reaches trustkeyd whatever its rules.
     control(kImpostor, {"EmitLock", "sb", "mine", "true"});
     ASSERT_TRUE(wait_for_log("reason=not_logind")) << m_daemon->log();
     barrier();
