@@ -38,7 +38,7 @@ SessionLockWatch::SessionLockWatch(server::Daemon& daemon, std::unique_ptr<sdbus
     if (options.before_sleep)
         m_sleep_match = m_bus->addMatch(match_rule(kLogindManager, "PrepareForSleep", kLogindPath),
                                         [this](sdbus::Message& m) { on_prepare_for_sleep(m); });
-    m_loop = std::make_unique<BusLoop>(m_daemon.event_loop(), *m_bus);
+    m_loop = std::make_unique<BusLoop>(m_daemon.event_loop(), *m_bus, "no longer following logind (bus=system)");
     m_loop->process();  // what came in during the calls above
     spdlog::info("event=session_lock_watch bus=system lock_on_session_lock={} lock_before_sleep={}",
                  options.on_session_lock, options.before_sleep);

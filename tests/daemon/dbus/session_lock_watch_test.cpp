@@ -284,6 +284,20 @@ TEST_F(SessionLockTest, LockOnSessionLockFalseIgnoresTheSessionsLock) {
     EXPECT_EQ(count_of(m_daemon->log(), "session_lock_watch"), lines_before) << m_daemon->log();
 }
 
+TEST_F(SessionLockTest, TheSystemBusGoingAwayIsOneLogLineAndTrustkeydServesOn) {
+    start_logind();
+    start_watching();
+    m_logind.reset();
+    EXPECT_EQ(m_system_bus->stop(), 0);
+    ASSERT_TRUE(wait_for_log("no longer following logind")) << m_daemon->log();
+    expect_serves();
+    EXPECT_FALSE(locked());
+    // The session bus is still served.
+    const ProcessResult r = run_process({"busctl", "--user", "--no-pager", "status", "org.trustkey.Agent"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(count_of(m_daemon->log(), "event=dbus_lost"), 1u) << m_daemon->log();
+}
+
 TEST_F(SessionLockTest, WithoutASystemBusTrustkeydServesAndSaysSoOnce) {
     auto opts = options();
     opts.env = {"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + (m_home / "no-bus").string()};
