@@ -77,7 +77,6 @@ void SessionLockWatch::check_and_lock(const std::string& sender, std::optional<s
     }
     try {
         sdbus::MethodCall call = m_manager->createMethodCall(kLogindManager, "ListSessions");
-        ++m_checks_running;
         auto done = [this, sender, session = std::move(session), cause](sdbus::MethodReply& reply,
                                                                         const sdbus::Error* error) {
             --m_checks_running;
@@ -118,6 +117,7 @@ void SessionLockWatch::check_and_lock(const std::string& sender, std::optional<s
             m_daemon.lock_by(cause);
         };
         (void)m_manager->callMethod(call, std::move(done), kCallTimeoutUsec);
+        ++m_checks_running;  // the answer comes on a later pass of the loop
     } catch (const std::exception& e) {
         spdlog::warn("event=session_lock_check_failed cause={} error={}", cause, log::quoted(e.what()));
     }
