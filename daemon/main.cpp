@@ -17,6 +17,7 @@
 #include "lib/core/error.h"
 #include "lib/core/log.h"
 #include "daemon/dbus/agent_service.h"
+#include "daemon/dbus/session_lock_watch.h"
 #include "daemon/server/daemon.h"
 #include "daemon/server/listener.h"
 
@@ -142,6 +143,8 @@ int main(int argc, char** argv) {
         Daemon daemon(config, socket_path, std::move(inherited));
         // Null without a bus (one log line): the socket is served all the same.
         const auto dbus_service = trustkey::dbus::start_agent_service(daemon, dbus_mode);
+        // Follows logind's Lock on the system bus; null without one (one log line).
+        const auto lock_watch = trustkey::dbus::start_session_lock_watch(daemon, config);
         report(ready_fd, "ready");
         ready_fd = -1;
         try {

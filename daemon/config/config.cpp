@@ -183,6 +183,10 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
             if (mode != "session" && mode != "none")
                 fail(origin, "key \"dbus\" must be \"session\" or \"none\"; got " + log::quoted(mode));
             cfg.dbus = parse_dbus_mode(mode);
+        } else if (key == "lock_on_session_lock") {
+            cfg.lock_on_session_lock = get_bool(v, key, origin);
+        } else if (key == "lock_before_sleep") {
+            cfg.lock_before_sleep = get_bool(v, key, origin);
         } else if (key == "pinentry") {
             cfg.pinentry = get_string(v, key, origin);
         } else if (key == "pin_cache_seconds") {

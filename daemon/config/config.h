@@ -37,6 +37,10 @@ struct Config {
     std::size_t batch_chunk = 8;       // SignBatch items signed per turn before other clients' requests
     std::size_t general_workers = 2;   // workers for requests bound to no backend (listing, status)
     std::optional<DbusMode> dbus;                 // "session" or "none"; see resolve_dbus_mode()
+    // Follow logind on the system bus (daemon/dbus/session_lock_watch.h): lock when a session of
+    // this user locks, and before the machine sleeps.
+    bool lock_on_session_lock = true;
+    bool lock_before_sleep = true;
     // The program that asks for the PIN of a token with no pin_file / pin_env: a path or a
     // name in PATH; "none": such a token waits for `trustkey login`.
     std::string pinentry = "pinentry";

@@ -4,13 +4,15 @@
 #include <sys/epoll.h>
 
 #include <limits>
+#include <utility>
 
 #include "lib/core/error.h"
 #include "lib/core/log.h"
 
 namespace trustkey::dbus {
 
-BusLoop::BusLoop(sd_event* loop, sdbus::IConnection& bus) : m_bus(bus) {
+BusLoop::BusLoop(sd_event* loop, sdbus::IConnection& bus, std::string when_lost)
+    : m_bus(bus), m_when_lost(std::move(when_lost)) {
     const sdbus::IConnection::PollData poll = m_bus.getEventLoopPollData();
     sd_event_source* s = nullptr;
     if (const int rc = sd_event_add_io(loop, &s, poll.fd, EPOLLIN, &BusLoop::on_io, this); rc < 0)
@@ -72,7 +74,7 @@ void BusLoop::rearm() noexcept {
 void BusLoop::give_up(const char* error) noexcept {
     if (m_lost) return;
     try {
-        spdlog::warn("event=dbus_lost error={}, serving the socket only", log::quoted(error));
+        spdlog::warn("event=dbus_lost error={}, {}", log::quoted(error), m_when_lost);
     } catch (...) {
     }
     m_lost = true;

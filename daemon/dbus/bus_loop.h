@@ -9,6 +9,7 @@
 #include <sdbus-c++/IConnection.h>
 
 #include <cstdint>
+#include <string>
 
 #include "daemon/server/sd_event_handle.h"
 
@@ -16,8 +17,9 @@ namespace trustkey::dbus {
 
 class BusLoop {
 public:
-    // Throws trustkey::Error when the sources cannot be added.
-    BusLoop(sd_event* loop, sdbus::IConnection& bus);
+    // Throws trustkey::Error when the sources cannot be added. `when_lost` ends the log line of
+    // a lost bus: what trustkeyd does without it.
+    BusLoop(sd_event* loop, sdbus::IConnection& bus, std::string when_lost = "serving the socket only");
     BusLoop(const BusLoop&) = delete;
     BusLoop& operator=(const BusLoop&) = delete;
 
@@ -35,6 +37,7 @@ private:
     static int on_timer(sd_event_source* s, std::uint64_t usec, void* self) noexcept;
 
     sdbus::IConnection& m_bus;
+    std::string m_when_lost;
     UniqueSdEventSource m_io;
     UniqueSdEventSource m_timer;
     bool m_processing = false;

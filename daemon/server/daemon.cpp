@@ -278,22 +278,8 @@ int Daemon::on_idle_lock(sd_event_source* s, std::uint64_t, void* self) noexcept
     const auto now = std::chrono::steady_clock::now();
     auto next = lock.last_use() + d->m_idle_lock_after;
     if (!lock.locked() && now >= next) {
-        // A Lock of the daemon's own, on the work queues: logging out waits for the tokens'
-        // operations in flight (a PIN prompt among them), which the loop must not.
         spdlog::info("event=idle_lock idle_lock_seconds={}", d->m_idle_lock_after.count());
-        try {
-            pb::Request request;
-            request.mutable_lock();
-            d->ask(std::move(request), [d](pb::Response response) {
-                if (response.status() != pb::STATUS_OK) {
-                    spdlog::error("event=idle_lock_failed error={}", log::quoted(response.message()));
-                    return;
-                }
-                if (ReplyObserver* observer = d->m_connection_options.observer) observer->lock_changed(true);
-            });
-        } catch (const std::exception& e) {
-            spdlog::error("event=idle_lock_failed error={}", log::quoted(e.what()));
-        }
+        d->lock_by("idle");
         next = now + d->m_idle_lock_after;
     } else if (lock.locked()) {
         next = now + d->m_idle_lock_after;  // after an unlock the time counts from its use
@@ -308,6 +294,24 @@ int Daemon::on_reap(sd_event_source*, void* self) noexcept {
     d->m_closed.clear();
     sd_event_source_set_enabled(d->m_reap.get(), SD_EVENT_OFF);
     return 0;
+}
+
+void Daemon::lock_by(const std::string& cause) {
+    // A Lock of the daemon's own, on the work queues: logging out waits for the tokens'
+    // operations in flight (a PIN prompt among them), which the loop must not.
+    try {
+        pb::Request request;
+        request.mutable_lock();
+        ask(std::move(request), [this, cause](pb::Response response) {
+            if (response.status() != pb::STATUS_OK) {
+                spdlog::error("event=lock_failed cause={} error={}", cause, log::quoted(response.message()));
+                return;
+            }
+            if (ReplyObserver* observer = m_connection_options.observer) observer->lock_changed(true);
+        });
+    } catch (const std::exception& e) {
+        spdlog::error("event=lock_failed cause={} error={}", cause, log::quoted(e.what()));
+    }
 }
 
 void Daemon::ask(pb::Request request, std::function<void(pb::Response)> done) {

@@ -71,6 +71,10 @@ public:
     // Whether the daemon is locked (lock_state.h).
     bool locked() const noexcept { return m_dispatcher->lock_state().locked(); }
     void ask(pb::Request request, std::function<void(pb::Response)> done);
+    // Locks the daemon as `trustkey lock` does, by a Lock of its own through ask(), and tells
+    // the reply observer; a failure is logged with `cause` ("idle", "session", "sleep").
+    // On the loop's thread.
+    void lock_by(const std::string& cause);
 
     // Blocks SIGTERM, SIGINT and SIGHUP in the calling thread (and threads it starts later) so they
     // reach run()'s loop; ignores SIGPIPE.

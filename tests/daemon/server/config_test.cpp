@@ -91,6 +91,19 @@ TEST(ConfigTest, PinentrySettings) {
     EXPECT_NE(msg.find("between 1 and 3600"), std::string::npos) << msg;
 }
 
+TEST(ConfigTest, SessionLockSettings) {
+    const auto defaults = Config::parse("", "/etc/test.toml");
+    EXPECT_TRUE(defaults.lock_on_session_lock);
+    EXPECT_TRUE(defaults.lock_before_sleep);
+    const auto off = Config::parse("lock_on_session_lock = false\nlock_before_sleep = false\n", "/etc/test.toml");
+    EXPECT_FALSE(off.lock_on_session_lock);
+    EXPECT_FALSE(off.lock_before_sleep);
+    std::string msg;
+    EXPECT_EQ(errc_of("lock_on_session_lock = \"yes\"\n", &msg), Errc::config);
+    EXPECT_NE(msg.find("lock_on_session_lock"), std::string::npos) << msg;
+    EXPECT_EQ(errc_of("lock_before_sleep = 1\n"), Errc::config);
+}
+
 TEST(ConfigTest, UnknownKeysNamedWithTheFile) {
     std::string msg;
     EXPECT_EQ(errc_of("sockett = \"/x\"\n", &msg), Errc::config);
