@@ -9,6 +9,7 @@
 
 #include <toml++/toml.h>
 
+#include "daemon/config/key_constraint_toml.h"
 #include "lib/backend/pkcs11/embedded_token.h"
 #include "lib/core/error.h"
 #include "lib/core/log.h"
@@ -204,6 +205,8 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
             if (!arr || !arr->is_array_of_tables()) fail(origin, "key \"tpm\" must be an array of tables ([[tpm]])");
             for (std::size_t i = 0; i < arr->size(); ++i)
                 cfg.tpm.push_back(parse_tpm(*(*arr)[i].as_table(), i, origin));
+        } else if (key == "key_constraint") {
+            cfg.key_constraints = parse_key_constraints(v, origin);
         } else {
             fail(origin, "unknown key " + log::quoted(key));
         }

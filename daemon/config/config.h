@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/config/key_constraint.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
 #include "lib/backend/tpm2/tpm2_config.h"
 
@@ -48,6 +49,7 @@ struct Config {
     unsigned pinentry_timeout_seconds = kDefaultPinentryTimeoutSeconds;  // the user has this long to answer
     std::vector<backend::pkcs11::Pkcs11Config> pkcs11;  // empty: the embedded default token
     std::vector<backend::tpm2::Tpm2Config> tpm;         // TPM 2.0 backends, opened after the PKCS#11 ones
+    std::vector<KeyConstraint> key_constraints;         // [[key_constraint]]: confirm each use, login lifetime
     std::filesystem::path source;                 // the file it was read from, empty for defaults
 
     // Parses TOML text; `origin` names the file in errors. Throws Errc::config on a syntax

@@ -20,6 +20,7 @@
 #include "daemon/server/peer_credentials.h"
 #include "daemon/server/service_notify.h"
 #include "daemon/server/pinentry_asker.h"
+#include "daemon/server/use_confirmer.h"
 
 namespace trustkey::server {
 
@@ -117,6 +118,11 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     dopt.stop = [this](const Caller& caller) { request_stop(caller); };
     dopt.idle_lock = std::chrono::seconds(config.idle_lock_seconds);
     m_idle_lock_after = dopt.idle_lock;
+    m_constraints = KeyConstraints(config.key_constraints);
+    dopt.constraints = &m_constraints;
+    if (m_constraints.any_confirm())
+        dopt.confirm =
+            make_pinentry_confirmer(config.pinentry, std::chrono::seconds(config.pinentry_timeout_seconds));
     m_dispatcher = std::make_unique<Dispatcher>(m_ring, std::move(dopt));
     // An unlock without a PIN asks the user through pinentry, as a token without a PIN source does.
     if (config.pinentry != "none")
@@ -157,6 +163,8 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
               "sd_event_add_time");
         m_idle_lock.reset(s);
     }
+    if (m_constraints.any_lifetime())
+        m_login_lifetime = std::make_unique<LoginLifetime>(event, m_ring, m_constraints, *m_scheduler);
     check(sd_event_add_defer(event, &s, &Daemon::on_reap, this), "sd_event_add_defer");
     m_reap.reset(s);
     sd_event_source_set_enabled(s, SD_EVENT_OFF);

@@ -26,7 +26,9 @@
 #include "daemon/config/config.h"
 #include "daemon/server/connection.h"
 #include "daemon/server/dispatcher.h"
+#include "daemon/server/key_constraints.h"
 #include "daemon/server/listener.h"
+#include "daemon/server/login_lifetime.h"
 #include "daemon/server/reply_observer.h"
 #include "daemon/server/scheduler.h"
 
@@ -109,6 +111,7 @@ private:
     RateLimit m_refused_warnings{std::chrono::seconds(1)};
     std::optional<Listener> m_listener;
     backend::KeyRing m_ring;
+    KeyConstraints m_constraints;  // [[key_constraint]]
     std::unique_ptr<Dispatcher> m_dispatcher;
     UniqueFd m_wake;         // eventfd for request_stop()
     UniqueFd m_completions;  // eventfd the workers signal after posting a completion
@@ -120,6 +123,7 @@ private:
     UniqueSdEventSource m_accept_retry;
     UniqueSdEventSource m_idle_lock;  // set when idle_lock_seconds is
     std::chrono::seconds m_idle_lock_after{0};
+    std::unique_ptr<LoginLifetime> m_login_lifetime;  // set when a key has a lifetime
     UniqueSdEventSource m_reap;
     bool m_accept_paused = false;
     bool m_stopping = false;

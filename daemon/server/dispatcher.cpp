@@ -136,10 +136,14 @@ std::optional<pb::Response> Dispatcher::decode_frame(std::span<const std::uint8_
 }
 
 pb::Response Dispatcher::handle(const pb::Request& request, const Caller& caller, Session& session,
-                                const backend::KeyRing::Entry* resolved, bool may_ask_pin) noexcept {
+                                const backend::KeyRing::Entry* resolved, bool may_ask_pin,
+                                bool use_confirmed) noexcept {
     pb::Response response;
     Context ctx;
     ctx.resolved = resolved;
+    ctx.caller = caller;
+    ctx.may_ask = may_ask_pin;
+    ctx.use_confirmed = use_confirmed;
     try {
         response.set_id(request.id());
         ctx.op = proto::request_name(request);

@@ -13,8 +13,10 @@
 #include "lib/backend/key_ring.h"
 #include "lib/core/error.h"
 #include "daemon/server/caller.h"
+#include "daemon/server/key_constraints.h"
 #include "daemon/server/lock_state.h"
 #include "daemon/server/session.h"
+#include "daemon/server/use_confirmer.h"
 #include "trustkey/proto/codec.h"
 #include "trustkey/proto/frame.h"
 
@@ -31,6 +33,9 @@ public:
         // Stops the daemon for a Stop request, called once its reply was sent; empty: Stop is refused.
         std::function<void(const Caller&)> stop;
         std::chrono::seconds idle_lock{0};  // for GetStatus: the daemon's idle lock; 0: none
+        // [[key_constraint]]s (null: none), and who confirms a use of a key that needs it.
+        const KeyConstraints* constraints = nullptr;
+        UseConfirmer confirm;
     };
 
     Dispatcher(backend::KeyRing& ring, Options options);
@@ -48,8 +53,18 @@ public:
     // (the scheduler's cache lookup), so it is not resolved again; null resolves it here.
     // `may_ask_pin`: false where no one may be kept waiting for a pinentry prompt (the event
     // loop): a token that needs its PIN then answers STATUS_PIN_REQUIRED at once.
+    // `may_ask_pin` false also refuses a key whose use needs confirmation (the loop never asks);
+    // `use_confirmed`: the request's use of its key was confirmed already (confirm_batch()).
     pb::Response handle(const pb::Request& request, const Caller& caller, Session& session,
-                        const backend::KeyRing::Entry* resolved = nullptr, bool may_ask_pin = true) noexcept;
+                        const backend::KeyRing::Entry* resolved = nullptr, bool may_ask_pin = true,
+                        bool use_confirmed = false) noexcept;
+
+    // Whether a use of `key` is confirmed by the user first ([[key_constraint]] confirm).
+    bool needs_confirmation(const backend::KeyInfo& key) const;
+    // For a SignBatch signed in parts: asks once for the whole batch (on a worker). Returns the
+    // refusal reply, or nullopt when the parts may be signed (handle() with use_confirmed).
+    std::optional<pb::Response> confirm_batch(const pb::Request& request, const Caller& caller,
+                                              const backend::KeyRing::Entry& key) noexcept;
 
     // Largest SignBatch for a key type (agent-proto/include/trustkey/proto/frame.h).
     static std::uint32_t batch_limit(backend::KeyType type) noexcept;
@@ -70,6 +85,9 @@ private:
         backend::Backend* backend = nullptr;
         std::vector<std::string> candidates;  // "<id> <name>" of each key an ambiguous reference names
         const backend::KeyRing::Entry* resolved = nullptr;  // see handle()
+        Caller caller;
+        bool may_ask = true;          // see handle()
+        bool use_confirmed = false;   // see handle()
     };
 
     void dispatch(const pb::Request& request, const Caller& caller, Session& session, Context& ctx,
@@ -81,6 +99,10 @@ private:
     void on_import_key(const pb::ImportKey& req, Context& ctx, pb::Response& response);
     void on_sign(const pb::Sign& req, Context& ctx, pb::Response& response);
     void on_sign_batch(const pb::SignBatch& req, Context& ctx, pb::Response& response);
+    // Asks the user to allow this use of `entry` when its constraints say so; throws denied
+    // when they do not (or cannot be asked). `first` is the (first) digest, `count` how many.
+    void confirm_use(const backend::KeyRing::Entry& entry, Context& ctx, backend::HashAlg hash,
+                     std::string_view first, std::size_t count);
     void on_delete_key(const pb::DeleteKey& req, Context& ctx, pb::Response& response);
     void on_get_status(pb::Response& response);
     void on_login(const pb::Login& req, Context& ctx, pb::Response& response);

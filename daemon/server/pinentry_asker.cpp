@@ -27,16 +27,21 @@ std::string pinentry_description(const backend::PinQuestion& q) {
     return text + ".";
 }
 
+pinentry::PinentryOptions pinentry_options(const std::string& program, std::chrono::seconds timeout) {
+    pinentry::PinentryOptions options;
+    options.program = program;
+    options.ttyname = env_or_empty("GPG_TTY");
+    options.ttytype = env_or_empty("TERM");
+    options.lc_ctype = env_or_empty("LC_ALL");
+    if (options.lc_ctype.empty()) options.lc_ctype = env_or_empty("LC_CTYPE");
+    options.display = env_or_empty("DISPLAY");
+    options.entry_timeout = timeout;
+    return options;
+}
+
 backend::PinAsker make_pinentry_asker(std::string program, std::chrono::seconds timeout) {
     return [program = std::move(program), timeout](const backend::PinQuestion& q) -> std::optional<LockedBytes> {
-        pinentry::PinentryOptions options;
-        options.program = program;
-        options.ttyname = env_or_empty("GPG_TTY");
-        options.ttytype = env_or_empty("TERM");
-        options.lc_ctype = env_or_empty("LC_ALL");
-        if (options.lc_ctype.empty()) options.lc_ctype = env_or_empty("LC_CTYPE");
-        options.display = env_or_empty("DISPLAY");
-        options.entry_timeout = timeout;
+        const pinentry::PinentryOptions options = pinentry_options(program, timeout);
         pinentry::PinPrompt prompt;
         prompt.title = "trustkey";
         prompt.description = pinentry_description(q);

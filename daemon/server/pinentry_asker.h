@@ -8,12 +8,17 @@
 #include <string>
 
 #include "lib/backend/pin_asker.h"
+#include "lib/pinentry/pinentry_session.h"
 
 namespace trustkey::server {
 
 // `program`: a path or a name looked up in PATH. The asker throws pin_required when the
 // program cannot be run or fails (the message says why), and returns nullopt on cancel.
 backend::PinAsker make_pinentry_asker(std::string program, std::chrono::seconds timeout);
+
+// How trustkeyd runs `program`: its terminal and display from trustkeyd's environment,
+// `timeout` for the user's answer.
+pinentry::PinentryOptions pinentry_options(const std::string& program, std::chrono::seconds timeout);
 
 // The text pinentry shows (SETDESC).
 std::string pinentry_description(const backend::PinQuestion& question);

@@ -8,6 +8,7 @@
 #include "lib/core/log.h"
 #include "lib/core/secure_bytes.h"
 #include "daemon/server/dispatcher.h"
+#include "daemon/server/login_lifetime.h"
 #include "daemon/server/proto_convert.h"
 #include "daemon/server/status_table.h"
 #include "daemon/server/thread_count.h"
@@ -29,6 +30,17 @@ backend::HashAlg hash_of(pb::HashAlgorithm h) {
 
 std::span<const std::uint8_t> bytes_of(const std::string& s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// A token's login lifetime ([[key_constraint]]) and, while it is logged in, the time left.
+void add_login_lifetime(backend::Backend& b, const KeyConstraints& constraints, pb::TokenStatus& token) {
+    const auto lifetime = login_lifetime_of(b, constraints);
+    if (!lifetime) return;
+    token.set_login_lifetime_seconds(static_cast<std::uint32_t>(lifetime->count()));
+    const auto end = login_end_of(b, constraints);
+    if (!end || !token.logged_in()) return;
+    const auto left = std::chrono::ceil<std::chrono::seconds>(*end - std::chrono::steady_clock::now());
+    token.set_login_ends_in_seconds(static_cast<std::uint32_t>(std::max<std::int64_t>(left.count(), 0)));
 }
 
 void check_name(const std::string& name) {
@@ -199,6 +211,7 @@ void Dispatcher::on_annotate_key(const pb::AnnotateKey& req, Context& ctx, pb::R
 void Dispatcher::on_sign(const pb::Sign& req, Context& ctx, pb::Response& response) {
     const auto entry = resolve(req.key(), ctx);
     const auto hash = hash_of(req.hash());
+    confirm_use(entry, ctx, hash, req.data(), 1);
     // The backend checks hash and data against the key (backend.h): once per request.
     const Bytes sig = entry.backend->sign(*entry.info, hash, bytes_of(req.data()));
     auto* reply = response.mutable_sign();
@@ -219,6 +232,7 @@ void Dispatcher::on_sign_batch(const pb::SignBatch& req, Context& ctx, pb::Respo
                     fmt::format("a batch for {} keys holds at most {} items, got {}",
                                 backend::key_type_name(entry.info->type), limit, req.items_size()),
                     0, {}, entry.info->id);
+    confirm_use(entry, ctx, hash, req.items(0), static_cast<std::size_t>(req.items_size()));
     std::vector<Bytes> items;
     items.reserve(static_cast<std::size_t>(req.items_size()));
     for (const auto& item : req.items()) items.emplace_back(item.begin(), item.end());  // checked by the backend
@@ -245,7 +259,11 @@ void Dispatcher::on_get_status(pb::Response& response) {
     auto* reply = response.mutable_get_status();
     reply->set_server(server_name());
     reply->set_version(proto::kProtocolVersion);
-    for (backend::Backend* b : m_ring.backends()) to_proto(b->status(), *reply->add_tokens());
+    for (backend::Backend* b : m_ring.backends()) {
+        auto* token = reply->add_tokens();
+        to_proto(b->status(), *token);
+        if (m_options.constraints) add_login_lifetime(*b, *m_options.constraints, *token);
+    }
     if (m_options.connection_count)
         reply->set_connections(static_cast<std::uint32_t>(m_options.connection_count()));
     if (m_options.dropped_requests) reply->set_dropped_requests(m_options.dropped_requests());

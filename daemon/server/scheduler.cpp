@@ -136,7 +136,8 @@ Scheduler::Submitted Scheduler::submit(std::uint64_t owner, const Caller& caller
         m_last_owner = owner;
         m_alone_since = now;
     }
-    if (sign && now - m_alone_since >= m_options.inline_alone_after) {
+    // A key whose use the user confirms is never signed on the loop: asking blocks.
+    if (sign && now - m_alone_since >= m_options.inline_alone_after && !m_dispatcher.needs_confirmation(*key->info)) {
         if (auto response = try_inline(*lane, *key, request, caller, session)) {
             Dispatcher::wipe_secrets(request);
             return Submitted{Outcome::answered, std::move(*response)};
@@ -211,8 +212,18 @@ void Scheduler::run_chunk(const std::shared_ptr<Work>& work, WorkQueue& queue) n
         items->set_hash(whole.hash());
         const std::size_t end = std::min(work->next + m_options.batch_chunk, work->total);
         for (std::size_t i = work->next; i < end; ++i) items->add_items(whole.items(static_cast<int>(i)));
+        if (work->next == 0 && work->key) {
+            // The user confirms the whole batch once, before its first part is signed.
+            if (auto refused = m_dispatcher.confirm_batch(work->request, work->caller, *work->key)) {
+                work->response = std::move(*refused);
+                ++work->session.requests;
+                post(work);
+                return;
+            }
+        }
         Session session = work->session;
-        pb::Response r = m_dispatcher.handle(part, work->caller, session, work->key ? &*work->key : nullptr);
+        pb::Response r = m_dispatcher.handle(part, work->caller, session, work->key ? &*work->key : nullptr, true,
+                                             true);
         if (r.status() != pb::STATUS_OK) {
             work->response = std::move(r);
             ++work->session.requests;
@@ -257,6 +268,14 @@ void Scheduler::post(const std::shared_ptr<Work>& work) noexcept {
     } catch (...) {
         spdlog::error("event=completion_lost connection={}", work->owner);
     }
+}
+
+bool Scheduler::run_on(const backend::Backend* b, std::function<void()> job) {
+    const auto it = m_lanes.find(b);
+    if (it == m_lanes.end()) return false;
+    // Owner 0 is no connection's: forget() never drops it.
+    it->second->queue->push_continuation(WorkQueue::Job{0, std::move(job)});
+    return true;
 }
 
 std::vector<Completion> Scheduler::take_completions() {

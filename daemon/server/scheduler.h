@@ -80,6 +80,10 @@ public:
 
     std::vector<Completion> take_completions();
 
+    // Work of the daemon's own on `b`'s queue, after what waits there (never refused as busy);
+    // `job` runs on a worker and must not throw. False when `b` has no queue.
+    bool run_on(const backend::Backend* b, std::function<void()> job);
+
 private:
     struct Work;
     // A backend's queue and what its signatures have been seen to take.

@@ -46,6 +46,10 @@ KeyPtr Backend::find_known(std::string_view id) {
 
 void Backend::lock() {}
 
+std::optional<std::chrono::steady_clock::time_point> Backend::login_began() const noexcept { return std::nullopt; }
+
+bool Backend::end_login(std::chrono::steady_clock::time_point) { return false; }
+
 void Backend::unlock(const SecureBytes* pin) {
     if (pin != nullptr)
         throw Error(Errc::invalid_argument, "backend '" + name() + "' takes no PIN to unlock with");

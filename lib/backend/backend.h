@@ -3,6 +3,7 @@
 // Nothing above lib/backend/ includes PKCS#11 or TSS headers.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -121,6 +122,15 @@ public:
     // PIN throws pin_incorrect with the lock kept. Without: the next use logs in with the
     // configured PIN source.
     virtual void unlock(const SecureBytes* pin);
+    // When the token's login in place began (a PIN from its configured source, pinentry,
+    // login() or unlock()); a lost login that a kept PIN restores counts from the first.
+    // nullopt when there is none. Default: nullopt.
+    virtual std::optional<std::chrono::steady_clock::time_point> login_began() const noexcept;
+    // Ends the login that began at `began` (see login_began(); nothing when another began since):
+    // logs out of the token and forgets the PIN kept for it, as lock() does but without locking,
+    // so the next use logs in again as a first one does. Returns whether it ended one.
+    // Default: false.
+    virtual bool end_login(std::chrono::steady_clock::time_point began);
     // Whether unlock() can check a PIN on this backend's token.
     virtual bool checks_pin() const noexcept { return false; }
     // Whether a signature can be made now without logging in first (which may mean asking the

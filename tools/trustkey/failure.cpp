@@ -126,7 +126,12 @@ Failure Failure::from_client_error(const proto::ClientError& e, const RequestSub
         return failed(fmt::format("{}: {}", or_default(s.file, "key"), detail(e, "not a usable private key")));
     case pb::STATUS_BAD_DIGEST_LENGTH: return failed(fmt::format("bad digest length: {}", detail(e, "")));
     case pb::STATUS_UNSUPPORTED_ALGORITHM: return failed(fmt::format("unsupported: {}", detail(e, "")));
-    case pb::STATUS_DENIED: return failed(fmt::format("denied by trustkeyd: {}", detail(e, "")));
+    case pb::STATUS_DENIED:
+        // A key configured to confirm each use: the daemon's line names the key and why.
+        if (std::string_view(e.what()).find("was not confirmed") != std::string_view::npos)
+            return failed(fmt::format("{} (the key asks for confirmation of each use through pinentry)",
+                                      detail(e, "")));
+        return failed(fmt::format("denied by trustkeyd: {}", detail(e, "")));
     case pb::STATUS_LOCKED:
         if (s.login) return failed("trustkeyd is locked: unlock it with `trustkey unlock`, which takes a token's PIN");
         return failed("trustkeyd is locked; run `trustkey unlock`");

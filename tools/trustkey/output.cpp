@@ -165,6 +165,10 @@ std::string status_text(const pb::StatusReply& status) {
                                    "--backend {}\n",
                                    printable(t.backend()), printable(t.backend()));
     }
+    for (const auto& t : status.tokens())
+        if (t.login_ends_in_seconds() > 0)
+            waiting += fmt::format("Token '{}' stays logged in for {} s more (login lifetime {} s)\n",
+                                   printable(t.backend()), t.login_ends_in_seconds(), t.login_lifetime_seconds());
     if (!waiting.empty()) out += '\n' + waiting;
     return out;
 }
@@ -188,6 +192,8 @@ nlohmann::json status_json(const pb::StatusReply& status) {
             {"pin_final_try", t.pin_final_try()},
             {"pin_locked", t.pin_locked()},
             {"pin_refused", pin_refused_json(t.pin_refused())},
+            {"login_lifetime_seconds", t.login_lifetime_seconds()},
+            {"login_ends_in_seconds", t.login_ends_in_seconds()},
             {"error", t.error()},
             {"keys_awaiting_auth", nlohmann::json(std::vector<std::string>(t.keys_awaiting_auth().begin(),
                                                                            t.keys_awaiting_auth().end()))},

@@ -309,6 +309,33 @@ void Pkcs11Backend::lock() {
     m_login.lock(nullptr, CK_INVALID_HANDLE);
 }
 
+std::optional<std::chrono::steady_clock::time_point> Pkcs11Backend::login_began() const noexcept {
+    try {
+        return m_login.began();
+    } catch (...) {
+        return std::nullopt;
+    }
+}
+
+bool Pkcs11Backend::end_login(std::chrono::steady_clock::time_point began) {
+    // As lock(): alone on the token, so no operation is half-way through when the login goes.
+    std::unique_lock write(m_access);
+    std::shared_ptr<SessionPool> pool;
+    {
+        std::lock_guard lock(m_token_mutex);
+        pool = m_pool;
+    }
+    if (pool) {
+        try {
+            SessionPool::Lease lease = pool->acquire();
+            return m_login.end(lease.fn(), lease.get(), began);
+        } catch (const Error&) {
+            // No session to log out through (the token went): the login is over all the same.
+        }
+    }
+    return m_login.end(nullptr, CK_INVALID_HANDLE, began);
+}
+
 bool Pkcs11Backend::ready_to_sign() const noexcept {
     try {
         return !m_login.locked() && m_login.state() == TokenLogin::State::logged_in;

@@ -45,6 +45,8 @@ public:
     void unlock(const SecureBytes* pin) override;
     bool checks_pin() const noexcept override { return true; }
     bool ready_to_sign() const noexcept override;
+    std::optional<std::chrono::steady_clock::time_point> login_began() const noexcept override;
+    bool end_login(std::chrono::steady_clock::time_point began) override;
 
 private:
     struct CachedKey {

@@ -132,7 +132,9 @@ void TokenLogin::ensure_asking(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) 
     if (m_state == State::logged_out) {
         if (const auto kept = m_pin_cache.get()) {
             try {
+                const auto began = m_began;  // the login the kept PIN restores began then
                 login_locked(fn, session, *kept, PinOrigin::pinentry);
+                if (began) m_began = began;
                 return;
             } catch (const Error&) {
                 m_pin_cache.clear();
@@ -216,6 +218,7 @@ bool TokenLogin::check_in_place(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
             throw ck_error("C_Login", login_rv, m_subject);
         }
         m_error.clear();
+        m_began = std::chrono::steady_clock::now();  // the user gave the PIN again: a new login
         return true;
     }
     if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LEN_RANGE) {
@@ -233,6 +236,7 @@ void TokenLogin::login_locked(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, s
     LockedBytes copy(pin.begin(), pin.end());
     CK_RV rv = fn->C_Login(session, CKU_USER, copy.data(), static_cast<CK_ULONG>(copy.size()));
     if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
+        m_began = std::chrono::steady_clock::now();
         m_state = State::logged_in;
         m_refused = PinOrigin::none;
         m_error.clear();
@@ -268,6 +272,23 @@ void TokenLogin::lock(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) noexcept 
     m_pin_cache.clear();  // a PIN typed into pinentry is not kept across a lock
     if (fn != nullptr && session != CK_INVALID_HANDLE) fn->C_Logout(session);  // not logged in: nothing to undo
     if (m_state == State::logged_in) m_state = State::logged_out;
+    m_began.reset();
+}
+
+std::optional<std::chrono::steady_clock::time_point> TokenLogin::began() const {
+    std::lock_guard lock(m_mutex);
+    return m_began;
+}
+
+bool TokenLogin::end(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session,
+                     std::chrono::steady_clock::time_point began) noexcept {
+    std::lock_guard lock(m_mutex);
+    if (!m_began || *m_began != began) return false;
+    m_pin_cache.clear();
+    if (fn != nullptr && session != CK_INVALID_HANDLE) fn->C_Logout(session);  // not logged in: nothing to undo
+    if (m_state == State::logged_in) m_state = State::logged_out;
+    m_began.reset();
+    return true;
 }
 
 void TokenLogin::unlock(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin) {

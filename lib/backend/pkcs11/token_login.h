@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -60,6 +61,13 @@ public:
     // Ends the lock without a PIN: the next use logs in with the configured PIN source.
     void unlock() noexcept;
     bool locked() const;
+    // When the login in place began (kept across a lost login the PIN cache restores);
+    // nullopt when there is none.
+    std::optional<std::chrono::steady_clock::time_point> began() const;
+    // Ends the login that began at `began` (else does nothing and returns false): logs out
+    // through `session` (CK_INVALID_HANDLE: none) and forgets the PIN kept; not locked, so the
+    // next use logs in again (asking, or with the configured PIN).
+    bool end(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, std::chrono::steady_clock::time_point began) noexcept;
 
     State state() const;
     std::string last_error() const;
@@ -94,6 +102,7 @@ private:
     std::mutex m_ask_mutex;  // held while the user is asked (never while holding m_mutex)
     mutable std::mutex m_mutex;
     State m_state = State::logged_out;
+    std::optional<std::chrono::steady_clock::time_point> m_began;
     bool m_locked = false;
     PinOrigin m_refused = PinOrigin::none;
     std::string m_error;

@@ -270,5 +270,51 @@ TEST(ConfigTpmTest, CliTpm) {
     }
 }
 
+TEST(ConfigTest, KeyConstraints) {
+    const auto c = Config::parse(R"(
+[[key_constraint]]
+key = "releases"
+confirm = true
+lifetime_seconds = 3600
+
+[[key_constraint]]
+key = "ci-*"
+lifetime_seconds = 60
+)",
+                                 "/etc/test.toml");
+    ASSERT_EQ(c.key_constraints.size(), 2u);
+    EXPECT_EQ(c.key_constraints[0].key, "releases");
+    EXPECT_TRUE(c.key_constraints[0].confirm);
+    EXPECT_EQ(c.key_constraints[0].lifetime_seconds, 3600u);
+    EXPECT_EQ(c.key_constraints[0].line, 2u);
+    EXPECT_FALSE(is_key_glob(c.key_constraints[0].key));
+    EXPECT_EQ(c.key_constraints[1].key, "ci-*");
+    EXPECT_FALSE(c.key_constraints[1].confirm);
+    EXPECT_EQ(c.key_constraints[1].lifetime_seconds, 60u);
+    EXPECT_TRUE(is_key_glob(c.key_constraints[1].key));
+    EXPECT_TRUE(Config::parse("", "/etc/test.toml").key_constraints.empty());
+}
+
+TEST(ConfigTest, BadKeyConstraintsNameTheirLine) {
+    const auto bad = [](const std::string& text, const std::string& expected) {
+        std::string message;
+        EXPECT_EQ(errc_of(text, &message), Errc::config) << text;
+        EXPECT_NE(message.find(expected), std::string::npos) << message;
+    };
+    bad("log_level = \"info\"\n[[key_constraint]]\nkey = \"releases\"\nconfirm = true\nttl = 5\n",
+        "[[key_constraint]] at line 5: unknown key \"ttl\"");
+    bad("[[key_constraint]]\nconfirm = true\n", "[[key_constraint]] at line 1: \"key\" is required");
+    bad("[[key_constraint]]\nkey = \"releases\"\n", "line 1: give confirm = true, lifetime_seconds, or both");
+    bad("[[key_constraint]]\nkey = \"releases\"\nconfirm = false\n", "constrains nothing");
+    bad("[[key_constraint]]\nkey = \"releases\"\nconfirm = \"yes\"\n",
+        "line 3: \"confirm\" must be true or false");
+    bad("[[key_constraint]]\nkey = \"releases\"\nlifetime_seconds = 0\n",
+        "line 3: \"lifetime_seconds\" must be an integer between 1 and 604800");
+    bad("[[key_constraint]]\nkey = \"releases\"\nlifetime_seconds = 1.5\n", "\"lifetime_seconds\" must be an integer");
+    bad("[[key_constraint]]\nkey = \"\"\nconfirm = true\n", "line 2: \"key\" must be a key id, name or glob");
+    bad("[[key_constraint]]\nkey = 7\nconfirm = true\n", "\"key\" must be a key id, name or glob");
+    bad("key_constraint = \"releases\"\n", "key \"key_constraint\" at line 1 must be an array of tables");
+}
+
 } // namespace
 } // namespace trustkey::config

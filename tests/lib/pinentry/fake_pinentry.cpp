@@ -8,6 +8,9 @@
 //                       (a test changes the answer while a daemon runs)
 //   FAKE_PINENTRY_DATA  the raw text of the D line GETPIN sends (data mode)
 //   FAKE_PINENTRY_LOG   a file each received line is appended to, after "PID <pid>"
+//   FAKE_PINENTRY_CONFIRM  how CONFIRM is answered: yes (default; "cancel" in cancel mode) |
+//                       no (GPG_ERR_NOT_CONFIRMED) | cancel | hang
+//   FAKE_PINENTRY_CONFIRM_FILE  a file holding that answer, read at each CONFIRM
 #include <unistd.h>
 
 #include <chrono>
@@ -70,11 +73,26 @@ int main() {
             reply("OK closing connection");
             return 0;
         }
-        if (word != "GETPIN") {
-            if (word == "CONFIRM" && mode == "cancel")
+        if (word == "CONFIRM") {
+            std::string answer = env_or("FAKE_PINENTRY_CONFIRM", mode == "cancel" ? "cancel" : "yes");
+            if (const std::string file = env_or("FAKE_PINENTRY_CONFIRM_FILE", ""); !file.empty()) {
+                std::ifstream in(file);
+                std::getline(in, answer);
+            }
+            if (answer == "no") {
+                reply("ERR 83886194 Not confirmed <Pinentry>");
+            } else if (answer == "cancel") {
                 reply("ERR 83886179 Operation cancelled <Pinentry>");
-            else
+            } else if (answer == "hang") {
+                std::this_thread::sleep_for(std::chrono::seconds(60));
+                return 0;
+            } else {
                 reply("OK");
+            }
+            continue;
+        }
+        if (word != "GETPIN") {
+            reply("OK");
             continue;
         }
         if (mode == "answer") {
