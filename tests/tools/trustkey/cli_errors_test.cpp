@@ -215,9 +215,11 @@ protected:
 
     void write_pin(const std::string& pin) const { std::ofstream(m_pin_file, std::ios::trunc) << pin; }
 
-    std::unique_ptr<CliDaemon> start() const {
-        const std::string toml = "[[pkcs11]]\nname = \"yubi\"\nmodule = \"" + SoftHsmToken::module() +
-                                 "\"\ntoken = \"" + m_token.uri() + "\"\npin_file = \"" + m_pin_file + "\"\n";
+    // `top`: settings before the token's table; `extra`: tables after it.
+    std::unique_ptr<CliDaemon> start(const std::string& extra = {}, const std::string& top = {}) const {
+        const std::string toml = top + "[[pkcs11]]\nname = \"yubi\"\nmodule = \"" + SoftHsmToken::module() +
+                                 "\"\ntoken = \"" + m_token.uri() + "\"\npin_file = \"" + m_pin_file + "\"\n" +
+                                 extra;
         return std::make_unique<CliDaemon>(CliDaemon::Options{
             .config_toml = toml, .env = {"SOFTHSM2_CONF=" + m_token.conf_path().string()}});
     }
@@ -280,6 +282,31 @@ TEST_F(ConfiguredToken, LockRefusesSigningInOneLineAndUnlockTakesTheTokensPin) {
     EXPECT_EQ(right.out, "trustkeyd is unlocked with the PIN of token 'yubi'\n");
     EXPECT_TRUE(succeeded(daemon->trustkey({"sign", "guarded", "--digest", std::string(64, 'b')})));
     EXPECT_EQ(nlohmann::json::parse(daemon->trustkey({"status", "--json"}).out)["locked"], false);
+}
+
+TEST_F(ConfiguredToken, AnUnconfirmedUseIsOneLineNamingTheKey) {
+    write_pin(m_token.user_pin());
+    // Nobody to ask: every use of the key is refused as not confirmed.
+    const auto daemon = start("[[key_constraint]]\nkey = \"guarded\"\nconfirm = true\n", "pinentry = \"none\"\n");
+    ASSERT_TRUE(succeeded(daemon->trustkey({"key", "generate", "guarded"})));
+    const auto refused = daemon->trustkey({"sign", "guarded", "--digest", std::string(64, 'a')});
+    EXPECT_TRUE(failed_with_one_line(refused, 1));
+    EXPECT_EQ(refused.err.rfind("trustkey: the use of key \"guarded\" (", 0), 0u) << refused.err;
+    EXPECT_NE(refused.err.find(") was not confirmed: no pinentry is configured to ask"), std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("(the key asks for confirmation of each use through pinentry)\n"), std::string::npos)
+        << refused.err;
+}
+
+TEST_F(ConfiguredToken, StatusShowsTheLoginLifetime) {
+    write_pin(m_token.user_pin());
+    const auto daemon = start("[[key_constraint]]\nkey = \"short-*\"\nlifetime_seconds = 600\n");
+    ASSERT_TRUE(succeeded(daemon->trustkey({"key", "generate", "short-lived"})));
+    ASSERT_TRUE(succeeded(daemon->trustkey({"sign", "short-lived", "--digest", std::string(64, 'a')})));
+    const auto status = nlohmann::json::parse(daemon->trustkey({"status", "--json"}).out);
+    EXPECT_EQ(status["tokens"][0]["login_lifetime_seconds"], 600) << status.dump();
+    EXPECT_GE(status["tokens"][0]["login_ends_in_seconds"].get<int>(), 590) << status.dump();
+    EXPECT_NE(daemon->trustkey({"status"}).out.find("Token 'yubi' stays logged in for "), std::string::npos);
 }
 
 TEST_F(ConfiguredToken, RefusedConfiguredPinIsNamedByEveryCommand) {
