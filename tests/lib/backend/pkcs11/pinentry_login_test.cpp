@@ -164,5 +164,43 @@ TEST_F(PinentryLoginTest, WithoutAKeptPinALostLoginAsksAgain) {
     EXPECT_EQ(questions[1].purpose, "generate key second");
 }
 
+TEST_F(PinentryLoginTest, EndingTheLoginLogsOutAndForgetsTheKeptPin) {
+    auto backend = open();
+    EXPECT_FALSE(backend->login_began());
+    KeyInfo key;
+    {
+        PinPurpose purpose("generate key first");
+        key = backend->generate("first", KeyType::ecdsa_p256);
+    }
+    const auto began = backend->login_began();
+    ASSERT_TRUE(began);
+    // A lost login the kept PIN restores is the same login: it counts from the first.
+    log_out_behind_its_back();
+    {
+        PinPurpose purpose("generate key second");
+        backend->generate("second", KeyType::ecdsa_p256);
+    }
+    ASSERT_EQ(questions.size(), 1u);
+    EXPECT_EQ(backend->login_began(), began);
+
+    // Another login's time ends nothing.
+    EXPECT_FALSE(backend->end_login(*began - 1s));
+    EXPECT_TRUE(backend->status().logged_in);
+    EXPECT_TRUE(backend->end_login(*began));
+    EXPECT_FALSE(backend->login_began());
+    EXPECT_FALSE(backend->status().logged_in);
+    EXPECT_FALSE(backend->ready_to_sign());
+    // Not locked: the next use asks again (the kept PIN was forgotten), and a new login begins.
+    const std::vector<std::uint8_t> digest(32, 7);
+    {
+        PinPurpose purpose("sign with key first");
+        backend->sign(key, HashAlg::sha256, digest);
+    }
+    ASSERT_EQ(questions.size(), 2u);
+    EXPECT_EQ(questions[1].purpose, "sign with key first");
+    ASSERT_TRUE(backend->login_began());
+    EXPECT_GT(*backend->login_began(), *began);
+}
+
 } // namespace
 } // namespace trustkey::backend::pkcs11
