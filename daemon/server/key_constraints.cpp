@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "lib/backend/key_reference.h"
+#include "lib/core/log.h"
 
 namespace trustkey::server {
 
@@ -12,6 +13,8 @@ KeyConstraints::KeyConstraints(std::vector<config::KeyConstraint> constraints) :
     for (const auto& c : m_constraints) {
         m_any_confirm = m_any_confirm || c.confirm;
         m_any_lifetime = m_any_lifetime || c.lifetime_seconds > 0;
+        spdlog::info("event=key_constraint key={} confirm={} lifetime_seconds={}", log::quoted(c.key), c.confirm,
+                     c.lifetime_seconds);
     }
 }
 

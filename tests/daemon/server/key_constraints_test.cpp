@@ -34,7 +34,8 @@ protected:
             token += "pin_file = \"" + (m_home / "pin").string() + "\"\n";
         }
         const std::string cfg =
-            write_config("pinentry = \"" + pinentry + "\"\npinentry_timeout_seconds = 20\n" + token + constraints);
+            write_config("pinentry = \"" + pinentry + "\"\npinentry_timeout_seconds = " +
+                         std::to_string(m_answer_within) + "\n" + token + constraints);
         auto o = options({"--log-level", "debug", "--config", cfg});
         o.env = {"FAKE_PINENTRY_PIN_FILE=" + (m_home / "typed").string(),
                  "FAKE_PINENTRY_CONFIRM_FILE=" + (m_home / "confirm").string(),
@@ -60,6 +61,7 @@ protected:
     static std::string self_exe() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
 
     SoftHsmToken m_token{"constraint-token", "4321"};
+    unsigned m_answer_within = 20;  // pinentry_timeout_seconds
 };
 
 pb::Status status_of(const std::function<void()>& request, std::string* message = nullptr) {
@@ -147,6 +149,45 @@ TEST_F(KeyConstraintsTest, ABatchAsksOnceForAllItsDigests) {
     EXPECT_EQ(status_of([&] { c.sign_batch(key.id(), pb::HASH_SHA256, items); }), pb::STATUS_DENIED);
     EXPECT_EQ(count(asked(), "CONFIRM"), 3u) << asked();
     expect_serves();
+}
+
+TEST_F(KeyConstraintsTest, NoAnswerInTimeIsDenied) {
+    m_answer_within = 1;
+    start_daemon("[[key_constraint]]\nkey = \"releases\"\nconfirm = true\n");
+    auto c = client();
+    const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
+    answer("hang");
+    std::string why;
+    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("x")); }, &why), pb::STATUS_DENIED);
+    EXPECT_NE(why.find("was not confirmed: nobody answered the confirmation in time"), std::string::npos) << why;
+    answer("yes");
+    c.sign(key.id(), pb::HASH_SHA256, digest_of("x"));
+}
+
+TEST_F(KeyConstraintsTest, OneQuestionAtATime) {
+    start_daemon("[[key_constraint]]\nkey = \"releases\"\nconfirm = true\n");
+    const auto key = client().generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
+    answer("yes");
+    // Four clients at once on a token with two workers: each question is asked after the
+    // one before has been answered (each pinentry's conversation is whole in the log).
+    std::vector<std::future<pb::SignReply>> signs;
+    for (int i = 0; i < 4; ++i)
+        signs.push_back(std::async(std::launch::async, [&, i] {
+            return client().sign(key.id(), pb::HASH_SHA256, digest_of("tag " + std::to_string(i)));
+        }));
+    for (auto& s : signs) EXPECT_FALSE(s.get().signature().empty());
+    const std::string sent = asked();
+    EXPECT_EQ(count(sent, "CONFIRM"), 4u) << sent;
+    std::size_t at = 0;
+    for (int i = 0; i < 4; ++i) {
+        const auto pid = sent.find("PID ", at);
+        ASSERT_NE(pid, std::string::npos) << sent;
+        const auto next = sent.find("PID ", pid + 1);
+        const std::string conversation = sent.substr(pid, next == std::string::npos ? std::string::npos : next - pid);
+        EXPECT_EQ(count(conversation, "CONFIRM"), 1u) << conversation;
+        EXPECT_NE(conversation.find("BYE"), std::string::npos) << conversation;
+        at = pid + 1;
+    }
 }
 
 TEST_F(KeyConstraintsTest, WithoutPinentryAConfirmedKeyIsDeniedSayingWhy) {
