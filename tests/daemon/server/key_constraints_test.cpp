@@ -283,5 +283,22 @@ TEST_F(KeyConstraintsTest, ALoginGivenByHandEndsToo) {
     c.sign(key.id(), pb::HASH_SHA256, digest_of("z"));
 }
 
+TEST_F(KeyConstraintsTest, AConfiguredPinLogsInAgainAfterTheLifetime) {
+    start_daemon("[[key_constraint]]\nkey = \"releases\"\nlifetime_seconds = 1\n");
+    auto c = client();
+    const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
+    c.sign(key.id(), pb::HASH_SHA256, digest_of("x"));
+    // (A status would log in again with the pin_file: the daemon's log says when it ended.)
+    const auto deadline = std::chrono::steady_clock::now() + 5s;
+    while (m_daemon->log().find("event=login_lifetime_ended") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(100ms);
+    EXPECT_NE(m_daemon->log().find("event=login_lifetime_ended backend=\"hsm\" lifetime_seconds=1"),
+              std::string::npos);
+    // The pin_file logs in again, asking nobody.
+    expect_valid_signature(key, pb::HASH_SHA256, digest_of("y"), c.sign(key.id(), pb::HASH_SHA256, digest_of("y")).signature());
+    EXPECT_EQ(asked(), "");
+}
+
 } // namespace
 } // namespace trustkey::test
