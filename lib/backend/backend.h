@@ -121,7 +121,8 @@ public:
     // Hot-plug: whether the backend's token is there now. A token found again is logged in
     // again when that needs no one to be asked (a configured PIN source, a PIN still cached)
     // and its keys are read again. Returns the change since the last call, nullopt when there
-    // is none. Asks the token, so never on the event loop. Default: nullopt (nothing to pull).
+    // is none; a token pulled and put back between two calls is reported gone, then back at
+    // the next call. Asks the token, so never on the event loop. Default: nullopt (nothing to pull).
     virtual std::optional<PresenceChange> check_presence();
     // Logs in with a PIN given by the user (for example typed into the CLI).
     virtual void login(const SecureBytes& pin) = 0;

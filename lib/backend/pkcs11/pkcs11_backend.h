@@ -95,11 +95,12 @@ private:
     std::shared_ptr<Module> m_module;
     TokenLogin m_login;
 
-    mutable std::mutex m_token_mutex;  // m_pool, m_token_error, m_seen_*, m_reported_present
+    mutable std::mutex m_token_mutex;  // m_pool, m_token_error, m_seen_*, m_reported_present, m_went_away
     std::shared_ptr<SessionPool> m_pool;
     std::string m_token_error;
     std::string m_seen_label, m_seen_serial;  // the token as last found
     bool m_reported_present = false;          // as check_presence() last reported it
+    bool m_went_away = false;                 // the token was seen gone since check_presence() last looked
     std::atomic<std::uint64_t> m_pool_drops{0};  // pools dropped: a key's handles from before are stale
 
     TokenAccess m_access;  // shared by every token operation; generate / import / remove hold it alone

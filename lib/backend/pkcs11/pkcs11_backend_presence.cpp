@@ -2,6 +2,8 @@
 // token matches the URI and dropped when the module says the token went (or its sessions are
 // gone); the key list stays so references resolve and hear the token is absent, naming it;
 // check_presence() looks for the token and, when it is back, logs in again and reads the keys.
+#include <utility>
+
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/pkcs11_backend.h"
 #include "lib/backend/pkcs11/token_uri.h"
@@ -36,6 +38,7 @@ std::shared_ptr<SessionPool> Pkcs11Backend::token_pool() {
         const bool gone_softhsm = e.domain() == ErrorDomain::pkcs11 && e.code() == CKR_GENERAL_ERROR &&
                                   !m_seen_label.empty();
         if (e.errc() == Errc::token_absent || gone_softhsm) {
+            m_went_away = true;
             Error named = named_absent(m_config, m_seen_label, m_seen_serial, e);
             m_token_error = named.what();
             throw named;
@@ -52,6 +55,7 @@ void Pkcs11Backend::drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept
         std::lock_guard lock(m_token_mutex);
         if (m_pool != pool) return;  // another thread dropped it already
         m_pool.reset();
+        m_went_away = true;
         ++m_pool_drops;
     }
     m_login.forget();
@@ -101,11 +105,20 @@ std::optional<PresenceChange> Pkcs11Backend::check_presence() {
         }
         if (stale) restore_token();
     }
+    // A removal a request saw is reported even when the token is back already (its return
+    // then at the next check), so each pull is told once each way.
     std::lock_guard lock(m_token_mutex);
     const bool present = m_pool != nullptr;
-    if (present == m_reported_present) return std::nullopt;
-    m_reported_present = present;
-    return PresenceChange{present, m_seen_label, m_seen_serial};
+    const bool went_away = std::exchange(m_went_away, false);
+    if (m_reported_present && (went_away || !present)) {
+        m_reported_present = false;
+        return PresenceChange{false, m_seen_label, m_seen_serial};
+    }
+    if (!m_reported_present && present) {
+        m_reported_present = true;
+        return PresenceChange{true, m_seen_label, m_seen_serial};
+    }
+    return std::nullopt;
 }
 
 } // namespace trustkey::backend::pkcs11

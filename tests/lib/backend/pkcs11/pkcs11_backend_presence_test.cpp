@@ -141,6 +141,14 @@ TEST_F(PresenceTest, PulledAndPutBackBetweenChecksSignsOnFreshSessions) {
     // The backend never saw it gone: the first request finds its sessions invalid, opens new
     // ones and logs in again.
     expect_verifies(key, sign(*backend, key));
+    // And the next checks tell it went, then that it is back.
+    const auto removed = backend->check_presence();
+    ASSERT_TRUE(removed);
+    EXPECT_FALSE(removed->present);
+    const auto added = backend->check_presence();
+    ASSERT_TRUE(added);
+    EXPECT_TRUE(added->present);
+    EXPECT_FALSE(backend->check_presence());
 }
 
 TEST_F(PresenceTest, AbsentAtStartIsNamedByItsUriAndFoundLater) {
