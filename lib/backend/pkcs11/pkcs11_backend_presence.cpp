@@ -33,11 +33,7 @@ std::shared_ptr<SessionPool> Pkcs11Backend::token_pool() {
         m_seen_label = token.label;
         m_seen_serial = token.serial;
     } catch (const Error& e) {
-        // SoftHSM2 answers CKR_GENERAL_ERROR once a token's directory is gone: for a token seen
-        // before, that is a token gone too.
-        const bool gone_softhsm = e.domain() == ErrorDomain::pkcs11 && e.code() == CKR_GENERAL_ERROR &&
-                                  !m_seen_label.empty();
-        if (e.errc() == Errc::token_absent || gone_softhsm) {
+        if (e.errc() == Errc::token_absent) {
             m_went_away = true;
             Error named = named_absent(m_config, m_seen_label, m_seen_serial, e);
             m_token_error = named.what();
@@ -71,9 +67,7 @@ Error Pkcs11Backend::absent_error(const Error& cause) const {
 bool Pkcs11Backend::still_present(const std::shared_ptr<SessionPool>& pool) noexcept {
     CK_TOKEN_INFO info{};
     const CK_RV rv = m_module->fn()->C_GetTokenInfo(pool->slot(), &info);
-    // Another failure is not a removal; SoftHSM2 says CKR_GENERAL_ERROR for a token whose
-    // directory went away.
-    if (rv != CKR_OK) return errc_for_rv(rv) != Errc::token_absent && rv != CKR_GENERAL_ERROR;
+    if (rv != CKR_OK) return errc_for_rv(rv) != Errc::token_absent;  // another failure: not a removal
     // Another token in the same reader is a removal of ours.
     const TokenSlot token = token_slot_of(pool->slot(), info);
     std::lock_guard lock(m_token_mutex);

@@ -167,26 +167,6 @@ TEST_F(PresenceTest, AbsentAtStartIsNamedByItsUriAndFoundLater) {
     EXPECT_TRUE(backend->ready_to_sign());
 }
 
-TEST_F(PresenceTest, SoftHsmTokenDirectoryMovedAwayIsARemoval) {
-    // The real SoftHSM2, no unplug module: its token directory moved away. (SoftHSM2 cannot show
-    // the token again until the module is finalized, so only the removal is checked here.)
-    Pkcs11Config c = config(token.uri(), {PinSource::Kind::env, kPinVar});
-    c.module = test::SoftHsmToken::module();
-    auto backend = make_pkcs11_backend(c);
-    const KeyInfo key = backend->generate("release", KeyType::ecdsa_p256);
-    expect_verifies(key, sign(*backend, key));
-    std::filesystem::rename(token.dir() / "tokens", token.dir() / "away");
-    const auto removed = backend->check_presence();
-    ASSERT_TRUE(removed);
-    EXPECT_FALSE(removed->present);
-    EXPECT_EQ(removed->label, "alpha");
-    const Error e = error_of([&] { sign(*backend, key); });
-    EXPECT_EQ(e.errc(), Errc::token_absent) << e.what();
-    EXPECT_NE(e.message().find("token 'alpha'"), std::string::npos) << e.message();
-    EXPECT_FALSE(backend->status().present);
-    EXPECT_FALSE(backend->check_presence());
-}
-
 TEST_F(PresenceTest, PinTypedIntoPinentryLogsInAgainWhileCached) {
     int questions = 0;
     Pkcs11Config c = config(token.uri(), {});
