@@ -173,6 +173,8 @@ Config Config::parse(std::string_view toml_text, const fs::path& origin) {
             cfg.idle_timeout_seconds = static_cast<unsigned>(get_int(v, key, 0, kMaxIdleTimeout, origin));
         } else if (key == "idle_lock_seconds") {
             cfg.idle_lock_seconds = static_cast<unsigned>(get_int(v, key, 0, kMaxIdleTimeout, origin));
+        } else if (key == "token_poll_seconds") {
+            cfg.token_poll_seconds = static_cast<unsigned>(get_int(v, key, 0, 3600, origin));
         } else if (key == "batch_chunk") {
             cfg.batch_chunk = static_cast<std::size_t>(get_int(v, key, 1, 960, origin));
         } else if (key == "general_workers") {

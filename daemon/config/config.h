@@ -34,6 +34,7 @@ struct Config {
     unsigned frame_timeout_seconds = kDefaultFrameTimeoutSeconds;  // a partial frame (or unread reply) may stall this long
     unsigned idle_timeout_seconds = kDefaultIdleTimeoutSeconds;    // a connection doing nothing is closed; 0: never
     unsigned idle_lock_seconds = 0;  // the daemon locks itself after this long without a key used; 0: never
+    unsigned token_poll_seconds = 2;  // how often PKCS#11 tokens are looked for (pulled, put back); 0: never
     std::size_t max_queued_requests = kDefaultMaxQueuedRequests;   // per backend queue; past it: STATUS_BUSY
     std::size_t batch_chunk = 8;       // SignBatch items signed per turn before other clients' requests
     std::size_t general_workers = 2;   // workers for requests bound to no backend (listing, status)

@@ -313,6 +313,17 @@ void AgentService::keys_changed() {
     refresh_backends();
 }
 
+void AgentService::token_presence_changed(const server::TokenPresence& change) {
+    send([&] {
+        if (change.present)
+            emitTokenAdded(change.backend, change.label, change.serial);
+        else
+            emitTokenRemoved(change.backend, change.label, change.serial);
+    });
+    refresh_backends();
+    announce_keys();  // a token back may hold other keys
+}
+
 std::unique_ptr<AgentService> start_agent_service(server::Daemon& daemon, config::DbusMode mode) noexcept {
     if (mode == config::DbusMode::none) return nullptr;
     try {

@@ -6,7 +6,8 @@
 // backends' in-memory key lists, and what needs a token (ListKeys, Status, the
 // backends' state) runs as the daemon's own request on its work queues, answered when
 // that request completes, as are Lock and Unlock (whose PIN trustkeyd asks through
-// pinentry). Further members (token hot-plug) are added in the XML and here.
+// pinentry). A token pulled out or put back is TokenRemoved / TokenAdded, and the Backends
+// property changes with it.
 #pragma once
 
 #include <sdbus-c++/sdbus-c++.h>
@@ -55,6 +56,7 @@ public:
     void signature_made(const server::SignatureMade& made) override;
     void keys_changed() override;
     void lock_changed(bool locked) override;
+    void token_presence_changed(const server::TokenPresence& change) override;
 
 private:
     using ListKeysResult = sdbus::Result<std::vector<KeyTuple>>;

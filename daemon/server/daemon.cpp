@@ -165,6 +165,13 @@ Daemon::Daemon(const config::Config& config, const std::filesystem::path& socket
     }
     if (m_constraints.any_lifetime())
         m_login_lifetime = std::make_unique<LoginLifetime>(event, m_ring, m_constraints, *m_scheduler);
+    m_token_poll_every = std::chrono::seconds(config.token_poll_seconds);
+    if (m_token_poll_every.count() > 0) {
+        const auto first = std::chrono::steady_clock::now() + m_token_poll_every;
+        check(sd_event_add_time(event, &s, CLOCK_MONOTONIC, usec_of(first), 0, &Daemon::on_token_poll, this),
+              "sd_event_add_time");
+        m_token_poll.reset(s);
+    }
     check(sd_event_add_defer(event, &s, &Daemon::on_reap, this), "sd_event_add_defer");
     m_reap.reset(s);
     sd_event_source_set_enabled(s, SD_EVENT_OFF);
@@ -243,6 +250,14 @@ int Daemon::on_completions(sd_event_source*, int fd, std::uint32_t, void* self) 
     auto* d = static_cast<Daemon*>(self);
     drain_eventfd(fd);
     for (auto& c : d->m_scheduler->take_completions()) {
+        if (c.then) {
+            try {
+                c.then();
+            } catch (const std::exception& e) {
+                spdlog::error("event=internal_task_error error={}", log::quoted(e.what()));
+            }
+            continue;
+        }
         if (auto asked = d->m_asked.find(c.connection); asked != d->m_asked.end()) {
             auto done = std::move(asked->second);
             d->m_asked.erase(asked);
@@ -295,6 +310,52 @@ int Daemon::on_idle_lock(sd_event_source* s, std::uint64_t, void* self) noexcept
     sd_event_source_set_time(s, usec_of(next));
     sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
     return 0;
+}
+
+int Daemon::on_token_poll(sd_event_source* s, std::uint64_t, void* self) noexcept {
+    auto* d = static_cast<Daemon*>(self);
+    try {
+        d->check_tokens();
+    } catch (const std::exception& e) {
+        spdlog::error("event=token_check_failed error={}", log::quoted(e.what()));
+    }
+    sd_event_source_set_time(s, usec_of(std::chrono::steady_clock::now() + d->m_token_poll_every));
+    sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+    return 0;
+}
+
+void Daemon::check_tokens() {
+    // On the backends' own queues: the loop never asks a token, and a check waits behind the
+    // requests already queued for its token instead of running beside them.
+    for (backend::Backend* b : m_ring.backends()) {
+        if (m_presence_checks.contains(b)) continue;  // the last one has not ended yet
+        const std::uint64_t owner = m_next_id++;
+        const bool queued = m_scheduler->run_task(b, owner, [this, b]() -> std::function<void()> {
+            std::optional<backend::PresenceChange> change;
+            try {
+                change = b->check_presence();
+            } catch (const std::exception& e) {
+                spdlog::warn("event=token_check_failed backend={} error={}", log::quoted(b->name()),
+                             log::quoted(e.what()));
+            }
+            return [this, b, change] { token_checked(b, change); };
+        });
+        if (queued) m_presence_checks.insert(b);
+    }
+}
+
+void Daemon::token_checked(backend::Backend* b, const std::optional<backend::PresenceChange>& change) {
+    m_presence_checks.erase(b);
+    if (!change) return;
+    if (change->present)
+        spdlog::info("event=token_added backend={} label={} serial={}", log::quoted(b->name()),
+                     log::quoted(change->label), log::quoted(change->serial));
+    else
+        spdlog::warn("event=token_removed backend={} label={} serial={} reason=\"its keys answer token absent until "
+                     "it is back\"",
+                     log::quoted(b->name()), log::quoted(change->label), log::quoted(change->serial));
+    if (ReplyObserver* observer = m_connection_options.observer)
+        observer->token_presence_changed(TokenPresence{b->name(), change->label, change->serial, change->present});
 }
 
 int Daemon::on_reap(sd_event_source*, void* self) noexcept {

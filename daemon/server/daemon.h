@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "lib/backend/key_ring.h"
@@ -91,6 +92,11 @@ private:
     static int on_completions(sd_event_source* s, int fd, std::uint32_t revents, void* self) noexcept;
     static int on_accept_retry(sd_event_source* s, std::uint64_t usec, void* self) noexcept;
     static int on_idle_lock(sd_event_source* s, std::uint64_t usec, void* self) noexcept;
+    static int on_token_poll(sd_event_source* s, std::uint64_t usec, void* self) noexcept;
+    // Queues a presence check (Backend::check_presence) for each backend without one running.
+    void check_tokens();
+    // On the loop: what a presence check of `backend` found.
+    void token_checked(backend::Backend* backend, const std::optional<backend::PresenceChange>& change);
     static int on_reap(sd_event_source* s, void* self) noexcept;
 
     void accept_pending();
@@ -124,6 +130,9 @@ private:
     UniqueSdEventSource m_idle_lock;  // set when idle_lock_seconds is
     std::chrono::seconds m_idle_lock_after{0};
     std::unique_ptr<LoginLifetime> m_login_lifetime;  // set when a key has a lifetime
+    UniqueSdEventSource m_token_poll;  // set when token_poll_seconds is
+    std::chrono::seconds m_token_poll_every{0};
+    std::unordered_set<const backend::Backend*> m_presence_checks;  // queued or running
     UniqueSdEventSource m_reap;
     bool m_accept_paused = false;
     bool m_stopping = false;

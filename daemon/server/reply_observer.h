@@ -19,6 +19,14 @@ struct SignatureMade {
     std::vector<std::string> digest_prefixes;
 };
 
+// A token pulled out or put back, as the daemon's presence check saw it.
+struct TokenPresence {
+    std::string backend;
+    std::string label;   // the token as last seen
+    std::string serial;
+    bool present = false;
+};
+
 class ReplyObserver {
 public:
     virtual ~ReplyObserver() = default;
@@ -29,6 +37,8 @@ public:
     virtual void keys_changed() = 0;
     // The daemon was locked or unlocked (a Lock or Unlock answered, the idle lock).
     virtual void lock_changed(bool locked) = 0;
+    // A backend's token went away or came back (the daemon's presence check, token_poll_seconds).
+    virtual void token_presence_changed(const TokenPresence&) {}
 };
 
 // What the observer needs of a request before it goes to the scheduler: the digest prefixes

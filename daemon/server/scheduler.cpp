@@ -262,7 +262,7 @@ void Scheduler::post(const std::shared_ptr<Work>& work) noexcept {
             if (auto it = m_running.find(work->owner); it != m_running.end() && it->second == work)
                 m_running.erase(it);
             if (work->cancelled) return;  // its connection is gone
-            m_inbox.push_back(Completion{work->owner, std::move(work->response), work->session});
+            m_inbox.push_back(Completion{work->owner, std::move(work->response), work->session, {}});
         }
         if (m_wake) m_wake();
     } catch (...) {
@@ -276,6 +276,38 @@ bool Scheduler::run_on(const backend::Backend* b, std::function<void()> job) {
     // Owner 0 is no connection's: forget() never drops it.
     it->second->queue->push_continuation(WorkQueue::Job{0, std::move(job)});
     return true;
+}
+
+bool Scheduler::run_task(const backend::Backend* backend, std::uint64_t owner,
+                         std::function<std::function<void()>()> task) {
+    auto it = m_lanes.find(backend);
+    WorkQueue& queue = it != m_lanes.end() ? *it->second->queue : *m_general;
+    WorkQueue::Job job;
+    job.owner = owner;
+    job.run = [this, owner, task = std::move(task)] {
+        std::function<void()> then;
+        try {
+            then = task();
+        } catch (const std::exception& e) {
+            spdlog::error("event=internal_task_error error={}", log::quoted(e.what()));
+        } catch (...) {
+            spdlog::error("event=internal_task_error");
+        }
+        if (!then) return;
+        try {
+            {
+                std::lock_guard lock(m_mutex);
+                Completion c;
+                c.connection = owner;
+                c.then = std::move(then);
+                m_inbox.push_back(std::move(c));
+            }
+            if (m_wake) m_wake();
+        } catch (...) {
+            spdlog::error("event=completion_lost connection={}", owner);
+        }
+    };
+    return queue.push(std::move(job));
 }
 
 std::vector<Completion> Scheduler::take_completions() {

@@ -34,6 +34,8 @@ struct Completion {
     std::uint64_t connection = 0;
     pb::Response response;
     Session session;  // the connection's session as the request left it
+    // Work of the daemon's own (Scheduler::run_task): run on the loop's thread instead of a reply.
+    std::function<void()> then;
 };
 
 class Scheduler {
@@ -83,6 +85,12 @@ public:
     // Work of the daemon's own on `b`'s queue, after what waits there (never refused as busy);
     // `job` runs on a worker and must not throw. False when `b` has no queue.
     bool run_on(const backend::Backend* b, std::function<void()> job);
+    // Work of the daemon's own on `backend`'s queue (the general one when it has none), as
+    // `owner`'s: `task` runs on a worker — where a token may be asked — and the function it
+    // returns comes back as a Completion's `then`, for the loop's thread. False (nothing
+    // queued) when the queue is full.
+    bool run_task(const backend::Backend* backend, std::uint64_t owner,
+                  std::function<std::function<void()>()> task);
 
 private:
     struct Work;

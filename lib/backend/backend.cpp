@@ -61,6 +61,8 @@ std::optional<KeyPtr> Backend::cached_key(std::string_view) { return std::nullop
 
 std::optional<Error> Backend::unusable_key(std::string_view) { return std::nullopt; }
 
+std::optional<PresenceChange> Backend::check_presence() { return std::nullopt; }
+
 KeyInfo Backend::generate_wrappable(std::string_view name, KeyType) {
     throw Error(Errc::unsupported_algorithm, "backend '" + this->name() + "' cannot make keys that can be copied to "
                 "another token", 0, {}, "key '" + std::string(name) + "'");

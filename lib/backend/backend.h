@@ -63,6 +63,13 @@ struct BackendStatus {
     std::vector<std::string> keys_awaiting_auth;  // names of keys with their own authorization value not given yet
 };
 
+// A token that went away or came back, as check_presence() saw it.
+struct PresenceChange {
+    bool present = false;
+    std::string label;   // the token as last seen (empty when it never was)
+    std::string serial;
+};
+
 class Backend {
 public:
     virtual ~Backend() = default;
@@ -112,6 +119,12 @@ public:
     // use (what it stores for it is corrupt), so the caller hears why; nullopt otherwise.
     virtual std::optional<Error> unusable_key(std::string_view ref);
     virtual BackendStatus status() = 0;
+    // Hot-plug: whether the backend's token is there now. A token found again is logged in
+    // again when that needs no one to be asked (a configured PIN source, a PIN still cached)
+    // and its keys are read again. Returns the change since the last call, nullopt when there
+    // is none; a token pulled and put back between two calls is reported gone, then back at
+    // the next call. Asks the token, so never on the event loop. Default: nullopt (nothing to pull).
+    virtual std::optional<PresenceChange> check_presence();
     // Logs in with a PIN given by the user (for example typed into the CLI).
     virtual void login(const SecureBytes& pin) = 0;
     // Locking (the daemon's Lock, idle lock): forgets every PIN and authorization value given to

@@ -35,13 +35,17 @@ auto Pkcs11Backend::run(bool needs_login, Op&& op) {
         } catch (const Error& e) {
             const bool from_module = is_pkcs11_call(e);
             const auto rv = static_cast<CK_RV>(e.code());
-            const bool drop = e.errc() == Errc::token_absent;
+            const bool absent = e.errc() == Errc::token_absent;
+            // Sessions the module no longer knows: the token was pulled and put back (or its
+            // sessions closed), so every pooled session is gone with the login.
+            const bool sessions_gone = from_module && (rv == CKR_SESSION_HANDLE_INVALID || rv == CKR_SESSION_CLOSED);
             const bool lost_login = from_module && rv == CKR_USER_NOT_LOGGED_IN && e.call() != "C_Login";
-            const bool broken_session = from_module && session_is_broken(rv) && !drop;
-            if (drop) drop_pool(pool);
+            const bool broken_session = from_module && session_is_broken(rv) && !absent;
+            if (absent || sessions_gone) drop_pool(pool);
             if (lost_login) m_login.forget();
             // One more try on a fresh session or after logging in again (never with a refused PIN).
             if (attempt == 0 && (lost_login || broken_session)) continue;
+            if (absent) throw absent_error(e);
             throw;
         }
     }
@@ -66,36 +70,13 @@ Pkcs11Backend::Pkcs11Backend(Pkcs11Config config)
     } catch (const Error&) {
         // Absent token or refused PIN: status() and the next operations report it.
     }
+    std::lock_guard lock(m_token_mutex);
+    m_reported_present = m_pool != nullptr;
 }
 
 Pkcs11Backend::~Pkcs11Backend() {
     std::lock_guard lock(m_token_mutex);
     m_pool.reset();
-}
-
-std::shared_ptr<SessionPool> Pkcs11Backend::token_pool() {
-    std::lock_guard lock(m_token_mutex);
-    if (m_pool) return m_pool;
-    try {
-        const TokenSlot token = find_token(m_module->fn(), m_uri);
-        m_pool = std::make_shared<SessionPool>(m_module, static_cast<CK_SLOT_ID>(token.id), m_config.sessions);
-    } catch (const Error& e) {
-        m_token_error = e.what();
-        throw;
-    }
-    m_token_error.clear();
-    return m_pool;
-}
-
-void Pkcs11Backend::drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept {
-    {
-        std::lock_guard lock(m_token_mutex);
-        if (m_pool == pool) m_pool.reset();
-    }
-    m_login.forget();
-    std::lock_guard lock(m_cache_mutex);
-    m_keys.clear();
-    m_keys_scanned = false;
 }
 
 std::vector<KeyInfo> Pkcs11Backend::refresh(SessionPool::Lease& lease) {
@@ -110,6 +91,7 @@ std::vector<KeyInfo> Pkcs11Backend::refresh(SessionPool::Lease& lease) {
     std::lock_guard lock(m_cache_mutex);
     m_keys = std::move(fresh);
     m_keys_scanned = true;
+    m_handles_valid = true;
     return infos;
 }
 
@@ -166,7 +148,8 @@ std::shared_ptr<const Pkcs11Backend::CachedKey> Pkcs11Backend::cached(const KeyI
     for (int pass = 0; pass < 2; ++pass) {
         {
             std::lock_guard lock(m_cache_mutex);
-            auto it = m_keys.find(key.id);
+            // Handles from before the token was pulled are not used: the keys are read again.
+            auto it = m_handles_valid ? m_keys.find(key.id) : m_keys.end();
             if (it != m_keys.end()) return it->second;
         }
         if (pass == 0) list_keys();
@@ -224,22 +207,28 @@ std::vector<Bytes> Pkcs11Backend::sign_batch(const KeyInfo& key, HashAlg hash, s
 std::vector<Bytes> Pkcs11Backend::sign_checked(const KeyInfo& key,
                                                std::span<const std::span<const std::uint8_t>> items) {
     for (int attempt = 0;; ++attempt) {
+        const std::uint64_t drops = m_pool_drops.load();
         const std::shared_ptr<const CachedKey> k = cached(key);
         try {
             return run(true, [&](SessionPool::Lease& lease) {
+                // The token went and came back since the handles were read: they may name another object.
+                if (m_pool_drops.load() != drops)
+                    throw Error(Errc::token_error, "the token was replaced while the key was looked up", 0, {}, key.id);
                 std::vector<Bytes> out;
                 out.reserve(items.size());
                 for (const auto& item : items) out.push_back(sign_one(lease, *k, item));
                 return out;
             });
         } catch (const Error& e) {
-            // The object went away behind our back (removed by another tool): look again once.
+            // The object went away behind our back (removed by another tool), or the token was
+            // pulled and put back meanwhile: look again once.
             bool stale = e.code() == CKR_KEY_HANDLE_INVALID || e.code() == CKR_OBJECT_HANDLE_INVALID;
             if (attempt == 0 && stale && is_pkcs11_call(e)) {
                 std::lock_guard lock(m_cache_mutex);
                 m_keys.erase(key.id);
                 continue;
             }
+            if (attempt == 0 && e.errc() != Errc::token_absent && m_pool_drops.load() != drops) continue;
             throw;
         }
     }
@@ -334,6 +323,17 @@ bool Pkcs11Backend::end_login(std::chrono::steady_clock::time_point began) {
         }
     }
     return m_login.end(nullptr, CK_INVALID_HANDLE, began);
+}
+
+void Pkcs11Backend::restore_token() noexcept {
+    try {
+        run(false, [&](SessionPool::Lease& lease) {
+            if (m_login.restore(lease.fn(), lease.get())) refresh(lease);
+            return 0;
+        });
+    } catch (const Error&) {
+        // A refused PIN, or the token gone again: status() and the next request report it.
+    }
 }
 
 bool Pkcs11Backend::ready_to_sign() const noexcept {

@@ -3,6 +3,7 @@
 // trusted key, see key_backup.h) and used for signing through a session pool.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -47,6 +48,7 @@ public:
     bool ready_to_sign() const noexcept override;
     std::optional<std::chrono::steady_clock::time_point> login_began() const noexcept override;
     bool end_login(std::chrono::steady_clock::time_point began) override;
+    std::optional<PresenceChange> check_presence() override;
 
 private:
     struct CachedKey {
@@ -56,8 +58,20 @@ private:
         KeyInfo info;
     };
 
+    // The pool on the token, opened (the token found by its URI) when there is none; throws
+    // absent_error() when no token matches.
     std::shared_ptr<SessionPool> token_pool();
+    // The sessions of `pool` are gone (the token was pulled, or pulled and put back): the pool
+    // and the login go, and the keys' handles are read again before their next use. The key
+    // list stays, so references to the keys still resolve (and hear the token is absent).
     void drop_pool(const std::shared_ptr<SessionPool>& pool) noexcept;
+    // The token_absent error naming the token (backend, label, serial as last seen) and
+    // saying to plug it in; `cause` gives the module's code and call.
+    Error absent_error(const Error& cause) const;
+    // Whether the token in the pool's slot is still the one this backend uses.
+    bool still_present(const std::shared_ptr<SessionPool>& pool) noexcept;
+    // A token found again: logs in when no one has to be asked and reads the keys again.
+    void restore_token() noexcept;
     // Runs `op(lease)` on a pooled session, logged in when `needs_login`, sharing
     // m_access (unless this thread holds it alone). Handles broken sessions, a removed
     // token and a lost login (one retry).
@@ -83,14 +97,19 @@ private:
     std::shared_ptr<Module> m_module;
     TokenLogin m_login;
 
-    std::mutex m_token_mutex;  // m_pool, m_token_error
+    mutable std::mutex m_token_mutex;  // m_pool, m_token_error, m_seen_*, m_reported_present, m_went_away
     std::shared_ptr<SessionPool> m_pool;
     std::string m_token_error;
+    std::string m_seen_label, m_seen_serial;  // the token as last found
+    bool m_reported_present = false;          // as check_presence() last reported it
+    bool m_went_away = false;                 // the token was seen gone since check_presence() last looked
+    std::atomic<std::uint64_t> m_pool_drops{0};  // pools dropped: a key's handles from before are stale
 
     TokenAccess m_access;  // shared by every token operation; generate / import / remove hold it alone
     std::mutex m_cache_mutex;  // m_keys
     std::map<std::string, std::shared_ptr<const CachedKey>, std::less<>> m_keys;
     bool m_keys_scanned = false;  // m_keys holds a full scan (kept current by generate/import/remove)
+    bool m_handles_valid = false;  // m_keys' object handles are those of the current pool's token
 };
 
 } // namespace trustkey::backend::pkcs11

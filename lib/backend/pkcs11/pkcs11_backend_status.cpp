@@ -11,19 +11,31 @@ BackendStatus Pkcs11Backend::status() {
     st.kind = "pkcs11";
     st.location = m_config.module.string();
     st.sessions = m_config.sessions;
+    // An absent token is shown as last seen, with the keys it had.
+    auto absent = [&](const Error& e) {
+        st.error = e.what();
+        {
+            std::lock_guard lock(m_token_mutex);
+            st.token_label = m_seen_label;
+            st.serial = m_seen_serial;
+        }
+        if (e.errc() == Errc::token_absent)
+            if (const auto keys = cached_keys()) st.key_count = keys->size();
+        return st;
+    };
     std::shared_ptr<SessionPool> pool;
     try {
         pool = token_pool();
     } catch (const Error& e) {
-        st.error = e.what();
-        return st;
+        return absent(e);
     }
     CK_TOKEN_INFO info{};
     CK_RV rv = m_module->fn()->C_GetTokenInfo(pool->slot(), &info);
     if (rv != CKR_OK) {
-        st.error = ck_error("C_GetTokenInfo", rv, m_config.token_uri).what();
-        if (errc_for_rv(rv) == Errc::token_absent) drop_pool(pool);
-        return st;
+        const Error e = ck_error("C_GetTokenInfo", rv, m_config.token_uri);
+        if (e.errc() != Errc::token_absent) return absent(e);
+        drop_pool(pool);
+        return absent(absent_error(e));
     }
     st.present = true;
     TokenSlot token = token_slot_of(pool->slot(), info);

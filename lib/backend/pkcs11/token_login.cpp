@@ -266,6 +266,30 @@ void TokenLogin::forget() noexcept {
     if (m_state == State::logged_in) m_state = State::logged_out;
 }
 
+bool TokenLogin::restore(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) {
+    std::lock_guard lock(m_mutex);
+    if (m_locked) return false;
+    if (m_state == State::logged_in) return true;
+    if (m_state != State::logged_out) return false;  // a refused PIN is not tried again on its own
+    if (m_source.kind == PinSource::Kind::none) {
+        if (!m_ask) return false;
+        const auto kept = m_pin_cache.get();
+        if (!kept) return false;
+        try {
+            const auto began = m_began;  // a token put back keeps the lifetime of the login it had
+            login_locked(fn, session, *kept, PinOrigin::pinentry);
+            if (began) m_began = began;
+        } catch (const Error&) {
+            m_pin_cache.clear();
+            throw;
+        }
+        return true;
+    }
+    SecureBytes pin = read_pin(m_source);
+    login_locked(fn, session, pin, PinOrigin::configured);
+    return true;
+}
+
 void TokenLogin::lock(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) noexcept {
     std::lock_guard lock(m_mutex);
     m_locked = true;

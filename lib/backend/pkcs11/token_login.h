@@ -51,6 +51,11 @@ public:
     void login(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, const SecureBytes& pin);
     // The token reports the user is not logged in (sessions were closed, token re-inserted).
     void forget() noexcept;
+    // After the token came back: logs in again without asking anyone — with the configured
+    // PIN source, or the PIN typed into pinentry while the cache keeps it. True when logged
+    // in; false when that waits for a request (or a login): no source and nothing cached, a
+    // PIN refused before, locked. A PIN the token refuses now throws as ensure() does.
+    bool restore(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session);
 
     // Locks: logs out through `session` (CK_INVALID_HANDLE: no session, the token is away) and
     // logs in again for nothing until unlock(): ensure() and login() throw locked.

@@ -37,6 +37,9 @@ constexpr const char* kPath = "/org/trustkey/Agent";
 constexpr const char* kInterface = "org.trustkey.Agent1";
 
 using KeyTuple = sdbus::Struct<std::string, std::string, std::string, std::string>;
+// (name, kind, location, state, token label, serial, key count, error)
+using BackendTuple = sdbus::Struct<std::string, std::string, std::string, std::string, std::string, std::string,
+                                  std::uint32_t, std::string>;
 
 ProcessResult busctl(std::vector<std::string> args) {
     args.insert(args.begin(), {"busctl", "--user", "--no-pager"});
@@ -107,7 +110,35 @@ public:
         });
     }
 
+    // Waits (bounded) until `n` TokenAdded / TokenRemoved signals came; returns them in order as
+    // "added|removed backend label serial".
+    std::vector<std::string> token_events(std::size_t n) {
+        std::unique_lock lock(m_mutex);
+        m_changed.wait_for(lock, 20s, [&] { return m_token_events.size() >= n; });
+        return m_token_events;
+    }
+    // Waits (bounded) for a Backends change in which `backend` has `state`.
+    bool backend_state_changed_to(const std::string& backend, const std::string& state) {
+        std::unique_lock lock(m_mutex);
+        return m_changed.wait_for(lock, 20s, [&] {
+            for (const auto& backends : m_backend_changes)
+                for (const auto& b : backends)
+                    if (std::get<0>(b) == backend && std::get<3>(b) == state) return true;
+            return false;
+        });
+    }
+
 private:
+    void onTokenAdded(const std::string& backend, const std::string& label, const std::string& serial) override {
+        std::lock_guard lock(m_mutex);
+        m_token_events.push_back("added " + backend + " " + label + " " + serial);
+        m_changed.notify_all();
+    }
+    void onTokenRemoved(const std::string& backend, const std::string& label, const std::string& serial) override {
+        std::lock_guard lock(m_mutex);
+        m_token_events.push_back("removed " + backend + " " + label + " " + serial);
+        m_changed.notify_all();
+    }
     void onSignatureMade(const std::string& key_id, const std::uint32_t& pid, const std::uint32_t& uid,
                          const std::string& executable, const std::vector<std::string>& prefixes) override {
         std::lock_guard lock(m_mutex);
@@ -127,6 +158,11 @@ private:
             m_locked_values.push_back(locked->second.get<bool>());
             m_changed.notify_all();
         }
+        if (auto backends = changed.find("Backends"); backends != changed.end()) {
+            std::lock_guard lock(m_mutex);
+            m_backend_changes.push_back(backends->second.get<std::vector<BackendTuple>>());
+            m_changed.notify_all();
+        }
         auto it = changed.find("Keys");
         if (it == changed.end()) return;
         std::lock_guard lock(m_mutex);
@@ -140,6 +176,8 @@ private:
     std::vector<std::vector<KeyTuple>> m_key_changes;
     std::vector<bool> m_lock_changes;
     std::vector<bool> m_locked_values;
+    std::vector<std::string> m_token_events;
+    std::vector<std::vector<BackendTuple>> m_backend_changes;
 };
 
 bool holds_key(const std::vector<KeyTuple>& keys, const std::string& id) {
@@ -333,6 +371,41 @@ TEST_F(DbusTest, PropertiesChangedWhenKeysAreGeneratedImportedAndDeleted) {
     const auto now = proxy.Keys();
     ASSERT_EQ(now.size(), 1u);
     EXPECT_EQ(std::get<0>(now[0]), ed.id());
+}
+
+TEST_F(DbusTest, TokenRemovedThenTokenAddedWhenATokenIsPulledAndPutBack) {
+    // A real SoftHSM2 token behind the unplug module (tests/support/unplug_pkcs11), pulled
+    // while the control file exists.
+    SoftHsmToken token{"alpha", "1234"};
+    const std::filesystem::path pulled = m_home / "pulled";
+    const std::string cfg = "token_poll_seconds = 1\n[[pkcs11]]\nname = \"yubi\"\nmodule = \"" +
+                            std::string(UNPLUG_PKCS11_PATH) +
+                            "\"\ntoken = \"pkcs11:token=alpha\"\npin_env = \"ALPHA_PIN\"\n";
+    auto o = options({"--config", write_config(cfg)});
+    o.env = {"ALPHA_PIN=1234", "TRUSTKEY_TEST_UNPLUG_FILE=" + pulled.string(), "TRUSTKEY_TEST_UNPLUG_TOKEN=alpha"};
+    start(std::move(o));
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    while (!name_on_bus() && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    ASSERT_TRUE(name_on_bus()) << m_daemon->log();
+    auto bus = proxy_bus();
+    AgentProxy proxy(*bus);
+    const std::string serial = client().status().tokens(0).serial();
+    ASSERT_FALSE(serial.empty());
+
+    std::ofstream(pulled) << "out\n";
+    auto events = proxy.token_events(1);
+    ASSERT_EQ(events.size(), 1u) << m_daemon->log();
+    EXPECT_EQ(events[0], "removed yubi alpha " + serial);
+    EXPECT_TRUE(proxy.backend_state_changed_to("yubi", "absent")) << m_daemon->log();
+
+    std::filesystem::remove(pulled);
+    events = proxy.token_events(2);
+    ASSERT_EQ(events.size(), 2u) << m_daemon->log();
+    EXPECT_EQ(events[1], "added yubi alpha " + serial);
+    EXPECT_TRUE(proxy.backend_state_changed_to("yubi", "ready")) << m_daemon->log();
+    const auto backends = proxy.Backends();
+    ASSERT_EQ(backends.size(), 1u);
+    EXPECT_EQ(std::get<3>(backends[0]), "ready");
 }
 
 TEST_F(DbusTest, TheBusAddsNoThread) {

@@ -104,6 +104,16 @@ TEST(ConfigTest, SessionLockSettings) {
     EXPECT_EQ(errc_of("lock_before_sleep = 1\n"), Errc::config);
 }
 
+TEST(ConfigTest, TokenPollSeconds) {
+    EXPECT_EQ(Config::parse("", "/etc/test.toml").token_poll_seconds, 2u);
+    EXPECT_EQ(Config::parse("token_poll_seconds = 0\n", "/etc/test.toml").token_poll_seconds, 0u);
+    EXPECT_EQ(Config::parse("token_poll_seconds = 30\n", "/etc/test.toml").token_poll_seconds, 30u);
+    std::string msg;
+    EXPECT_EQ(errc_of("token_poll_seconds = -1\n", &msg), Errc::config);
+    EXPECT_NE(msg.find("token_poll_seconds"), std::string::npos) << msg;
+    EXPECT_EQ(errc_of("token_poll_seconds = \"2\"\n", &msg), Errc::config);
+}
+
 TEST(ConfigTest, UnknownKeysNamedWithTheFile) {
     std::string msg;
     EXPECT_EQ(errc_of("sockett = \"/x\"\n", &msg), Errc::config);
