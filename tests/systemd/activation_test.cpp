@@ -32,6 +32,7 @@
 #include "tests/fixtures/process.h"
 #include "tests/fixtures/trustkeyd_home.h"
 #include "tests/fixtures/trustkeyd_instance.h"
+#include "tests/systemd/activation_support.h"
 #include "trustkey/proto/client.h"
 
 namespace trustkey::test {
@@ -42,29 +43,6 @@ using namespace std::chrono_literals;
 
 constexpr auto kStartWait = 60s;
 
-std::string read_text(const fs::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// /proc/PID/comm: which program the process runs now.
-std::string comm_of(pid_t pid) {
-    std::string name = read_text("/proc/" + std::to_string(pid) + "/comm");
-    while (!name.empty() && name.back() == '\n') name.pop_back();
-    return name;
-}
-
-bool wait_for(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
-}
-
 sockaddr_un address_of(const fs::path& path) {
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -72,27 +50,6 @@ sockaddr_un address_of(const fs::path& path) {
     if (s.size() >= sizeof addr.sun_path) throw std::runtime_error("socket path too long: " + s);
     std::memcpy(addr.sun_path, s.c_str(), s.size() + 1);
     return addr;
-}
-
-// systemd-socket-activate passes the child only the variables given with -E: the home's, and
-// the sanitizer runtimes' options of a sanitized build (scripts/test-sanitize.sh).
-std::vector<std::string> activator_env_args(const TrustkeydHome& home) {
-    std::vector<std::string> env = home.env();
-    for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"})
-        if (const char* value = std::getenv(name)) env.push_back(std::string(name) + "=" + value);
-    std::vector<std::string> args;
-    for (const auto& e : env) {
-        args.push_back("-E");
-        args.push_back(e);
-    }
-    return args;
-}
-
-// A sanitizer report in a log that trustkeyd wrote to.
-bool has_sanitizer_report(const std::string& log) {
-    for (const char* marker : {"ThreadSanitizer:", "AddressSanitizer:", "LeakSanitizer:", ": runtime error: "})
-        if (log.find(marker) != std::string::npos) return true;
-    return false;
 }
 
 // A process forked here, killed and reaped if the test leaves it running.
