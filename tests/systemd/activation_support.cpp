@@ -1,21 +1,12 @@
 #include "tests/systemd/activation_support.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 namespace trustkey::test {
 
-std::string read_text(const std::filesystem::path& p) {
-    std::ifstream in(p);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
 std::string comm_of(pid_t pid) {
-    std::string name = read_text("/proc/" + std::to_string(pid) + "/comm");
+    std::string name = read_file("/proc/" + std::to_string(pid) + "/comm");
     while (!name.empty() && name.back() == '\n') name.pop_back();
     return name;
 }

@@ -1,4 +1,4 @@
-// What the tests of trustkeyd under a service manager share: reading its log, bounded waits,
+// What the tests of trustkeyd under a service manager share: bounded waits,
 // and the environment systemd-socket-activate passes on to the daemon it starts.
 #pragma once
 
@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "tests/fixtures/fixture_io.h"  // read_file, occurrences
 #include "tests/fixtures/trustkeyd_home.h"
 
 namespace trustkey::test {
 
-std::string read_text(const std::filesystem::path& p);
 // /proc/PID/comm: which program the process runs now.
 std::string comm_of(pid_t pid);
 // Polls `done` until it holds or `timeout` passes; false on timeout.

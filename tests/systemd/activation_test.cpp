@@ -155,7 +155,7 @@ protected:
         fs::permissions(socket().parent_path(), fs::perms::owner_all, fs::perm_options::replace);
     }
     void TearDown() override {
-        const std::string text = read_text(log());
+        const std::string text = read_file(log());
         EXPECT_FALSE(has_sanitizer_report(text)) << text;
     }
     fs::path socket() const { return m_home.default_socket(); }
@@ -182,10 +182,10 @@ protected:
 
 TEST_F(SocketActivationTest, FirstRequestThroughTheActivatedSocketIsServed) {
     auto activation = activator({"-l", socket().string()});
-    ASSERT_TRUE(wait_for([&] { return exists(socket()); }, kStartWait)) << read_text(log());
+    ASSERT_TRUE(wait_for([&] { return exists(socket()); }, kStartWait)) << read_file(log());
     // Nothing starts trustkeyd before a client comes.
     std::this_thread::sleep_for(200ms);
-    ASSERT_TRUE(activation->running()) << read_text(log());
+    ASSERT_TRUE(activation->running()) << read_file(log());
     EXPECT_NE(comm_of(activation->pid()), "trustkeyd");
 
     auto client = proto::Client::connect(socket().string(), 60s);
@@ -195,16 +195,16 @@ TEST_F(SocketActivationTest, FirstRequestThroughTheActivatedSocketIsServed) {
     const auto reply = client.sign(key.id(), pb::HASH_SHA256, digest);
     expect_valid_signature(key, pb::HASH_SHA256, digest, reply.signature());  // OpenSSL's command line too
 
-    const std::string daemon_log = read_text(log());
+    const std::string daemon_log = read_file(log());
     EXPECT_NE(daemon_log.find("event=listening socket=\"" + socket().string() + "\" inherited=true"),
               std::string::npos)
         << daemon_log;
     EXPECT_EQ(daemon_log.find("event=inherited_socket"), std::string::npos) << daemon_log;  // same path as configured
 
     // SIGTERM: a clean stop that leaves the socket file to the one that made it.
-    EXPECT_EQ(activation->stop(30s), 0) << read_text(log());
+    EXPECT_EQ(activation->stop(30s), 0) << read_file(log());
     EXPECT_TRUE(exists(socket()));
-    EXPECT_NE(read_text(log()).find("event=stopped"), std::string::npos);
+    EXPECT_NE(read_file(log()).find("event=stopped"), std::string::npos);
 }
 
 TEST_F(SocketActivationTest, StopAndReactivationKeepTheKeys) {
@@ -223,7 +223,7 @@ TEST_F(SocketActivationTest, StopAndReactivationKeepTheKeys) {
     const auto stop = run_process({TRUSTKEY_CLI_PATH, "stop"}, {.env = {"TRUSTKEY_SOCK=" + socket().string()}});
     EXPECT_EQ(stop.exit_code, 0) << stop.out << stop.err;
     EXPECT_EQ(stop.out, "trustkeyd (pid " + std::to_string(first->pid()) + ") stopped\n") << stop.err;
-    EXPECT_EQ(first->wait_exit(30s), std::optional<int>(0)) << read_text(log());
+    EXPECT_EQ(first->wait_exit(30s), std::optional<int>(0)) << read_file(log());
     EXPECT_TRUE(manager.file_unchanged());
 
     // A client connecting now waits in the held socket's backlog; the manager starts trustkeyd
@@ -248,32 +248,32 @@ TEST_F(SocketActivationTest, StopAndReactivationKeepTheKeys) {
                                client.sign(key_id, pb::HASH_SHA256, digest).signature());
     }
     ::kill(second->pid(), SIGTERM);
-    EXPECT_EQ(second->wait_exit(30s), std::optional<int>(0)) << read_text(log());
+    EXPECT_EQ(second->wait_exit(30s), std::optional<int>(0)) << read_file(log());
     EXPECT_TRUE(manager.file_unchanged());
 }
 
 TEST_F(SocketActivationTest, RefusesADatagramSocket) {
     auto activation = activator({"--datagram", "-l", socket().string()});
-    ASSERT_TRUE(wait_for([&] { return exists(socket()); }, kStartWait)) << read_text(log());
+    ASSERT_TRUE(wait_for([&] { return exists(socket()); }, kStartWait)) << read_file(log());
     UniqueFd client(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     const sockaddr_un addr = address_of(socket());
     ASSERT_EQ(::sendto(client.get(), "x", 1, 0, reinterpret_cast<const sockaddr*>(&addr), sizeof addr), 1);
-    EXPECT_EQ(activation->wait_exit(30s), 1) << read_text(log());
-    EXPECT_NE(read_text(log()).find("trustkeyd: cannot start: the socket passed by the service manager is not a "
+    EXPECT_EQ(activation->wait_exit(30s), 1) << read_file(log());
+    EXPECT_NE(read_file(log()).find("trustkeyd: cannot start: the socket passed by the service manager is not a "
                                     "listening Unix stream socket"),
               std::string::npos)
-        << read_text(log());
+        << read_file(log());
 }
 
 TEST_F(SocketActivationTest, RefusesMoreThanOneSocket) {
     const fs::path other = m_home.runtime() / "trustkey" / "other.sock";
     auto activation = activator({"-l", socket().string(), "-l", other.string()});
-    ASSERT_TRUE(wait_for([&] { return exists(socket()) && exists(other); }, kStartWait)) << read_text(log());
+    ASSERT_TRUE(wait_for([&] { return exists(socket()) && exists(other); }, kStartWait)) << read_file(log());
     ASSERT_TRUE(socket_accepts(socket()));
-    EXPECT_EQ(activation->wait_exit(30s), 1) << read_text(log());
-    EXPECT_NE(read_text(log()).find("the service manager passed 2 sockets; trustkeyd takes exactly one"),
+    EXPECT_EQ(activation->wait_exit(30s), 1) << read_file(log());
+    EXPECT_NE(read_file(log()).find("the service manager passed 2 sockets; trustkeyd takes exactly one"),
               std::string::npos)
-        << read_text(log());
+        << read_file(log());
 }
 
 TEST_F(SocketActivationTest, RefusesASocketWithoutAPath) {
@@ -287,10 +287,10 @@ TEST_F(SocketActivationTest, RefusesASocketWithoutAPath) {
     UniqueFd client(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     ASSERT_TRUE(wait_for([&] { return ::connect(client.get(), reinterpret_cast<const sockaddr*>(&addr), len) == 0; },
                          kStartWait))
-        << read_text(log());
-    EXPECT_EQ(activation->wait_exit(30s), 1) << read_text(log());
-    EXPECT_NE(read_text(log()).find("the socket passed by the service manager has no path"), std::string::npos)
-        << read_text(log());
+        << read_file(log());
+    EXPECT_EQ(activation->wait_exit(30s), 1) << read_file(log());
+    EXPECT_NE(read_file(log()).find("the socket passed by the service manager has no path"), std::string::npos)
+        << read_file(log());
 }
 
 // A datagram socket in the test standing for the service manager's $NOTIFY_SOCKET.
@@ -352,7 +352,7 @@ TEST(NotifySocketTest, ReadyOnceServingAndStoppingAtStop) {
                                                 .log_file = home / "trustkeyd.log"});
 
     const auto ready = notify.receive(60s);
-    ASSERT_TRUE(ready) << read_text(home / "trustkeyd.log");
+    ASSERT_TRUE(ready) << read_file(home / "trustkeyd.log");
     EXPECT_EQ(ready->text, "READY=1\nSTATUS=serving on " + home.default_socket().string());
     EXPECT_EQ(ready->sender, daemon.pid());  // not a forked child
     EXPECT_TRUE(socket_accepts(home.default_socket()));  // serving by the time it says so
@@ -365,10 +365,10 @@ TEST(NotifySocketTest, ReadyOnceServingAndStoppingAtStop) {
         EXPECT_EQ(client.stop().pid(), static_cast<std::uint32_t>(daemon.pid()));
     }
     const auto stopping = notify.receive(30s);
-    ASSERT_TRUE(stopping) << read_text(home / "trustkeyd.log");
+    ASSERT_TRUE(stopping) << read_file(home / "trustkeyd.log");
     EXPECT_EQ(stopping->text, "STOPPING=1\nSTATUS=stopping");
     EXPECT_EQ(stopping->sender, daemon.pid());
-    EXPECT_EQ(daemon.wait_exit(30s), 0) << read_text(home / "trustkeyd.log");
+    EXPECT_EQ(daemon.wait_exit(30s), 0) << read_file(home / "trustkeyd.log");
     // Started by hand (no socket from a manager), it removes the socket it made.
     EXPECT_FALSE(fs::exists(home.default_socket()));
 }

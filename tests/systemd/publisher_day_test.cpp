@@ -21,18 +21,13 @@
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/trustkeyd_home.h"
 #include "tests/systemd/activation_support.h"
+#include "tests/fixtures/fixture_io.h"
 
 namespace trustkey::test {
 namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-
-std::size_t count(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-}
 
 class PublisherDay : public ::testing::Test {
 protected:
@@ -48,14 +43,14 @@ protected:
         std::ofstream(m_home / "typed") << m_token.user_pin() << "\n";
     }
     void TearDown() override {
-        const std::string text = read_text(journal());
+        const std::string text = read_file(journal());
         EXPECT_FALSE(has_sanitizer_report(text)) << text;
     }
 
     fs::path socket() const { return m_home.default_socket(); }
     fs::path journal() const { return m_home / "journal"; }
     fs::path pulled() const { return m_home / "pulled"; }
-    std::string asked() const { return read_text(m_home / "asked"); }
+    std::string asked() const { return read_file(m_home / "asked"); }
 
     // What the socket unit does: listen, and start trustkeyd at the first connection.
     std::unique_ptr<BackgroundProcess> socket_unit() const {
@@ -132,18 +127,18 @@ protected:
 TEST_F(PublisherDay, FirstSignatureAsksLockUnlockPullAndPutBack) {
     // Morning: the session starts with the socket unit enabled; nothing runs until a client comes.
     auto unit = socket_unit();
-    ASSERT_TRUE(wait_for([&] { return fs::exists(socket()); }, 60s)) << read_text(journal());
+    ASSERT_TRUE(wait_for([&] { return fs::exists(socket()); }, 60s)) << read_file(journal());
     EXPECT_NE(comm_of(unit->pid()), "trustkeyd");
 
     // The first use asks for the token's PIN through pinentry, naming the token and the use.
-    ASSERT_EQ(trustkey({"key", "generate", "releases"}).exit_code, 0) << read_text(journal());
+    ASSERT_EQ(trustkey({"key", "generate", "releases"}).exit_code, 0) << read_file(journal());
     EXPECT_EQ(comm_of(unit->pid()), "trustkeyd");
-    EXPECT_EQ(count(asked(), "GETPIN"), 1u) << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 1u) << asked();
     EXPECT_NE(asked().find("yubikey"), std::string::npos) << asked();
     const std::string d1(64, 'a'), d2(64, 'b'), d3(64, 'c'), d4(64, 'd');
     expect_verifies(sign(d1), d1);
     expect_verifies(sign(d2), d2);
-    EXPECT_EQ(count(asked(), "GETPIN"), 1u) << "later signatures do not ask: " << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 1u) << "later signatures do not ask: " << asked();
 
     // Away from the desk: locked, the key is refused in one line until unlocked.
     ASSERT_EQ(trustkey({"lock"}).exit_code, 0);
@@ -171,21 +166,21 @@ TEST_F(PublisherDay, FirstSignatureAsksLockUnlockPullAndPutBack) {
     // Put back: trustkeyd finds it within token_poll_seconds and it signs again, same daemon.
     const pid_t daemon_pid = unit->pid();
     fs::remove(pulled());
-    ASSERT_TRUE(wait_for([&] { return token_status()["present"] == true; }, 10s)) << read_text(journal());
+    ASSERT_TRUE(wait_for([&] { return token_status()["present"] == true; }, 10s)) << read_file(journal());
     expect_verifies(sign(d4), d4);
     EXPECT_EQ(unit->pid(), daemon_pid);
     EXPECT_EQ(comm_of(daemon_pid), "trustkeyd");
     // The PIN given to unlock is not kept: after the token came back, pinentry asked once more.
-    EXPECT_EQ(count(asked(), "GETPIN"), 2u) << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 2u) << asked();
     // trustkeyd's own look at its tokens logs the pull and the return, once each.
-    EXPECT_TRUE(wait_for([&] { return count(read_text(journal()), "event=token_added") > 0; }, 5s))
-        << read_text(journal());
-    const std::string journal_text = read_text(journal());
-    EXPECT_EQ(count(journal_text, "event=token_removed"), 1u) << journal_text;
-    EXPECT_EQ(count(journal_text, "event=token_added"), 1u) << journal_text;
+    EXPECT_TRUE(wait_for([&] { return occurrences(read_file(journal()), "event=token_added") > 0; }, 5s))
+        << read_file(journal());
+    const std::string journal_text = read_file(journal());
+    EXPECT_EQ(occurrences(journal_text, "event=token_removed"), 1u) << journal_text;
+    EXPECT_EQ(occurrences(journal_text, "event=token_added"), 1u) << journal_text;
 
     // Evening: the session ends; trustkeyd stops cleanly and leaves the socket to the unit.
-    EXPECT_EQ(unit->stop(30s), 0) << read_text(journal());
+    EXPECT_EQ(unit->stop(30s), 0) << read_file(journal());
     EXPECT_TRUE(fs::exists(socket()));
 }
 

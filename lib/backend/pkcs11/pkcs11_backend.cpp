@@ -278,7 +278,8 @@ void Pkcs11Backend::login(const SecureBytes& pin) {
     });
 }
 
-void Pkcs11Backend::lock() {
+template <typename LogOut>
+auto Pkcs11Backend::alone_with_a_session(LogOut&& log_out) {
     // Alone on the token, so no operation is half-way through when the login goes.
     std::unique_lock write(m_access);
     std::shared_ptr<SessionPool> pool;
@@ -289,13 +290,16 @@ void Pkcs11Backend::lock() {
     if (pool) {
         try {
             SessionPool::Lease lease = pool->acquire();
-            m_login.lock(lease.fn(), lease.get());
-            return;
+            return log_out(lease.fn(), lease.get());
         } catch (const Error&) {
-            // No session to log out through (the token went): locked all the same.
+            // No session to log out through (the token went): the login is over all the same.
         }
     }
-    m_login.lock(nullptr, CK_INVALID_HANDLE);
+    return log_out(nullptr, CK_INVALID_HANDLE);
+}
+
+void Pkcs11Backend::lock() {
+    alone_with_a_session([this](CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) { m_login.lock(fn, session); });
 }
 
 std::optional<std::chrono::steady_clock::time_point> Pkcs11Backend::login_began() const noexcept {
@@ -307,22 +311,8 @@ std::optional<std::chrono::steady_clock::time_point> Pkcs11Backend::login_began(
 }
 
 bool Pkcs11Backend::end_login(std::chrono::steady_clock::time_point began) {
-    // As lock(): alone on the token, so no operation is half-way through when the login goes.
-    std::unique_lock write(m_access);
-    std::shared_ptr<SessionPool> pool;
-    {
-        std::lock_guard lock(m_token_mutex);
-        pool = m_pool;
-    }
-    if (pool) {
-        try {
-            SessionPool::Lease lease = pool->acquire();
-            return m_login.end(lease.fn(), lease.get(), began);
-        } catch (const Error&) {
-            // No session to log out through (the token went): the login is over all the same.
-        }
-    }
-    return m_login.end(nullptr, CK_INVALID_HANDLE, began);
+    return alone_with_a_session(
+        [this, began](CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session) { return m_login.end(fn, session, began); });
 }
 
 void Pkcs11Backend::restore_token() noexcept {

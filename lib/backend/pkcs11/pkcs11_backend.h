@@ -72,6 +72,11 @@ private:
     bool still_present(const std::shared_ptr<SessionPool>& pool) noexcept;
     // A token found again: logs in when no one has to be asked and reads the keys again.
     void restore_token() noexcept;
+    // `log_out(fn, session)` holding the token alone (nothing half-way through), on a pooled
+    // session, or with (nullptr, CK_INVALID_HANDLE) when the token has none to give: what
+    // lock() and end_login() share.
+    template <typename LogOut>
+    auto alone_with_a_session(LogOut&& log_out);
     // Runs `op(lease)` on a pooled session, logged in when `needs_login`, sharing
     // m_access (unless this thread holds it alone). Handles broken sessions, a removed
     // token and a lost login (one retry).

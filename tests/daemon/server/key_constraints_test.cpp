@@ -15,6 +15,7 @@
 #include "tests/daemon/server/trustkeyd_fixture.h"
 #include "tests/fixtures/pty_terminal.h"
 #include "tests/fixtures/softhsm_token.h"
+#include "tests/fixtures/fixture_io.h"
 
 namespace trustkey::test {
 namespace {
@@ -47,15 +48,7 @@ protected:
     void type(const std::string& pin) { std::ofstream(m_home / "typed", std::ios::trunc) << pin << "\n"; }
     // Every line trustkeyd sent to a pinentry so far.
     std::string asked() const {
-        std::ifstream in(m_home / "asked");
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }
-    static std::size_t count(const std::string& text, const std::string& what) {
-        std::size_t n = 0;
-        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-        return n;
+        return read_file(m_home / "asked");
     }
     // This test program: the caller the confirmation names.
     static std::string self_exe() { return std::filesystem::read_symlink("/proc/self/exe").string(); }
@@ -79,7 +72,7 @@ TEST_F(KeyConstraintsTest, EachUseIsConfirmedYesSignsNoAndCancelAreDenied) {
     auto c = client();
     const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
     const auto other = c.generate_key("other", pb::KEY_TYPE_ECDSA_P256);
-    EXPECT_EQ(count(asked(), "CONFIRM"), 0u) << "generating a key asks nothing";
+    EXPECT_EQ(occurrences(asked(), "CONFIRM"), 0u) << "generating a key asks nothing";
 
     // Yes: signed, after one question naming the caller, the key, its token and the digest.
     answer("yes");
@@ -87,7 +80,7 @@ TEST_F(KeyConstraintsTest, EachUseIsConfirmedYesSignsNoAndCancelAreDenied) {
     const auto reply = c.sign(key.id(), pb::HASH_SHA256, digest);
     expect_valid_signature(key, pb::HASH_SHA256, digest, reply.signature());
     std::string sent = asked();
-    EXPECT_EQ(count(sent, "CONFIRM"), 1u) << sent;
+    EXPECT_EQ(occurrences(sent, "CONFIRM"), 1u) << sent;
     const std::string prefix = to_hex(std::span(digest).first(8));
     EXPECT_NE(sent.find("SETDESC " + self_exe() + " (pid " + std::to_string(::getpid()) + ", uid " +
                         std::to_string(::getuid()) + ")%0Aasks trustkeyd to sign with key \"releases\" (" +
@@ -106,18 +99,18 @@ TEST_F(KeyConstraintsTest, EachUseIsConfirmedYesSignsNoAndCancelAreDenied) {
         << why;
     answer("cancel");
     EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_DENIED);
-    EXPECT_EQ(count(asked(), "CONFIRM"), 3u) << asked();
+    EXPECT_EQ(occurrences(asked(), "CONFIRM"), 3u) << asked();
 
     // The key without a constraint signs without a question; the connection is still good.
     const auto plain = c.sign(other.id(), pb::HASH_SHA256, digest);
     expect_valid_signature(other, pb::HASH_SHA256, digest, plain.signature());
     for (int i = 0; i < 5; ++i) c.sign("other", pb::HASH_SHA256, digest_of("more " + std::to_string(i)));
-    EXPECT_EQ(count(asked(), "CONFIRM"), 3u) << asked();
+    EXPECT_EQ(occurrences(asked(), "CONFIRM"), 3u) << asked();
 
     // Named by an id prefix, it still asks.
     answer("yes");
     c.sign(key.id().substr(0, 10), pb::HASH_SHA256, digest);
-    EXPECT_EQ(count(asked(), "CONFIRM"), 4u) << asked();
+    EXPECT_EQ(occurrences(asked(), "CONFIRM"), 4u) << asked();
     stop_and_check();
     EXPECT_NE(m_daemon->log().find("op=confirm"), std::string::npos) << m_daemon->log();
     EXPECT_NE(m_daemon->log().find("status=denied key="), std::string::npos) << m_daemon->log();
@@ -137,7 +130,7 @@ TEST_F(KeyConstraintsTest, ABatchAsksOnceForAllItsDigests) {
     for (int i = 0; i < 20; ++i)
         expect_valid_signature(key, pb::HASH_SHA256, items[static_cast<std::size_t>(i)], reply.signatures(i));
     std::string sent = asked();
-    EXPECT_EQ(count(sent, "CONFIRM"), 1u) << sent;
+    EXPECT_EQ(occurrences(sent, "CONFIRM"), 1u) << sent;
     EXPECT_NE(sent.find("asks trustkeyd to sign 20 digests with key \"releases\""), std::string::npos) << sent;
     EXPECT_NE(sent.find("First digest: SHA-256 " + to_hex(std::span(items[0]).first(8)) + "..."), std::string::npos)
         << sent;
@@ -147,7 +140,7 @@ TEST_F(KeyConstraintsTest, ABatchAsksOnceForAllItsDigests) {
     const std::vector<std::vector<std::uint8_t>> few(items.begin(), items.begin() + 3);
     EXPECT_EQ(status_of([&] { c.sign_batch(key.id(), pb::HASH_SHA256, few); }), pb::STATUS_DENIED);
     EXPECT_EQ(status_of([&] { c.sign_batch(key.id(), pb::HASH_SHA256, items); }), pb::STATUS_DENIED);
-    EXPECT_EQ(count(asked(), "CONFIRM"), 3u) << asked();
+    EXPECT_EQ(occurrences(asked(), "CONFIRM"), 3u) << asked();
     expect_serves();
 }
 
@@ -177,14 +170,14 @@ TEST_F(KeyConstraintsTest, OneQuestionAtATime) {
         }));
     for (auto& s : signs) EXPECT_FALSE(s.get().signature().empty());
     const std::string sent = asked();
-    EXPECT_EQ(count(sent, "CONFIRM"), 4u) << sent;
+    EXPECT_EQ(occurrences(sent, "CONFIRM"), 4u) << sent;
     std::size_t at = 0;
     for (int i = 0; i < 4; ++i) {
         const auto pid = sent.find("PID ", at);
         ASSERT_NE(pid, std::string::npos) << sent;
         const auto next = sent.find("PID ", pid + 1);
         const std::string conversation = sent.substr(pid, next == std::string::npos ? std::string::npos : next - pid);
-        EXPECT_EQ(count(conversation, "CONFIRM"), 1u) << conversation;
+        EXPECT_EQ(occurrences(conversation, "CONFIRM"), 1u) << conversation;
         EXPECT_NE(conversation.find("BYE"), std::string::npos) << conversation;
         at = pid + 1;
     }
@@ -243,7 +236,7 @@ TEST_F(KeyConstraintsTest, TheLoginEndsAfterTheLifetimeAndTheNextUseAsksAgain) {
     start_daemon("[[key_constraint]]\nkey = \"releases\"\nlifetime_seconds = 2\n", false);
     auto c = client();
     const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);  // asks the PIN: the login begins
-    EXPECT_EQ(count(asked(), "GETPIN"), 1u) << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 1u) << asked();
     expect_valid_signature(key, pb::HASH_SHA256, digest_of("x"), c.sign(key.id(), pb::HASH_SHA256, digest_of("x")).signature());
     const auto during = c.status();
     EXPECT_TRUE(during.tokens(0).logged_in());
@@ -258,14 +251,14 @@ TEST_F(KeyConstraintsTest, TheLoginEndsAfterTheLifetimeAndTheNextUseAsksAgain) {
     const auto after = c.status();
     EXPECT_FALSE(after.tokens(0).logged_in());
     EXPECT_EQ(after.tokens(0).login_ends_in_seconds(), 0u);
-    EXPECT_EQ(count(asked(), "GETPIN"), 1u) << "ending the login asks nothing";
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 1u) << "ending the login asks nothing";
 
     // The next use asks for the PIN again, and a new login begins.
     expect_valid_signature(key, pb::HASH_SHA256, digest_of("y"), c.sign(key.id(), pb::HASH_SHA256, digest_of("y")).signature());
-    EXPECT_EQ(count(asked(), "GETPIN"), 2u) << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 2u) << asked();
     EXPECT_TRUE(c.status().tokens(0).logged_in());
     stop_and_check();
-    EXPECT_EQ(count(m_daemon->log(), "event=login_lifetime_ended backend=\"hsm\" lifetime_seconds=2"), 1u)
+    EXPECT_EQ(occurrences(m_daemon->log(), "event=login_lifetime_ended backend=\"hsm\" lifetime_seconds=2"), 1u)
         << m_daemon->log();
 }
 

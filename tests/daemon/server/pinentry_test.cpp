@@ -9,6 +9,7 @@
 #include "tests/daemon/server/trustkeyd_fixture.h"
 #include "tests/fixtures/pty_terminal.h"
 #include "tests/fixtures/softhsm_token.h"
+#include "tests/fixtures/fixture_io.h"
 
 namespace trustkey::test {
 namespace {
@@ -28,15 +29,7 @@ protected:
     void type(const std::string& pin) { std::ofstream(m_home / "typed", std::ios::trunc) << pin << "\n"; }
     // Every line trustkeyd sent to a pinentry so far.
     std::string asked() const {
-        std::ifstream in(m_home / "asked");
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
-    }
-    static std::size_t count(const std::string& text, const std::string& what) {
-        std::size_t n = 0;
-        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-        return n;
+        return read_file(m_home / "asked");
     }
 
     SoftHsmToken m_token{"desk-token", "4321"};
@@ -48,7 +41,7 @@ TEST_F(PinentryTest, AsksOnceNamingTokenAndKeyThenSigns) {
     auto c = client();
     const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
     std::string sent = asked();
-    EXPECT_EQ(count(sent, "GETPIN"), 1u) << sent;
+    EXPECT_EQ(occurrences(sent, "GETPIN"), 1u) << sent;
     // The prompt names the token, its serial, and what the PIN is for.
     const auto status = c.status();
     ASSERT_EQ(status.tokens_size(), 1);
@@ -67,7 +60,7 @@ TEST_F(PinentryTest, AsksOnceNamingTokenAndKeyThenSigns) {
     // Logged in now: signing does not ask again.
     const auto reply = c.sign(key.id(), pb::HASH_SHA256, digest_of("x"));
     expect_valid_signature(key, pb::HASH_SHA256, digest_of("x"), reply.signature());
-    EXPECT_EQ(count(asked(), "GETPIN"), 1u) << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 1u) << asked();
     stop_and_check();
     EXPECT_EQ(m_daemon->log().find("4321"), std::string::npos) << m_daemon->log();
     EXPECT_NE(m_daemon->log().find("event=pin_asked"), std::string::npos) << m_daemon->log();
@@ -97,19 +90,19 @@ TEST_F(PinentryTest, AWrongPinIsReportedWithTheTokensFlagsAndNotRetried) {
     }
     // One question for the one request: the refused PIN was not tried again, nor asked again.
     const std::string first_time = asked();
-    EXPECT_EQ(count(first_time, "GETPIN"), 1u) << first_time;
+    EXPECT_EQ(occurrences(first_time, "GETPIN"), 1u) << first_time;
     // Asking for a status does not bring up a prompt.
     const auto status = c.status();
     EXPECT_EQ(status.tokens(0).pin_refused(), pb::PIN_ORIGIN_PINENTRY);
     EXPECT_FALSE(status.tokens(0).logged_in());
-    EXPECT_EQ(count(asked(), "GETPIN"), 1u) << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 1u) << asked();
 
     // The next request asks again, showing why; the right PIN signs.
     type("4321");
     const auto reply = c.sign(key.id(), pb::HASH_SHA256, digest_of("x"));
     expect_valid_signature(key, pb::HASH_SHA256, digest_of("x"), reply.signature());
     const std::string second_time = asked().substr(first_time.size());
-    EXPECT_EQ(count(second_time, "GETPIN"), 1u) << second_time;
+    EXPECT_EQ(occurrences(second_time, "GETPIN"), 1u) << second_time;
     EXPECT_NE(second_time.find("SETERROR The PIN was wrong; the token reports few tries left."), std::string::npos)
         << second_time;
     // The key as the request named it (its name and id are known only once the token is read).
@@ -126,7 +119,7 @@ TEST_F(PinentryTest, CancelledEntryIsPinRequired) {
         EXPECT_EQ(e.status(), pb::STATUS_PIN_REQUIRED) << e.what();
         EXPECT_NE(std::string(e.what()).find("cancelled"), std::string::npos) << e.what();
     }
-    EXPECT_EQ(count(asked(), "GETPIN"), 1u) << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 1u) << asked();
     EXPECT_TRUE(m_daemon->running());
 }
 

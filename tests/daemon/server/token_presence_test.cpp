@@ -9,6 +9,7 @@
 #include "tests/daemon/server/trustkeyd_fixture.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"
+#include "tests/fixtures/fixture_io.h"
 
 namespace trustkey::test {
 namespace {
@@ -52,16 +53,8 @@ protected:
         }
         return false;
     }
-    static std::size_t count(const std::string& text, const std::string& what) {
-        std::size_t n = 0;
-        for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-        return n;
-    }
     std::string asked() const {
-        std::ifstream in(m_home / "asked");
-        std::stringstream s;
-        s << in.rdbuf();
-        return s.str();
+        return read_file(m_home / "asked");
     }
     static const pb::TokenStatus& token_of(const pb::StatusReply& st, const std::string& backend) {
         for (const auto& t : st.tokens())
@@ -113,9 +106,9 @@ TEST_F(TokenPresenceTest, PulledTokenIsAbsentTheOtherSignsAndItSignsAgainOnceBac
     expect_signs(c, b);
     // One line each way, and none for the token that stayed.
     std::this_thread::sleep_for(1200ms);  // one more check finds nothing new
-    EXPECT_EQ(count(m_daemon->log(), "event=token_removed"), 1u) << m_daemon->log();
-    EXPECT_EQ(count(m_daemon->log(), "event=token_added"), 1u) << m_daemon->log();
-    EXPECT_EQ(count(asked(), "GETPIN"), 0u) << "the configured PIN logged in again";
+    EXPECT_EQ(occurrences(m_daemon->log(), "event=token_removed"), 1u) << m_daemon->log();
+    EXPECT_EQ(occurrences(m_daemon->log(), "event=token_added"), 1u) << m_daemon->log();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 0u) << "the configured PIN logged in again";
     stop_and_check();
 }
 
@@ -123,7 +116,7 @@ TEST_F(TokenPresenceTest, PinTypedIntoPinentryLogsInAgainFromTheCache) {
     start_daemon(false);
     auto c = client();
     const auto a = c.generate_key("alpha-key", pb::KEY_TYPE_ECDSA_P256, "alpha");
-    ASSERT_EQ(count(asked(), "GETPIN"), 1u) << asked();
+    ASSERT_EQ(occurrences(asked(), "GETPIN"), 1u) << asked();
     const std::string serial = token_of(c.status(), "alpha").serial();
 
     pull();
@@ -134,7 +127,7 @@ TEST_F(TokenPresenceTest, PinTypedIntoPinentryLogsInAgainFromTheCache) {
     ASSERT_TRUE(wait_for_log("event=token_added backend=\"alpha\"")) << m_daemon->log();
     EXPECT_TRUE(token_of(c.status(), "alpha").logged_in()) << "the cached PIN logged in again at once";
     expect_signs(c, a);
-    EXPECT_EQ(count(asked(), "GETPIN"), 1u) << "nobody was asked again: " << asked();
+    EXPECT_EQ(occurrences(asked(), "GETPIN"), 1u) << "nobody was asked again: " << asked();
     stop_and_check();
 }
 

@@ -29,11 +29,6 @@ std::string token_objects(const std::string& label, const std::string& pin) {
         .output;
 }
 
-std::size_t count(const std::string& text, const std::string& what) {
-    std::size_t n = 0;
-    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-    return n;
-}
 
 bool one_line(const std::string& err) { return std::count(err.begin(), err.end(), '\n') == 1; }
 
@@ -60,8 +55,8 @@ protected:
     nlohmann::json root_keys() const { return nlohmann::json::parse(read_file(m_keys / "root-keys.json")); }
     std::string key_id() const { return root_keys()["keys"][0]["key_id"].get<std::string>(); }
     void expect_no_transport_objects() {
-        EXPECT_EQ(count(token_objects("root-a", "1111"), kTransportLabel), 0u);
-        EXPECT_EQ(count(token_objects("root-b", "2222"), kTransportLabel), 0u);
+        EXPECT_EQ(occurrences(token_objects("root-a", "1111"), kTransportLabel), 0u);
+        EXPECT_EQ(occurrences(token_objects("root-b", "2222"), kTransportLabel), 0u);
     }
 
     SoftHsmToken m_a{"root-a", "1111", "5555"};
@@ -90,9 +85,9 @@ TEST_F(BackupTest, BackupTokenSignsARootNotaryAccepts) {
     ASSERT_EQ(listed["backups"].size(), 1u);
     EXPECT_EQ(listed["backups"][0]["token_label"], "root-b");
     const std::string on_b = token_objects("root-b", "2222");
-    EXPECT_EQ(count(on_b, "Private Key Object; EC"), 1u) << on_b;
-    EXPECT_EQ(count(on_b, "Public Key Object; EC"), 1u) << on_b;
-    EXPECT_EQ(count(on_b, "ID:         " + key_id()), 2u) << on_b;
+    EXPECT_EQ(occurrences(on_b, "Private Key Object; EC"), 1u) << on_b;
+    EXPECT_EQ(occurrences(on_b, "Public Key Object; EC"), 1u) << on_b;
+    EXPECT_EQ(occurrences(on_b, "ID:         " + key_id()), 2u) << on_b;
     EXPECT_NE(on_b.find("Access:     sensitive"), std::string::npos) << on_b;
     expect_no_transport_objects();
 
@@ -133,7 +128,7 @@ TEST_F(BackupTest, NoBackupKeyIsRefused) {
     EXPECT_EQ(t.exit_code, 1);
     EXPECT_TRUE(one_line(t.err)) << t.err;
     EXPECT_NE(t.err.find("is not extractable"), std::string::npos) << t.err;
-    EXPECT_EQ(count(token_objects("root-b", "2222"), "Key Object"), 0u);
+    EXPECT_EQ(occurrences(token_objects("root-b", "2222"), "Key Object"), 0u);
     expect_no_transport_objects();
 }
 
@@ -145,10 +140,10 @@ TEST_F(BackupTest, WrongSoPinChangesNothing) {
     EXPECT_TRUE(one_line(b.err)) << b.err;
     EXPECT_NE(b.err.find("wrong SO PIN for token root-a"), std::string::npos) << b.err;
     EXPECT_EQ(read_file(m_keys / "root-keys.json"), before);
-    EXPECT_EQ(count(token_objects("root-b", "2222"), "Key Object"), 0u);
+    EXPECT_EQ(occurrences(token_objects("root-b", "2222"), "Key Object"), 0u);
     expect_no_transport_objects();
     const std::string transcript = read_file(m_transcript);
-    EXPECT_EQ(count(transcript, "backup: key copied"), 0u);
+    EXPECT_EQ(occurrences(transcript, "backup: key copied"), 0u);
     EXPECT_NE(transcript.find("wrong SO PIN"), std::string::npos);
 }
 
@@ -164,7 +159,7 @@ TEST_F(BackupTest, DestinationHoldingTheKeyIsRefusedAndNothingIsLeft) {
     EXPECT_NE(again.err.find("token root-b"), std::string::npos) << again.err;
     EXPECT_NE(again.err.find("already holds a key with id " + key_id()), std::string::npos) << again.err;
     EXPECT_EQ(read_file(m_keys / "root-keys.json"), before);
-    EXPECT_EQ(count(token_objects("root-b", "2222"), "Private Key Object"), 1u);
+    EXPECT_EQ(occurrences(token_objects("root-b", "2222"), "Private Key Object"), 1u);
     expect_no_transport_objects();
 }
 
