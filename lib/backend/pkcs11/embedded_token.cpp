@@ -15,6 +15,7 @@
 #include "lib/backend/pkcs11/session.h"
 #include "lib/backend/pkcs11/token_login.h"
 #include "lib/backend/pkcs11/token_uri.h"
+#include "lib/backend/pkcs11/token_info.h"
 #include "lib/core/encoding.h"
 #include "lib/core/unique_fd.h"
 
@@ -85,7 +86,7 @@ std::optional<CK_SLOT_ID> free_slot(CK_FUNCTION_LIST* fn) {
     slots.resize(count);
     for (CK_SLOT_ID slot : slots) {
         CK_TOKEN_INFO info{};
-        if (fn->C_GetTokenInfo(slot, &info) != CKR_OK) continue;
+        if (get_token_info(fn, slot, info) != CKR_OK) continue;
         if ((info.flags & CKF_TOKEN_INITIALIZED) == 0) return slot;
     }
     return std::nullopt;

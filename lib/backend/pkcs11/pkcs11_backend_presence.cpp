@@ -7,6 +7,7 @@
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/pkcs11_backend.h"
 #include "lib/backend/pkcs11/token_uri.h"
+#include "lib/backend/pkcs11/token_info.h"
 
 namespace trustkey::backend::pkcs11 {
 
@@ -66,7 +67,7 @@ Error Pkcs11Backend::absent_error(const Error& cause) const {
 
 bool Pkcs11Backend::still_present(const std::shared_ptr<SessionPool>& pool) noexcept {
     CK_TOKEN_INFO info{};
-    const CK_RV rv = m_module->fn()->C_GetTokenInfo(pool->slot(), &info);
+    const CK_RV rv = get_token_info(m_module->fn(), pool->slot(), info);
     if (rv != CKR_OK) return errc_for_rv(rv) != Errc::token_absent;  // another failure: not a removal
     // Another token in the same reader is a removal of ours.
     const TokenSlot token = token_slot_of(pool->slot(), info);

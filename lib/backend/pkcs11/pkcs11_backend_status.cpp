@@ -2,6 +2,7 @@
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/pkcs11_backend.h"
 #include "lib/backend/pkcs11/token_uri.h"
+#include "lib/backend/pkcs11/token_info.h"
 
 namespace trustkey::backend::pkcs11 {
 
@@ -30,7 +31,7 @@ BackendStatus Pkcs11Backend::status() {
         return absent(e);
     }
     CK_TOKEN_INFO info{};
-    CK_RV rv = m_module->fn()->C_GetTokenInfo(pool->slot(), &info);
+    CK_RV rv = get_token_info(m_module->fn(), pool->slot(), info);
     if (rv != CKR_OK) {
         const Error e = ck_error("C_GetTokenInfo", rv, m_config.token_uri);
         if (e.errc() != Errc::token_absent) return absent(e);

@@ -1,6 +1,7 @@
 #include "lib/backend/pkcs11/scoped_login.h"
 
 #include "lib/backend/pkcs11/ck_error.h"
+#include "lib/backend/pkcs11/token_info.h"
 #include "lib/core/error.h"
 
 namespace trustkey::backend::pkcs11 {
@@ -30,7 +31,7 @@ ScopedLogin::ScopedLogin(const Session& session, CK_USER_TYPE user, const Secure
         return;
     }
     CK_TOKEN_INFO info{};
-    const CK_FLAGS flags = session.fn()->C_GetTokenInfo(session.slot(), &info) == CKR_OK ? info.flags : 0;
+    const CK_FLAGS flags = get_token_info(session.fn(), session.slot(), info) == CKR_OK ? info.flags : 0;
     if (rv == CKR_PIN_INCORRECT)
         throw ck_error(Errc::pin_incorrect, "wrong " + which + " for " + token + "; " + tries_left(flags, so),
                        "C_Login", rv);

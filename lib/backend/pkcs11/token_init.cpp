@@ -9,6 +9,7 @@
 #include "lib/backend/pkcs11/module.h"
 #include "lib/backend/pkcs11/session.h"
 #include "lib/backend/pkcs11/token_uri.h"
+#include "lib/backend/pkcs11/token_info.h"
 #include "lib/core/error.h"
 
 namespace trustkey::backend::pkcs11 {
@@ -24,7 +25,7 @@ std::vector<TokenSlot> slots_of(CK_FUNCTION_LIST* fn) {
     std::vector<TokenSlot> out;
     for (CK_SLOT_ID id : ids) {
         CK_TOKEN_INFO info{};
-        if (fn->C_GetTokenInfo(id, &info) != CKR_OK) continue;
+        if (get_token_info(fn, id, info) != CKR_OK) continue;
         out.push_back(token_slot_of(id, info));
     }
     return out;

@@ -10,6 +10,7 @@
 
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/token_uri.h"
+#include "lib/backend/pkcs11/token_info.h"
 #include "lib/core/locked_bytes.h"
 #include "lib/core/unique_fd.h"
 
@@ -90,7 +91,7 @@ bool token_info_of(CK_FUNCTION_LIST* fn, CK_SESSION_HANDLE session, CK_SLOT_ID& 
     CK_SESSION_INFO si{};
     if (fn->C_GetSessionInfo(session, &si) != CKR_OK) return false;
     slot = si.slotID;
-    return fn->C_GetTokenInfo(si.slotID, &info) == CKR_OK;
+    return get_token_info(fn, si.slotID, info) == CKR_OK;
 }
 
 // What the token says of the tries left, as a clause to append ("; one try left …"),

@@ -6,6 +6,7 @@
 
 #include "lib/backend/pkcs11/ck_error.h"
 #include "lib/backend/pkcs11/module.h"
+#include "lib/backend/pkcs11/token_info.h"
 
 namespace trustkey::backend::pkcs11 {
 
@@ -55,7 +56,7 @@ TokenSlot find_token(CK_FUNCTION_LIST* fn, const TokenUri& uri) {
     std::vector<TokenSlot> found;
     for (CK_SLOT_ID id : ids) {
         CK_TOKEN_INFO info{};
-        if (fn->C_GetTokenInfo(id, &info) != CKR_OK || !(info.flags & CKF_TOKEN_INITIALIZED)) continue;
+        if (get_token_info(fn, id, info) != CKR_OK || !(info.flags & CKF_TOKEN_INITIALIZED)) continue;
         if (uri.matches(info)) found.push_back(token_slot_of(id, info));
     }
     if (found.empty())
