@@ -8,6 +8,7 @@
 #include "lib/backend/pkcs11/module.h"
 #include "lib/backend/pkcs11/pkcs11_config.h"
 #include "lib/core/error.h"
+#include "tests/fixtures/expect_error.h"
 #include "tests/fixtures/softhsm_token.h"
 
 namespace trustkey::backend::pkcs11 {
@@ -30,16 +31,6 @@ protected:
             return to_locked(answer);
         };
         return make_pkcs11_backend(c);
-    }
-    template <typename F>
-    Error error_of(F&& f) {
-        try {
-            f();
-        } catch (const Error& e) {
-            return e;
-        }
-        ADD_FAILURE() << "no error";
-        return Error(Errc::internal, "no error");
     }
     // Logs the token out from a session of this process's own: every session loses the login.
     void log_out_behind_its_back() {
@@ -81,7 +72,7 @@ TEST_F(PinentryLoginTest, AsksOnceNamingTheTokenAndThePurpose) {
 
 TEST_F(PinentryLoginTest, WorkWithoutAPurposeNeverAsks) {
     auto backend = open();
-    const Error e = error_of([&] { backend->list_keys(); });
+    const Error e = test::expect_error([&] { backend->list_keys(); });
     EXPECT_EQ(e.errc(), Errc::pin_required);
     EXPECT_NE(e.message().find("pinentry"), std::string::npos) << e.message();
     EXPECT_FALSE(backend->status().logged_in);
@@ -93,13 +84,13 @@ TEST_F(PinentryLoginTest, AWrongPinIsReportedOnceAndAskedAgainOnlyByTheNextReque
     answer = "0000";
     {
         PinPurpose purpose("list the keys");
-        const Error e = error_of([&] { backend->list_keys(); });
+        const Error e = test::expect_error([&] { backend->list_keys(); });
         EXPECT_EQ(e.errc(), Errc::pin_incorrect);
         EXPECT_NE(e.message().find("refused the PIN entered in pinentry; the token reports few tries left"),
                   std::string::npos)
             << e.message();
         // Looking again in the same request neither asks nor tries the PIN again.
-        const Error again = error_of([&] { backend->list_keys(); });
+        const Error again = test::expect_error([&] { backend->list_keys(); });
         EXPECT_EQ(again.message(), e.message());
         EXPECT_EQ(questions.size(), 1u);
     }
@@ -125,7 +116,7 @@ TEST_F(PinentryLoginTest, CancelIsPinRequired) {
     auto backend = open();
     answer = "";
     PinPurpose purpose("generate key releases");
-    const Error e = error_of([&] { backend->generate("releases", KeyType::ecdsa_p256); });
+    const Error e = test::expect_error([&] { backend->generate("releases", KeyType::ecdsa_p256); });
     EXPECT_EQ(e.errc(), Errc::pin_required);
     EXPECT_NE(e.message().find("cancelled"), std::string::npos) << e.message();
     EXPECT_EQ(questions.size(), 1u);

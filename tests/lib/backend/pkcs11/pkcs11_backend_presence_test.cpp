@@ -13,6 +13,7 @@
 #include "lib/core/encoding.h"
 #include "lib/core/error.h"
 #include "lib/keys/public_key.h"
+#include "tests/fixtures/expect_error.h"
 #include "tests/fixtures/command.h"
 #include "tests/fixtures/softhsm_token.h"
 #include "tests/fixtures/temp_dir.h"
@@ -56,16 +57,6 @@ protected:
         const Bytes digest = sha256(as_bytes(std::string_view("hot-plug")));
         EXPECT_TRUE(keys::verify_signature(key.type, key.spki_der, HashAlg::sha256, digest, sig));
     }
-    template <typename F>
-    static Error error_of(F&& f) {
-        try {
-            f();
-        } catch (const Error& e) {
-            return e;
-        }
-        ADD_FAILURE() << "no error";
-        return Error(Errc::internal, "no error");
-    }
 
     test::TempDir dir{"trustkey-unplug"};
     test::SoftHsmToken token{"alpha", "1234"};
@@ -80,7 +71,7 @@ TEST_F(PresenceTest, PulledTokenIsAbsentNamingItAndSignsAgainOnceBack) {
     EXPECT_FALSE(backend->check_presence()) << "nothing changed since the backend opened";
 
     pull();
-    const Error e = error_of([&] { sign(*backend, key); });
+    const Error e = test::expect_error([&] { sign(*backend, key); });
     EXPECT_EQ(e.errc(), Errc::token_absent);
     EXPECT_NE(e.message().find("'alpha'"), std::string::npos) << e.message();
     EXPECT_NE(e.message().find(serial), std::string::npos) << e.message();
@@ -122,7 +113,7 @@ TEST_F(PresenceTest, TheOtherTokenKeepsSigning) {
     pull();
     ASSERT_TRUE(alpha->check_presence());
     EXPECT_FALSE(beta->check_presence());
-    EXPECT_EQ(error_of([&] { sign(*alpha, a); }).errc(), Errc::token_absent);
+    EXPECT_EQ(test::expect_error([&] { sign(*alpha, a); }).errc(), Errc::token_absent);
     const Bytes message(std::string_view("hot-plug").begin(), std::string_view("hot-plug").end());
     EXPECT_TRUE(keys::verify_signature(b.type, b.spki_der, HashAlg::none, message,
                                            beta->sign(b, HashAlg::none, message)));
@@ -155,7 +146,7 @@ TEST_F(PresenceTest, AbsentAtStartIsNamedByItsUriAndFoundLater) {
     pull();
     auto backend = open_alpha();
     EXPECT_FALSE(backend->status().present);
-    const Error e = error_of([&] { backend->list_keys(); });
+    const Error e = test::expect_error([&] { backend->list_keys(); });
     EXPECT_EQ(e.errc(), Errc::token_absent);
     EXPECT_NE(e.message().find(token.uri()), std::string::npos) << e.message();
     EXPECT_FALSE(backend->check_presence()) << "absent from the start: nothing changed";
