@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <utility>
 #include <vector>
 
@@ -16,6 +18,8 @@ namespace {
 using SessionTuple = sdbus::Struct<std::string, std::uint32_t, std::string, std::string, sdbus::ObjectPath>;
 
 constexpr std::uint64_t kCallTimeoutUsec = 5'000'000;
+// Where the system bus listens when DBUS_SYSTEM_BUS_ADDRESS does not say (sd-bus's default).
+constexpr const char* kStandardSystemBusSocket = "/run/dbus/system_bus_socket";
 // More checks than this waiting for logind: further signals are dropped (a flood of them).
 constexpr unsigned kMaxChecksRunning = 16;
 
@@ -128,6 +132,16 @@ std::unique_ptr<SessionLockWatch> start_session_lock_watch(server::Daemon& daemo
     const SessionLockWatch::Options options{config.lock_on_session_lock, config.lock_before_sleep};
     if (!options.on_session_lock && !options.before_sleep) return nullptr;
     try {
+        // Where no system bus was given and none listens at the standard place, sd-bus is not
+        // even asked: nothing of the bus code is paged in for a daemon that cannot use it.
+        if (std::getenv("DBUS_SYSTEM_BUS_ADDRESS") == nullptr) {
+            std::error_code ec;
+            if (!std::filesystem::exists(kStandardSystemBusSocket, ec)) {
+                spdlog::info("event=session_lock_watch_off reason=no_system_bus socket={}",
+                             log::quoted(kStandardSystemBusSocket));
+                return nullptr;
+            }
+        }
         std::unique_ptr<sdbus::IConnection> bus;
         try {
             bus = sdbus::createSystemBusConnection();
