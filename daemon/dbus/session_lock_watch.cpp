@@ -137,8 +137,8 @@ std::unique_ptr<SessionLockWatch> start_session_lock_watch(server::Daemon& daemo
         if (std::getenv("DBUS_SYSTEM_BUS_ADDRESS") == nullptr) {
             std::error_code ec;
             if (!std::filesystem::exists(kStandardSystemBusSocket, ec)) {
-                spdlog::info("event=session_lock_watch_off reason=no_system_bus socket={}",
-                             log::quoted(kStandardSystemBusSocket));
+                spdlog::info("event=session_lock_watch_off reason=no_system_bus "
+                             "error=\"DBUS_SYSTEM_BUS_ADDRESS unset and no system bus socket at its standard place\"");
                 return nullptr;
             }
         }
