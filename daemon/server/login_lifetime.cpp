@@ -67,13 +67,17 @@ LoginLifetime::Clock::time_point LoginLifetime::check(Clock::time_point now) {
             // The keys are not in memory yet: read them on the backend's queue, and look again.
             if (const auto sent = m_reading.find(b); sent != m_reading.end() && sent->second == *began) continue;
             m_reading[b] = *began;
-            m_scheduler.run_on(b, [b] {
-                try {
-                    b->known_keys();
-                } catch (const std::exception&) {
-                    // The token's own operations report why it cannot be read.
-                }
-            });
+            m_scheduler.run_task(
+                b, 0,
+                [b]() -> std::function<void()> {
+                    try {
+                        b->known_keys();
+                    } catch (const std::exception&) {
+                        // The token's own operations report why it cannot be read.
+                    }
+                    return nullptr;
+                },
+                true);
             continue;
         }
         const auto lifetime = m_constraints.login_lifetime(*keys);
@@ -86,17 +90,21 @@ LoginLifetime::Clock::time_point LoginLifetime::check(Clock::time_point now) {
         m_ending[b] = *began;
         const auto when = *began;
         const auto seconds = lifetime->count();
-        m_scheduler.run_on(b, [b, when, seconds] {
-            try {
-                if (b->end_login(when))
-                    spdlog::info("event=login_lifetime_ended backend={} lifetime_seconds={} reason=\"logged out, "
-                                 "the PIN kept for the token forgotten\"",
-                                 log::quoted(b->name()), seconds);
-            } catch (const std::exception& e) {
-                spdlog::error("event=login_lifetime_end_failed backend={} error={}", log::quoted(b->name()),
-                              log::quoted(e.what()));
-            }
-        });
+        m_scheduler.run_task(
+            b, 0,
+            [b, when, seconds]() -> std::function<void()> {
+                try {
+                    if (b->end_login(when))
+                        spdlog::info("event=login_lifetime_ended backend={} lifetime_seconds={} reason=\"logged "
+                                     "out, the PIN kept for the token forgotten\"",
+                                     log::quoted(b->name()), seconds);
+                } catch (const std::exception& e) {
+                    spdlog::error("event=login_lifetime_end_failed backend={} error={}", log::quoted(b->name()),
+                                  log::quoted(e.what()));
+                }
+                return nullptr;
+            },
+            true);
     }
     return next;
 }

@@ -270,16 +270,8 @@ void Scheduler::post(const std::shared_ptr<Work>& work) noexcept {
     }
 }
 
-bool Scheduler::run_on(const backend::Backend* b, std::function<void()> job) {
-    const auto it = m_lanes.find(b);
-    if (it == m_lanes.end()) return false;
-    // Owner 0 is no connection's: forget() never drops it.
-    it->second->queue->push_continuation(WorkQueue::Job{0, std::move(job)});
-    return true;
-}
-
 bool Scheduler::run_task(const backend::Backend* backend, std::uint64_t owner,
-                         std::function<std::function<void()>()> task) {
+                         std::function<std::function<void()>()> task, bool must_run) {
     auto it = m_lanes.find(backend);
     WorkQueue& queue = it != m_lanes.end() ? *it->second->queue : *m_general;
     WorkQueue::Job job;
@@ -307,7 +299,9 @@ bool Scheduler::run_task(const backend::Backend* backend, std::uint64_t owner,
             spdlog::error("event=completion_lost connection={}", owner);
         }
     };
-    return queue.push(std::move(job));
+    if (!must_run) return queue.push(std::move(job));
+    queue.push_continuation(std::move(job));
+    return true;
 }
 
 std::vector<Completion> Scheduler::take_completions() {

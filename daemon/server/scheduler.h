@@ -82,15 +82,13 @@ public:
 
     std::vector<Completion> take_completions();
 
-    // Work of the daemon's own on `b`'s queue, after what waits there (never refused as busy);
-    // `job` runs on a worker and must not throw. False when `b` has no queue.
-    bool run_on(const backend::Backend* b, std::function<void()> job);
     // Work of the daemon's own on `backend`'s queue (the general one when it has none), as
     // `owner`'s: `task` runs on a worker — where a token may be asked — and the function it
-    // returns comes back as a Completion's `then`, for the loop's thread. False (nothing
-    // queued) when the queue is full.
+    // returns (if any) comes back as a Completion's `then`, for the loop's thread. False
+    // (nothing queued) when the queue is full, unless `must_run`: then it goes at the tail
+    // whatever the queue holds. Owner 0 is no connection's: forget() never drops its work.
     bool run_task(const backend::Backend* backend, std::uint64_t owner,
-                  std::function<std::function<void()>()> task);
+                  std::function<std::function<void()>()> task, bool must_run = false);
 
 private:
     struct Work;

@@ -57,16 +57,6 @@ protected:
     unsigned m_answer_within = 20;  // pinentry_timeout_seconds
 };
 
-pb::Status status_of(const std::function<void()>& request, std::string* message = nullptr) {
-    try {
-        request();
-    } catch (const proto::ClientError& e) {
-        if (message) *message = e.what();
-        return e.status();
-    }
-    return pb::STATUS_OK;
-}
-
 TEST_F(KeyConstraintsTest, EachUseIsConfirmedYesSignsNoAndCancelAreDenied) {
     start_daemon("[[key_constraint]]\nkey = \"releases\"\nconfirm = true\n");
     auto c = client();
@@ -93,12 +83,12 @@ TEST_F(KeyConstraintsTest, EachUseIsConfirmedYesSignsNoAndCancelAreDenied) {
     // Each use asks again (per request, as ssh-agent): no is denied, nothing is signed.
     answer("no");
     std::string why;
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }, &why), pb::STATUS_DENIED);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }, &why), pb::STATUS_DENIED);
     EXPECT_NE(why.find("the use of key \"releases\" (" + key.id().substr(0, 12) + ") was not confirmed: refused"),
               std::string::npos)
         << why;
     answer("cancel");
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_DENIED);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_DENIED);
     EXPECT_EQ(occurrences(asked(), "CONFIRM"), 3u) << asked();
 
     // The key without a constraint signs without a question; the connection is still good.
@@ -138,8 +128,8 @@ TEST_F(KeyConstraintsTest, ABatchAsksOnceForAllItsDigests) {
     // A small batch (signed whole) also asks once; refused, nothing is signed.
     answer("no");
     const std::vector<std::vector<std::uint8_t>> few(items.begin(), items.begin() + 3);
-    EXPECT_EQ(status_of([&] { c.sign_batch(key.id(), pb::HASH_SHA256, few); }), pb::STATUS_DENIED);
-    EXPECT_EQ(status_of([&] { c.sign_batch(key.id(), pb::HASH_SHA256, items); }), pb::STATUS_DENIED);
+    EXPECT_EQ(request_status([&] { c.sign_batch(key.id(), pb::HASH_SHA256, few); }), pb::STATUS_DENIED);
+    EXPECT_EQ(request_status([&] { c.sign_batch(key.id(), pb::HASH_SHA256, items); }), pb::STATUS_DENIED);
     EXPECT_EQ(occurrences(asked(), "CONFIRM"), 3u) << asked();
     expect_serves();
 }
@@ -151,7 +141,7 @@ TEST_F(KeyConstraintsTest, NoAnswerInTimeIsDenied) {
     const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
     answer("hang");
     std::string why;
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("x")); }, &why), pb::STATUS_DENIED);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("x")); }, &why), pb::STATUS_DENIED);
     EXPECT_NE(why.find("was not confirmed: nobody answered the confirmation in time"), std::string::npos) << why;
     answer("yes");
     c.sign(key.id(), pb::HASH_SHA256, digest_of("x"));
@@ -188,7 +178,7 @@ TEST_F(KeyConstraintsTest, WithoutPinentryAConfirmedKeyIsDeniedSayingWhy) {
     auto c = client();
     const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
     std::string why;
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("x")); }, &why), pb::STATUS_DENIED);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("x")); }, &why), pb::STATUS_DENIED);
     EXPECT_NE(why.find("was not confirmed: no pinentry is configured"), std::string::npos) << why;
     EXPECT_EQ(asked(), "");
 }
@@ -198,7 +188,7 @@ TEST_F(KeyConstraintsTest, AMissingPinentryProgramIsDenied) {
     auto c = client();
     const auto key = c.generate_key("releases", pb::KEY_TYPE_ECDSA_P256);
     std::string why;
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("x")); }, &why), pb::STATUS_DENIED);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("x")); }, &why), pb::STATUS_DENIED);
     EXPECT_NE(why.find("was not confirmed: pinentry could not ask for confirmation"), std::string::npos) << why;
     EXPECT_TRUE(m_daemon->running());
 }
@@ -224,7 +214,7 @@ TEST_F(KeyConstraintsTest, RealPinentryTtyConfirmsWithYAndRefusesWithN) {
 
     const std::size_t shown_before = terminal.output().size();
     auto refused = std::async(std::launch::async, [&] {
-        return status_of([&] { client().sign(key.id(), pb::HASH_SHA256, digest); });
+        return request_status([&] { client().sign(key.id(), pb::HASH_SHA256, digest); });
     });
     ASSERT_TRUE(terminal.wait_for("[yn]", 20s, shown_before)) << terminal.output();
     terminal.type("n");
@@ -271,7 +261,7 @@ TEST_F(KeyConstraintsTest, ALoginGivenByHandEndsToo) {
     const auto deadline = std::chrono::steady_clock::now() + 5s;
     while (c.status().tokens(0).logged_in() && std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(100ms);
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("y")); }), pb::STATUS_PIN_REQUIRED);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest_of("y")); }), pb::STATUS_PIN_REQUIRED);
     c.login("hsm", "4321");
     c.sign(key.id(), pb::HASH_SHA256, digest_of("z"));
 }

@@ -26,17 +26,6 @@ protected:
     SoftHsmToken m_token{"lock-token", "4321"};
 };
 
-// The status of a request that is expected to fail.
-pb::Status status_of(const std::function<void()>& request, std::string* message = nullptr) {
-    try {
-        request();
-    } catch (const proto::ClientError& e) {
-        if (message) *message = e.what();
-        return e.status();
-    }
-    return pb::STATUS_OK;
-}
-
 TEST_F(LockTest, LockedKeysAreRefusedTheTokenIsLoggedOutAndOnlyItsPinUnlocks) {
     // No pinentry: an unlock without a PIN is refused rather than asked for.
     start_with_token("pinentry = \"none\"\n");
@@ -52,16 +41,16 @@ TEST_F(LockTest, LockedKeysAreRefusedTheTokenIsLoggedOutAndOnlyItsPinUnlocks) {
     EXPECT_TRUE(locked.locked());
     EXPECT_FALSE(locked.tokens(0).logged_in());  // logged out, though its PIN file is still there
     std::string why;
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }, &why), pb::STATUS_LOCKED);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }, &why), pb::STATUS_LOCKED);
     EXPECT_NE(why.find("locked"), std::string::npos) << why;
-    EXPECT_EQ(status_of([&] { c.sign_batch(key.id(), pb::HASH_SHA256, std::vector{digest, digest}); }),
+    EXPECT_EQ(request_status([&] { c.sign_batch(key.id(), pb::HASH_SHA256, std::vector{digest, digest}); }),
               pb::STATUS_LOCKED);
-    EXPECT_EQ(status_of([&] { c.list_keys(); }), pb::STATUS_LOCKED);
-    EXPECT_EQ(status_of([&] { c.generate_key("another", pb::KEY_TYPE_ECDSA_P256); }), pb::STATUS_LOCKED);
-    EXPECT_EQ(status_of([&] { c.login("hsm", m_token.user_pin()); }), pb::STATUS_LOCKED);
+    EXPECT_EQ(request_status([&] { c.list_keys(); }), pb::STATUS_LOCKED);
+    EXPECT_EQ(request_status([&] { c.generate_key("another", pb::KEY_TYPE_ECDSA_P256); }), pb::STATUS_LOCKED);
+    EXPECT_EQ(request_status([&] { c.login("hsm", m_token.user_pin()); }), pb::STATUS_LOCKED);
     // Another connection is refused as well: the lock is the daemon's, not the connection's.
     auto other = client();
-    EXPECT_EQ(status_of([&] { other.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
+    EXPECT_EQ(request_status([&] { other.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
 
     // A wrong PIN is the token's refusal, and the daemon stays locked.
     try {
@@ -72,9 +61,9 @@ TEST_F(LockTest, LockedKeysAreRefusedTheTokenIsLoggedOutAndOnlyItsPinUnlocks) {
         EXPECT_EQ(e.backend(), "hsm");
     }
     EXPECT_TRUE(c.status().locked());
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
-    EXPECT_EQ(status_of([&] { c.unlock("", ""); }), pb::STATUS_INVALID_ARGUMENT);
-    EXPECT_EQ(status_of([&] { c.unlock("nosuch", m_token.user_pin()); }), pb::STATUS_KEY_NOT_FOUND);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
+    EXPECT_EQ(request_status([&] { c.unlock("", ""); }), pb::STATUS_INVALID_ARGUMENT);
+    EXPECT_EQ(request_status([&] { c.unlock("nosuch", m_token.user_pin()); }), pb::STATUS_KEY_NOT_FOUND);
 
     // The right PIN: unlocked, logged in, and the same key signs again.
     EXPECT_EQ(c.unlock("", m_token.user_pin()), "hsm");
@@ -101,7 +90,7 @@ TEST_F(LockTest, IdleLockComesAfterTheConfiguredTimeWithoutUse) {
         locked = c.status().locked();
     }
     ASSERT_TRUE(locked);
-    EXPECT_EQ(status_of([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
+    EXPECT_EQ(request_status([&] { c.sign(key.id(), pb::HASH_SHA256, digest); }), pb::STATUS_LOCKED);
     EXPECT_FALSE(c.status().tokens(0).logged_in());
     EXPECT_EQ(c.unlock("hsm", m_token.user_pin()), "hsm");
     expect_valid_signature(key, pb::HASH_SHA256, digest, c.sign(key.id(), pb::HASH_SHA256, digest).signature());

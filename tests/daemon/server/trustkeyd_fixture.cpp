@@ -214,4 +214,14 @@ void TrustkeydTest::expect_serves() {
     expect_valid_signature(key, pb::HASH_SHA256, digest, reply.signature());
 }
 
+pb::Status request_status(const std::function<void()>& request, std::string* message) {
+    try {
+        request();
+    } catch (const proto::ClientError& e) {
+        if (message) *message = e.what();
+        return e.status();
+    }
+    return pb::STATUS_OK;
+}
+
 } // namespace trustkey::test

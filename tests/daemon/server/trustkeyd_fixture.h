@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -46,6 +47,10 @@ private:
     bool read_exact(std::uint8_t* out, std::size_t n, std::chrono::steady_clock::time_point deadline);
     int m_fd = -1;
 };
+
+// The status a request answered: STATUS_OK when it did not fail, else the ClientError's
+// status, its message in `message` when given.
+pb::Status request_status(const std::function<void()>& request, std::string* message = nullptr);
 
 std::vector<std::uint8_t> frame_of(const pb::Request& request, std::uint8_t version = proto::kProtocolVersion);
 std::vector<std::uint8_t> digest_of(const std::string& text);

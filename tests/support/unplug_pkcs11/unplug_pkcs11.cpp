@@ -246,9 +246,15 @@ bool load_real(State& s) {
     const char* path = std::getenv("TRUSTKEY_TEST_UNPLUG_REAL");
     s.library = ::dlopen(path != nullptr && *path != '\0' ? path : kDefaultReal, RTLD_NOW | RTLD_LOCAL);
     if (s.library == nullptr) return false;
+    // Once it serves, the real module stays loaded for the process's life, as a PKCS#11
+    // module a process has loaded does; one that does not serve is closed at once.
     auto get = reinterpret_cast<CK_C_GetFunctionList>(::dlsym(s.library, "C_GetFunctionList"));
     CK_FUNCTION_LIST* real = nullptr;
-    if (get == nullptr || get(&real) != CKR_OK || real == nullptr) return false;
+    if (get == nullptr || get(&real) != CKR_OK || real == nullptr) {
+        ::dlclose(s.library);
+        s.library = nullptr;
+        return false;
+    }
     s.real = real;
     s.own = *real;
 #define TRUSTKEY_ON_SESSION(name) \
